@@ -1,0 +1,237 @@
+"""The Kafka topic registry as data: names, keys, layout and the events each topic carries."""
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import Field, TypeAdapter
+
+from schemas.customer import (
+    CartAdded,
+    ChatStarted,
+    CouponClaimed,
+    CustomerProfileUpdated,
+    OrderPlaced,
+    ProductViewed,
+    ShopFollowed,
+    ShopUnfollowed,
+)
+from schemas.dead_letter import DeadLetter
+from schemas.engagement import (
+    MessageClicked,
+    MessageDelivered,
+    MessageFailed,
+    MessageRead,
+    ShopBlocked,
+    ShopUnblocked,
+)
+from schemas.envelope import Event
+from schemas.outbound import OutboundMessage
+from schemas.quota import QuotaReleased, QuotaReserved
+from schemas.seller import (
+    AppealDecided,
+    AppealSubmitted,
+    EvaluationDue,
+    PermissionGranted,
+    PermissionRevoked,
+    SellerMetricsReported,
+    SellerStatusChanged,
+)
+
+CleanupPolicy = Literal["delete", "compact"]
+Direction = Literal["in", "out", "internal"]
+
+FOREVER = -1
+_DAY_MS = 24 * 60 * 60 * 1000
+
+# Every topic keyed by seller_id has the same partition count: the stream
+# processors join them in tables keyed by seller_id, and faust needs the topics
+# behind one table co-partitioned. 6 leaves room to scale workers out.
+KEYED_PARTITIONS = 6
+# A handful of ticks a month; one partition keeps them in order for the one
+# worker that fans a tick out to the market's sellers.
+TICK_PARTITIONS = 1
+# Low volume, read by people while investigating.
+LOW_VOLUME_PARTITIONS = 3
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One Kafka topic; retention_ms -1 keeps records forever."""
+
+    name: str
+    key_field: str | None
+    partitions: int
+    cleanup_policy: CleanupPolicy
+    retention_ms: int
+    direction: Direction
+    event_types: tuple[type[Event], ...]
+
+
+_D = Field(discriminator="event_type")
+
+SellerMetricsEvent = Annotated[SellerMetricsReported, _D]
+ChatEngagementEvent = Annotated[MessageDelivered | MessageRead | MessageClicked | MessageFailed, _D]
+ShopBlockEvent = Annotated[ShopBlocked | ShopUnblocked, _D]
+CustomerActivityEvent = Annotated[
+    ShopFollowed
+    | ShopUnfollowed
+    | ProductViewed
+    | CartAdded
+    | OrderPlaced
+    | ChatStarted
+    | CouponClaimed,
+    _D,
+]
+CustomerProfileEvent = Annotated[CustomerProfileUpdated, _D]
+SellerAccountEvent = Annotated[PermissionGranted | PermissionRevoked, _D]
+EvaluationTickEvent = Annotated[EvaluationDue, _D]
+AppealEvent = Annotated[AppealSubmitted | AppealDecided, _D]
+SellerStatusEvent = Annotated[SellerStatusChanged, _D]
+QuotaLedgerEvent = Annotated[QuotaReserved | QuotaReleased, _D]
+OutboundMessageEvent = Annotated[OutboundMessage, _D]
+DeadLetterEvent = Annotated[DeadLetter, _D]
+
+AnyEvent = Annotated[
+    SellerMetricsReported
+    | MessageDelivered
+    | MessageRead
+    | MessageClicked
+    | MessageFailed
+    | ShopBlocked
+    | ShopUnblocked
+    | ShopFollowed
+    | ShopUnfollowed
+    | ProductViewed
+    | CartAdded
+    | OrderPlaced
+    | ChatStarted
+    | CouponClaimed
+    | CustomerProfileUpdated
+    | PermissionGranted
+    | PermissionRevoked
+    | EvaluationDue
+    | AppealSubmitted
+    | AppealDecided
+    | SellerStatusChanged
+    | QuotaReserved
+    | QuotaReleased
+    | OutboundMessage
+    | DeadLetter,
+    _D,
+]
+
+# Topic name -> the discriminated union of its values. crm.plan-commands and
+# crm.plan-events are absent on purpose: their events arrive with the plans issue.
+_UNIONS: dict[str, Any] = {
+    "crm.seller-metrics": SellerMetricsEvent,
+    "crm.chat-engagement": ChatEngagementEvent,
+    "crm.shop-blocks": ShopBlockEvent,
+    "crm.customer-activity": CustomerActivityEvent,
+    "crm.customer-profiles": CustomerProfileEvent,
+    "crm.seller-accounts": SellerAccountEvent,
+    "crm.evaluation-ticks": EvaluationTickEvent,
+    "crm.appeals": AppealEvent,
+    "crm.seller-status": SellerStatusEvent,
+    "crm.quota-ledger": QuotaLedgerEvent,
+    "crm.outbound-messages": OutboundMessageEvent,
+    "crm.dead-letters": DeadLetterEvent,
+}
+
+
+def _members(name: str) -> tuple[type[Event], ...]:
+    union = _UNIONS.get(name)
+    if union is None:
+        return ()
+    inner = get_args(union)[0]
+    return get_args(inner) or (inner,)
+
+
+def _spec(
+    name: str,
+    direction: Direction,
+    *,
+    key_field: str | None = "seller_id",
+    partitions: int = KEYED_PARTITIONS,
+    cleanup_policy: CleanupPolicy = "delete",
+    retention_ms: int = FOREVER,
+) -> TopicSpec:
+    return TopicSpec(
+        name, key_field, partitions, cleanup_policy, retention_ms, direction, _members(name)
+    )
+
+
+# Inputs, seller-status and the quota ledger are the source of truth and are
+# kept forever; everything else can be rebuilt from them.
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    _spec("crm.seller-metrics", "in"),
+    _spec("crm.chat-engagement", "in"),
+    _spec("crm.shop-blocks", "in"),
+    _spec("crm.customer-activity", "in"),
+    _spec("crm.customer-profiles", "in", key_field="customer_id", cleanup_policy="compact"),
+    _spec("crm.seller-accounts", "in"),
+    _spec("crm.evaluation-ticks", "in", key_field="market", partitions=TICK_PARTITIONS),
+    _spec("crm.appeals", "in"),
+    _spec("crm.seller-status", "out", cleanup_policy="compact"),
+    _spec("crm.plan-commands", "internal"),
+    _spec("crm.plan-events", "out"),
+    _spec("crm.quota-ledger", "out"),
+    # The chat system consumes it within seconds; 90 days answer support questions.
+    _spec("crm.outbound-messages", "out", key_field="customer_id", retention_ms=90 * _DAY_MS),
+    _spec(
+        "crm.dead-letters",
+        "out",
+        key_field=None,
+        partitions=LOW_VOLUME_PARTITIONS,
+        retention_ms=30 * _DAY_MS,
+    ),
+)
+
+_BY_NAME = {spec.name: spec for spec in ALL_TOPICS}
+_BY_EVENT_TYPE = {cls.__name__: spec for spec in ALL_TOPICS for cls in spec.event_types}
+_ADAPTERS: dict[str, TypeAdapter[Event]] = {
+    name: TypeAdapter[Event](union) for name, union in _UNIONS.items()
+}
+
+ANY_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter[Event](AnyEvent)
+
+
+def topic(name: str) -> TopicSpec:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown topic {name!r}; known topics: {', '.join(_BY_NAME)}") from None
+
+
+def topic_of(event_type: str) -> TopicSpec:
+    """The topic that carries events of this type (by its `event_type` name)."""
+    try:
+        return _BY_EVENT_TYPE[event_type]
+    except KeyError:
+        raise KeyError(
+            f"unknown event type {event_type!r}; known types: {', '.join(_BY_EVENT_TYPE)}"
+        ) from None
+
+
+def adapter_for(topic_name: str) -> TypeAdapter[Event]:
+    """Validates the values of one topic: only that topic's event types pass."""
+    spec = topic(topic_name)
+    try:
+        return _ADAPTERS[spec.name]
+    except KeyError:
+        raise KeyError(f"topic {topic_name!r} has no event schemas yet") from None
+
+
+def key_of(event: Event) -> str | None:
+    """The Kafka key of an event: the value of its topic's key field."""
+    key_field = topic_of(event.event_type).key_field
+    if key_field is None:
+        return None
+    value = getattr(event, key_field)
+    if not isinstance(value, str):
+        raise TypeError(f"key field {key_field} of {event.event_type} is not a string")
+    return value
+
+
+def event_classes() -> dict[str, type[Event]]:
+    """Every event class by its event_type name."""
+    return {cls.__name__: cls for spec in ALL_TOPICS for cls in spec.event_types}

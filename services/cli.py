@@ -1,0 +1,250 @@
+"""`crm`: the one entry point. Subcommands parse, hand over and print; no rules here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.shared.settings import Settings, get_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = REPO_ROOT / "deploy"
+
+app = typer.Typer(help="CRM Broadcast: earned-access marketing broadcasts.", no_args_is_help=True)
+dev_app = typer.Typer(help="The local Kafka and Redis (and, later, every service).")
+topics_app = typer.Typer(help="Kafka topics of the registry.")
+schemas_app = typer.Typer(help="The event contract.")
+app.add_typer(dev_app, name="dev")
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _stack(action: str) -> int:
+    return subprocess.call([str(DEPLOY / "stack.sh"), action], env=os.environ.copy())
+
+
+@dev_app.command("up")
+def dev_up() -> None:
+    """Start Kafka and Redis on loopback (fetching and installing them when needed)."""
+    code = _stack("up")
+    if code:
+        raise typer.Exit(code)
+    created = asyncio.run(_create_topics(get_settings(), None))
+    err.print(f"topics: {len(created)} created, the rest already existed")
+
+
+@dev_app.command("down")
+def dev_down() -> None:
+    """Stop what `crm dev up` started."""
+    raise typer.Exit(_stack("down"))
+
+
+@dev_app.command("status")
+def dev_status() -> None:
+    """Where Kafka and Redis run, or that they do not."""
+    raise typer.Exit(_stack("status"))
+
+
+async def _create_topics(settings: Settings, names: list[str] | None) -> list[str]:
+    from services.shared.kafka import create_topics, wait_for_kafka
+
+    await wait_for_kafka(settings)
+    return await create_topics(settings, names)
+
+
+@topics_app.command("create")
+def topics_create(
+    names: Annotated[list[str] | None, typer.Argument(help="registry names; default all")] = None,
+) -> None:
+    """Create every registry topic that does not exist yet (idempotent)."""
+    settings = get_settings()
+    created = asyncio.run(_create_topics(settings, names or None))
+    for name in created:
+        out.print(f"created {settings.topic(name)}")
+    out.print(f"{len(created)} created; the others already existed")
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """The topic registry: names, keys, partitions, retention and event types."""
+    from schemas.topics import ALL_TOPICS
+
+    table = Table("topic", "key", "partitions", "cleanup", "retention", "events")
+    for spec in ALL_TOPICS:
+        retention = "forever" if spec.retention_ms < 0 else f"{spec.retention_ms // 86_400_000} d"
+        events = ", ".join(e.__name__ for e in spec.event_types) or "(later issue)"
+        table.add_row(
+            spec.name, spec.key_field or "-", str(spec.partitions), spec.cleanup_policy,
+            retention, events,
+        )
+    out.print(table)
+
+
+@schemas_app.command("export")
+def schemas_export(
+    check: Annotated[bool, typer.Option(help="fail when the committed files drift")] = False,
+) -> None:
+    """Write schemas/json/*.json from the models (or, with --check, compare)."""
+    from schemas.export import check_json_schemas, export_json_schemas
+
+    directory = REPO_ROOT / "schemas" / "json"
+    if check:
+        drift = check_json_schemas(directory)
+        if drift:
+            err.print(f"[red]schemas drifted[/red]: {', '.join(drift)}; run `crm schemas export`")
+            raise typer.Exit(1)
+        out.print("schemas/json matches the models")
+        return
+    written = export_json_schemas(directory)
+    out.print(f"wrote {len(written)} files to {directory}")
+
+
+def _parse_assignment(text: str) -> tuple[str, Any]:
+    name, sep, raw = text.partition("=")
+    if not sep:
+        raise typer.BadParameter(f"expected FIELD=VALUE, got {text!r}")
+    try:
+        return name, json.loads(raw)
+    except json.JSONDecodeError:
+        return name, raw
+
+
+@app.command()
+def publish(
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="JSON lines; '-' reads stdin")
+    ] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="event type")] = None,
+    fields: Annotated[
+        list[str] | None, typer.Argument(help="FIELD=VALUE for --type (JSON values allowed)")
+    ] = None,
+    value: Annotated[str | None, typer.Option(help="one event as a JSON object")] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="send the valid lines even when some are refused")
+    ] = False,
+) -> None:
+    """Validate and publish events: from a JSON-lines file, --value, or --type and fields.
+
+    Envelope fields left out of --value / --type (event_id, occurred_at,
+    schema_version) are filled in. A file with a refused line sends nothing
+    unless --skip-invalid.
+    """
+    from services.shared.publish import parse_lines
+
+    settings = get_settings()
+    if file is not None:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        lines = text.splitlines()
+    else:
+        if value is not None:
+            event = json.loads(value)
+        elif event_type is not None:
+            event = {"event_type": event_type, **dict(map(_parse_assignment, fields or []))}
+        else:
+            raise typer.BadParameter("give --file, --value or --type")
+        event.setdefault("event_id", str(uuid.uuid4()))
+        event.setdefault("schema_version", 1)
+        event.setdefault("occurred_at", datetime.now(UTC).isoformat())
+        lines = [json.dumps(event)]
+    good, errors = parse_lines(lines, max_bytes=settings.max_event_bytes)
+    for message in errors:
+        err.print(f"[red]refused[/red] {message}")
+    if errors and not skip_invalid:
+        err.print(f"{len(errors)} line(s) refused; nothing sent (use --skip-invalid to send the rest)")
+        raise typer.Exit(1)
+    sent = asyncio.run(_send(settings, good))
+    out.print(f"sent {sent} event(s)" + (f", refused {len(errors)}" if errors else ""))
+
+
+async def _send(settings: Settings, batch: list[Any]) -> int:
+    from services.shared.kafka import new_producer
+
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(
+                settings.topic(o.topic), o.value, key=o.key.encode() if o.key else None
+            )
+            for o in batch
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return len(batch)
+
+
+@app.command()
+def lag(
+    group: Annotated[list[str] | None, typer.Option(help="only these consumer groups")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+) -> None:
+    """Consumer lag per group, topic and partition (log end offset − committed offset)."""
+    from services.shared.lag import consumer_lag
+
+    settings = get_settings()
+    rows = asyncio.run(consumer_lag(settings, group or None))
+    if as_json:
+        out.print_json(json.dumps([r.as_dict() for r in rows]))
+        return
+    table = Table("group", "topic", "partition", "committed", "end", "lag")
+    for r in rows:
+        committed = "-" if r.committed is None else str(r.committed)
+        table.add_row(r.group, r.topic, str(r.partition), committed, str(r.end), str(r.lag))
+    out.print(table)
+    out.print(f"total lag: {sum(r.lag for r in rows)}")
+
+
+@app.command()
+def bench(
+    only: Annotated[list[str] | None, typer.Option(help="run only these benchmarks")] = None,
+    events: Annotated[int, typer.Option(help="events for the Kafka baselines")] = 200_000,
+    clients: Annotated[int, typer.Option(help="concurrent Redis clients")] = 100,
+    seconds: Annotated[float, typer.Option(help="duration of the Redis baseline")] = 10.0,
+    output: Annotated[Path | None, typer.Option(help="JSON results file")] = None,
+) -> None:
+    """Benchmarks, each beside the raw baseline measured in the same run."""
+    from services.bench.harness import run_benchmarks
+
+    results_path = asyncio.run(
+        run_benchmarks(
+            get_settings(),
+            only=only or None,
+            events=events,
+            clients=clients,
+            seconds=seconds,
+            output=output,
+            console=out,
+        )
+    )
+    out.print(f"results written to {results_path}")
+
+
+@app.command()
+def demo() -> None:
+    """A walk through what runs today: the stack, the topics, valid and refused events, lag."""
+    from services.demo import run_demo
+
+    asyncio.run(run_demo(get_settings(), out))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

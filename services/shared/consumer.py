@@ -1,0 +1,125 @@
+"""The consume loop every plain-aiokafka worker uses: decode, handle, dead-letter, commit.
+
+Bad input never stops a service: a record that is not a valid event of its topic,
+or that a handler rejects, is written to crm.dead-letters with the reason, and the
+loop goes on. Offsets are committed only after the batch's handlers and
+dead-letter writes have finished, so a crash redelivers rather than loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+from schemas.envelope import Event
+from services.shared.codec import DecodeError, decode, encode
+from services.shared.dead_letters import dead_letter
+from services.shared.kafka import new_consumer, new_producer
+from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from services.shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Record = ConsumerRecord[bytes, bytes]
+Handler = Callable[[Event, Record], Awaitable[None]]
+
+
+class Rejected(Exception):
+    """Raised by a handler for a well-formed event it must refuse (an impossible value)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DeadLetteringConsumer:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        service: str,
+        topics: Sequence[str],
+        group_id: str,
+        handler: Handler,
+        max_records: int = 500,
+        consumer_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.topics = list(topics)
+        self.handler = handler
+        self.max_records = max_records
+        self.consumer: AIOKafkaConsumer = new_consumer(
+            settings, *self.topics, group_id=group_id, **(consumer_options or {})
+        )
+        self.producer: AIOKafkaProducer = new_producer(settings)
+        self._started = False
+
+    @property
+    def ready(self) -> bool:
+        return self._started and bool(self.consumer.assignment())
+
+    async def start(self) -> None:
+        await self.producer.start()
+        await self.consumer.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        self._started = False
+        await self.consumer.stop()
+        await self.producer.stop()
+
+    async def run(self, stopping: asyncio.Event | None = None) -> None:
+        stopping = stopping or asyncio.Event()
+        await self.start()
+        try:
+            while not stopping.is_set():
+                batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                if batch:
+                    await self.process([r for records in batch.values() for r in records])
+        finally:
+            await self.stop()
+
+    async def process(self, records: Sequence[Record]) -> None:
+        pending: list[asyncio.Future[Any]] = []
+        for record in records:
+            logical = self.settings.logical_topic(record.topic)
+            with structlog.contextvars.bound_contextvars(
+                topic=record.topic, partition=record.partition, offset=record.offset
+            ):
+                try:
+                    event = decode(logical, record.value, max_bytes=self.settings.max_event_bytes)
+                except DecodeError as exc:
+                    pending.append(await self._dead_letter(record, logical, exc.reason))
+                    continue
+                with structlog.contextvars.bound_contextvars(
+                    event_id=str(event.event_id), event_type=event.event_type
+                ):
+                    try:
+                        await self.handler(event, record)
+                    except Rejected as exc:
+                        pending.append(await self._dead_letter(record, logical, exc.reason))
+                        continue
+                EVENTS_CONSUMED.labels(self.service, logical, event.event_type).inc()
+        if pending:
+            await asyncio.gather(*pending)
+        await self.consumer.commit()
+
+    async def _dead_letter(self, record: Record, logical: str, reason: str) -> asyncio.Future[Any]:
+        log.warning("dead_letter", error=reason)
+        DEAD_LETTERS.labels(self.service, logical).inc()
+        letter = dead_letter(
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            raw=record.value,
+            error=reason,
+            service=self.service,
+            timestamp_ms=record.timestamp,
+        )
+        return await self.producer.send(self.settings.topic("crm.dead-letters"), encode(letter))

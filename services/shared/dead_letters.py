@@ -1,0 +1,47 @@
+"""What a record that could not be used becomes: a DeadLetter that points back at it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from schemas.dead_letter import DeadLetter
+
+# Deterministic ids: a record dead-lettered twice (a redelivery after a crash)
+# yields the same event_id, so readers of crm.dead-letters can de-duplicate.
+_NAMESPACE = uuid.UUID("6d1f3c0e-4a3b-5c7d-9e8f-0a1b2c3d4e5f")
+# The source record stays in its topic (inputs are kept forever); `raw` is for reading.
+RAW_LIMIT = 32 * 1024
+
+
+def _text(data: bytes | None, limit: int) -> str:
+    if data is None:
+        return ""
+    text = data[:limit].decode("utf-8", errors="replace")
+    if len(data) > limit:
+        text += f"…[truncated {len(data) - limit} bytes]"
+    return text
+
+
+def dead_letter(
+    *,
+    source_topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    raw: bytes | None,
+    error: str,
+    service: str,
+    timestamp_ms: int,
+) -> DeadLetter:
+    return DeadLetter(
+        event_id=uuid.uuid5(_NAMESPACE, f"{source_topic}/{partition}/{offset}"),
+        occurred_at=datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC),
+        source_topic=source_topic,
+        partition=partition,
+        offset=offset,
+        key=None if key is None else _text(key, 1024),
+        raw=_text(raw, RAW_LIMIT),
+        error=error,
+        service=service,
+    )

@@ -1,0 +1,104 @@
+"""Thin factories over aiokafka, so every service talks to Kafka the same way."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+
+from schemas.topics import ALL_TOPICS, TopicSpec, topic
+from services.shared.settings import Settings
+
+
+def new_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "max_batch_size": 256 * 1024,
+        "max_request_size": 2 * 1024 * 1024,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def new_consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
+    """A consumer of registry topics (names are prefixed here)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "auto_offset_reset": "earliest",
+        "enable_auto_commit": False,
+        "isolation_level": "read_committed",
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(*(settings.topic(t) for t in topics), **options)
+
+
+@asynccontextmanager
+async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
+    client = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def topic_configs(spec: TopicSpec) -> dict[str, str]:
+    configs = {"cleanup.policy": spec.cleanup_policy, "retention.ms": str(spec.retention_ms)}
+    if spec.cleanup_policy == "compact":
+        # Compacted topics keep the latest value per key forever; retention only
+        # bounds tombstones and the uncompacted head.
+        configs.pop("retention.ms")
+    return configs
+
+
+async def create_topics(
+    settings: Settings, names: Iterable[str] | None = None, *, partitions: int | None = None
+) -> list[str]:
+    """Create the registry topics that do not exist yet; return the ones created."""
+    specs = list(ALL_TOPICS) if names is None else [topic(n) for n in names]
+    async with admin_client(settings) as client:
+        existing = set(await client.list_topics())
+        wanted = [s for s in specs if settings.topic(s.name) not in existing]
+        created: list[str] = []
+        for spec in wanted:
+            new = NewTopic(
+                settings.topic(spec.name),
+                partitions or spec.partitions,
+                1,
+                topic_configs=topic_configs(spec),
+            )
+            try:
+                await client.create_topics([new])
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                pass  # another process won the race; the topic is there, which is all we need
+        return created
+
+
+async def delete_topics(settings: Settings, names: Iterable[str]) -> None:
+    async with admin_client(settings) as client:
+        existing = set(await client.list_topics())
+        doomed = [settings.topic(n) for n in names if settings.topic(n) in existing]
+        if doomed:
+            await client.delete_topics(doomed)
+
+
+async def wait_for_kafka(settings: Settings, timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            async with admin_client(settings) as client:
+                await client.list_topics()
+                return
+        except (KafkaConnectionError, KafkaError, OSError):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)

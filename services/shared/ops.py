@@ -1,0 +1,70 @@
+"""/healthz, /readyz and /metrics for any worker, served by aiohttp.
+
+Liveness says the process is serving; readiness runs the named checks (Kafka
+reachable, partitions assigned, Redis answering …) and answers 503 naming those
+that fail, so an orchestrator stops routing to a worker that cannot work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+Check = Callable[[], Awaitable[bool]]
+
+
+@dataclass
+class Health:
+    service: str
+    checks: dict[str, Check] = field(default_factory=dict)
+    check_timeout: float = 2.0
+
+    def add_check(self, name: str, check: Check) -> None:
+        self.checks[name] = check
+
+    async def readiness(self) -> dict[str, bool]:
+        async def run(check: Check) -> bool:
+            try:
+                return bool(await asyncio.wait_for(check(), self.check_timeout))
+            except Exception:
+                return False
+
+        results = await asyncio.gather(*(run(c) for c in self.checks.values()))
+        return dict(zip(self.checks, results, strict=True))
+
+
+def ops_app(health: Health, registry: CollectorRegistry = REGISTRY) -> web.Application:
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "service": health.service})
+
+    async def readyz(_: web.Request) -> web.Response:
+        results = await health.readiness()
+        ready = all(results.values())
+        body = {"status": "ready" if ready else "not_ready", "checks": results}
+        return web.json_response(body, status=200 if ready else 503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def start_ops_server(health: Health, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start serving; returns the runner (call .cleanup()) and the bound port."""
+    runner = web.AppRunner(ops_app(health), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    bound = server.sockets[0].getsockname()[1] if server and server.sockets else port
+    return runner, int(bound)

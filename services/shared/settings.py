@@ -1,0 +1,50 @@
+"""Configuration from CRM_* environment variables (SPEC section 8)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Documented in the README; accepted only when CRM_ENV=development.
+DEV_JWT_SECRET = "crm-dev-secret-not-for-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_", frozen=True, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    kafka_bootstrap: str = "localhost:9092"
+    redis_url: str = "redis://localhost:6379/0"
+    api_port: int = 8080
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    # Prepended to every topic name: tests and parallel demos share one broker.
+    topic_prefix: str = ""
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    # Upper bound for one event on the wire; larger records are dead-lettered.
+    max_event_bytes: int = 64 * 1024
+    # Port of a worker's /healthz, /readyz and /metrics (0 picks a free one).
+    ops_port: int = 9100
+
+    @model_validator(mode="after")
+    def _secret_outside_development(self) -> Settings:
+        if self.env != "development" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            raise ValueError("CRM_JWT_SECRET must be set outside development (CRM_ENV)")
+        return self
+
+    def topic(self, name: str) -> str:
+        """The physical topic for a registry name such as 'crm.seller-metrics'."""
+        return f"{self.topic_prefix}{name}"
+
+    def logical_topic(self, physical: str) -> str:
+        if self.topic_prefix and physical.startswith(self.topic_prefix):
+            return physical[len(self.topic_prefix) :]
+        return physical
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
