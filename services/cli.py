@@ -84,12 +84,17 @@ def topics_list() -> None:
     from schemas.topics import ALL_TOPICS
 
     table = Table("topic", "key", "partitions", "cleanup", "retention", "events")
+    table.columns[0].no_wrap = True
     for spec in ALL_TOPICS:
         retention = "forever" if spec.retention_ms < 0 else f"{spec.retention_ms // 86_400_000} d"
         events = ", ".join(e.__name__ for e in spec.event_types) or "(later issue)"
         table.add_row(
-            spec.name, spec.key_field or "-", str(spec.partitions), spec.cleanup_policy,
-            retention, events,
+            spec.name,
+            spec.key_field or "-",
+            str(spec.partitions),
+            spec.cleanup_policy,
+            retention,
+            events,
         )
     out.print(table)
 
@@ -164,7 +169,9 @@ def publish(
     for message in errors:
         err.print(f"[red]refused[/red] {message}")
     if errors and not skip_invalid:
-        err.print(f"{len(errors)} line(s) refused; nothing sent (use --skip-invalid to send the rest)")
+        err.print(
+            f"{len(errors)} line(s) refused; nothing sent (use --skip-invalid to send the rest)"
+        )
         raise typer.Exit(1)
     sent = asyncio.run(_send(settings, good))
     out.print(f"sent {sent} event(s)" + (f", refused {len(errors)}" if errors else ""))

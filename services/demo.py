@@ -12,9 +12,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
+from schemas.dead_letter import DeadLetter
+from schemas.topics import topic as registry_topic
 from services.shared.codec import decode
 from services.shared.consumer import DeadLetteringConsumer, Record
 from services.shared.kafka import create_topics, new_consumer, new_producer, wait_for_kafka
@@ -25,10 +28,18 @@ from services.shared.settings import Settings
 
 def _metrics(seller: str, day: str, received: int, responded: int, ses: Any) -> dict[str, Any]:
     return {
-        "event_id": str(uuid.uuid4()), "event_type": "SellerMetricsReported",
-        "schema_version": 1, "occurred_at": f"{day}T02:00:00+07:00", "seller_id": seller,
-        "market": "TH", "metrics_date": day, "chats_received": received,
-        "chats_responded_12h": responded, "ses": ses, "violation_points": 1, "extra": {},
+        "event_id": str(uuid.uuid4()),
+        "event_type": "SellerMetricsReported",
+        "schema_version": 1,
+        "occurred_at": f"{day}T02:00:00+07:00",
+        "seller_id": seller,
+        "market": "TH",
+        "metrics_date": day,
+        "chats_received": received,
+        "chats_responded_12h": responded,
+        "ses": ses,
+        "violation_points": 1,
+        "extra": {},
     }
 
 
@@ -41,13 +52,27 @@ async def run_demo(settings: Settings, out: Console) -> None:
     topics_list()
 
     out.rule("2. crm publish validates every line before anything is sent")
-    valid = [json.dumps(_metrics("seller-demo-1", "2024-06-01", 120, 111, 4.2)),
-             json.dumps({"topic": "crm.evaluation-ticks", "key": "TH", "value": {
-                 "event_id": str(uuid.uuid4()), "event_type": "EvaluationDue",
-                 "schema_version": 1, "occurred_at": datetime.now(UTC).isoformat(),
-                 "market": "TH", "effective_month": "2024-07"}})]
-    bad = [json.dumps(_metrics("seller-demo-2", "2024-06-01", 100, 120, 4.0)),
-           json.dumps(_metrics("seller-demo-3", "2024-06-31", 10, 5, 7))]
+    valid = [
+        json.dumps(_metrics("seller-demo-1", "2024-06-01", 120, 111, 4.2)),
+        json.dumps(
+            {
+                "topic": "crm.evaluation-ticks",
+                "key": "TH",
+                "value": {
+                    "event_id": str(uuid.uuid4()),
+                    "event_type": "EvaluationDue",
+                    "schema_version": 1,
+                    "occurred_at": datetime.now(UTC).isoformat(),
+                    "market": "TH",
+                    "effective_month": "2024-07",
+                },
+            }
+        ),
+    ]
+    bad = [
+        json.dumps(_metrics("seller-demo-2", "2024-06-01", 100, 120, 4.0)),
+        json.dumps(_metrics("seller-demo-3", "2024-06-31", 10, 5, 7)),
+    ]
     good, errors = parse_lines(valid + bad, max_bytes=settings.max_event_bytes)
     out.print(f"{len(good)} valid lines; refused:")
     for e in errors:
@@ -60,8 +85,12 @@ async def run_demo(settings: Settings, out: Console) -> None:
         json.dumps(_metrics("seller-demo-1", "2024-06-02", 90, 88, 4.4)).encode(),
         b"{not json",
         json.dumps(_metrics("seller-demo-1", "2024-06-03", 70, 80, 4.1)).encode(),
-        json.dumps({**_metrics("seller-demo-1", "2024-06-04", 5, 5, 4.0),
-                    "event_type": "SellerMetricsReportd"}).encode(),
+        json.dumps(
+            {
+                **_metrics("seller-demo-1", "2024-06-04", 5, 5, 4.0),
+                "event_type": "SellerMetricsReportd",
+            }
+        ).encode(),
         json.dumps(_metrics("seller-demo-1", "2024-06-05", 64, 60, 3.9)).encode(),
     ]
     producer = new_producer(settings)
@@ -69,27 +98,34 @@ async def run_demo(settings: Settings, out: Console) -> None:
     for value in records:
         await producer.send_and_wait(topic, value, key=b"seller-demo-1")
     await producer.stop()
-    out.print(f"wrote {len(records)} raw records to {topic} (3 valid, 2 bad)")
+    out.print(f"wrote {len(records)} raw records to {topic} (2 valid, 3 bad)")
 
     handled: list[str] = []
 
     async def handler(event: Any, record: Record) -> None:
-        handled.append(f"{record.topic}@{record.partition}:{record.offset} {event.event_type} "
-                       f"{getattr(event, 'metrics_date', '')}")
+        handled.append(
+            f"{record.topic}@{record.partition}:{record.offset} {event.event_type} "
+            f"{getattr(event, 'metrics_date', '')}"
+        )
 
     group = f"crm-demo-{uuid.uuid4().hex[:6]}"
-    worker = DeadLetteringConsumer(settings, service="demo", topics=["crm.seller-metrics"],
-                                   group_id=group, handler=handler)
+    worker = DeadLetteringConsumer(
+        settings, service="demo", topics=["crm.seller-metrics"], group_id=group, handler=handler
+    )
     stopping = asyncio.Event()
     task = asyncio.create_task(worker.run(stopping))
     await _until_caught_up(settings, group)
     stopping.set()
     await task
-    out.print(f"consumer group {group} handled {len(handled)} valid events "
-              "(everything in the topic so far, including earlier demo runs):")
+    out.print(
+        f"consumer group {group} handled {len(handled)} valid events "
+        "(everything in the topic so far, including earlier demo runs):"
+    )
     for line in handled[-3:]:
         out.print(f"  [green]✓[/green] {line}")
-    await _print_dead_letters(settings, out, since_ms=int(datetime.now(UTC).timestamp() * 1000) - 60_000)
+    await _print_dead_letters(
+        settings, out, since_ms=int(datetime.now(UTC).timestamp() * 1000) - 60_000
+    )
 
     out.rule("4. crm lag")
     rows = await consumer_lag(settings, [group])
@@ -110,15 +146,28 @@ async def _until_caught_up(settings: Settings, group: str, timeout: float = 30.0
 
 
 async def _print_dead_letters(settings: Settings, out: Console, since_ms: int) -> None:
-    consumer = new_consumer(settings, "crm.dead-letters")
+    letters: list[DeadLetter] = []
+    consumer = new_consumer(settings)
     await consumer.start()
     try:
-        batch = await consumer.getmany(timeout_ms=3000, max_records=10_000)
-        letters = [decode("crm.dead-letters", r.value) for rs in batch.values() for r in rs
-                   if r.timestamp >= since_ms]
+        topic = settings.topic("crm.dead-letters")
+        count = registry_topic("crm.dead-letters").partitions
+        partitions = [TopicPartition(topic, p) for p in range(count)]
+        consumer.assign(partitions)
+        found = await consumer.offsets_for_times({tp: since_ms for tp in partitions})
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            at = found.get(tp)
+            consumer.seek(tp, at.offset if at else ends[tp])
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                for record in records:
+                    letter = decode("crm.dead-letters", record.value)
+                    if isinstance(letter, DeadLetter):
+                        letters.append(letter)
     finally:
         await consumer.stop()
     out.print("dead letters from this run:")
     for letter in letters[-5:]:
-        out.print(f"  [red]✗[/red] {letter.source_topic}@{letter.partition}:{letter.offset} "  # type: ignore[attr-defined]
-                  f"{letter.error}")  # type: ignore[attr-defined]
+        where = f"{letter.source_topic}@{letter.partition}:{letter.offset}"
+        out.print(f"  [red]✗[/red] {where} {letter.error}")

@@ -50,17 +50,26 @@ class Case:
     wrapped: bool = False  # as a line, it names its topic (a bare event picks its own)
 
     def line_text(self) -> str:
-        assert self.raw is not None and self.line
+        assert self.raw is not None
+        assert self.line
         if self.wrapped:
             value = json.loads(self.raw)
-            return json.dumps({"topic": "crm.seller-metrics", "key": "seller-th-001", "value": value})
+            return json.dumps(
+                {"topic": "crm.seller-metrics", "key": "seller-th-001", "value": value}
+            )
         return self.raw.decode()
 
 
 READ = {
-    "event_id": str(uuid.uuid4()), "event_type": "MessageRead", "schema_version": 1,
-    "occurred_at": "2024-06-05T10:30:00+07:00", "message_id": "m-1", "plan_id": "plan-1",
-    "seller_id": "seller-th-001", "customer_id": "cust-1", "read_at": "2024-06-05T10:29:58+07:00",
+    "event_id": str(uuid.uuid4()),
+    "event_type": "MessageRead",
+    "schema_version": 1,
+    "occurred_at": "2024-06-05T10:30:00+07:00",
+    "message_id": "m-1",
+    "plan_id": "plan-1",
+    "seller_id": "seller-th-001",
+    "customer_id": "cust-1",
+    "read_at": "2024-06-05T10:29:58+07:00",
 }
 
 CASES: list[Case] = [
@@ -71,8 +80,11 @@ CASES: list[Case] = [
     Case("number_as_string", _json(chats_received="120"), "chats_received"),
     Case("unknown_event_type", _json(event_type="SellerMetricsReportd"), "SellerMetricsReportd"),
     Case("event_of_another_topic", json.dumps(READ).encode(), "MessageRead", wrapped=True),
-    Case("responded_over_received", _json(chats_received=100, chats_responded_12h=111),
-         "chats_responded_12h"),
+    Case(
+        "responded_over_received",
+        _json(chats_received=100, chats_responded_12h=111),
+        "chats_responded_12h",
+    ),
     Case("negative_count", _json(chats_received=-1, chats_responded_12h=0), "chats_received"),
     Case("ses_above_5", _json(ses=7), "ses"),
     Case("negative_violation_points", _json(violation_points=-3), "violation_points"),

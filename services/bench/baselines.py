@@ -21,8 +21,11 @@ Pairs = Sequence[tuple[bytes, bytes]]
 
 
 def _rate(count: int, seconds: float, nbytes: int | None = None) -> dict[str, Any]:
-    result: dict[str, Any] = {"count": count, "seconds": round(seconds, 3),
-                              "per_second": round(count / seconds, 1)}
+    result: dict[str, Any] = {
+        "count": count,
+        "seconds": round(seconds, 3),
+        "per_second": round(count / seconds, 1),
+    }
     if nbytes is not None:
         result["mb_per_second"] = round(nbytes / seconds / 1e6, 2)
     return result
@@ -31,8 +34,11 @@ def _rate(count: int, seconds: float, nbytes: int | None = None) -> dict[str, An
 async def produce_send(bootstrap: str, topic: str, pairs: Pairs) -> dict[str, Any]:
     """One `send()` per record, batched by the producer's linger (the usual service path)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
-        linger_ms=5, max_batch_size=256 * 1024,
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
     )
     await producer.start()
     try:
@@ -48,7 +54,9 @@ async def produce_send(bootstrap: str, topic: str, pairs: Pairs) -> dict[str, An
 async def produce_batched(bootstrap: str, topic: str, pairs: Pairs) -> dict[str, Any]:
     """Explicit per-partition batches (`create_batch`/`send_batch`): the raw ceiling."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
         max_batch_size=512 * 1024,
     )
     await producer.start()
@@ -77,12 +85,17 @@ async def produce_batched(bootstrap: str, topic: str, pairs: Pairs) -> dict[str,
 async def consume(bootstrap: str, topic: str, count: int, *, decode_events: bool) -> dict[str, Any]:
     """Read `count` records from the start of `topic` (no group), decoding each if asked."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
     )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in await consumer.partitions_for_topic(topic) or ()]
+        partitions = [
+            TopicPartition(topic, p) for p in await consumer.partitions_for_topic(topic) or ()
+        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         seen = 0
@@ -108,7 +121,9 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-async def redis_evalsha(redis_url: str, *, clients: int, seconds: float, run_id: str) -> dict[str, Any]:
+async def redis_evalsha(
+    redis_url: str, *, clients: int, seconds: float, run_id: str
+) -> dict[str, Any]:
     """`clients` concurrent loops of EVALSHA on a one-line script, for `seconds`."""
     pool = aioredis.ConnectionPool.from_url(redis_url, max_connections=clients)
     client = aioredis.Redis(connection_pool=pool)
@@ -131,6 +146,9 @@ async def redis_evalsha(redis_url: str, *, clients: int, seconds: float, run_id:
     await pool.disconnect()
     latencies.sort()
     result = _rate(len(latencies), elapsed)
-    result.update(clients=clients, p50_ms=round(_percentile(latencies, 0.50) * 1000, 3),
-                  p99_ms=round(_percentile(latencies, 0.99) * 1000, 3))
+    result.update(
+        clients=clients,
+        p50_ms=round(_percentile(latencies, 0.50) * 1000, 3),
+        p99_ms=round(_percentile(latencies, 0.99) * 1000, 3),
+    )
     return result

@@ -47,14 +47,18 @@ async def kafka_baselines(ctx: BenchContext) -> dict[str, Any]:
     pairs = list(synthetic.events(ctx.events))
     try:
         ctx.results["kafka_produce_send"] = await baselines.produce_send(
-            settings.kafka_bootstrap, topic, pairs)
+            settings.kafka_bootstrap, topic, pairs
+        )
         ctx.results["kafka_produce_batched"] = await baselines.produce_batched(
-            settings.kafka_bootstrap, topic, pairs)
+            settings.kafka_bootstrap, topic, pairs
+        )
         total = 2 * len(pairs)
         ctx.results["kafka_consume_raw"] = await baselines.consume(
-            settings.kafka_bootstrap, topic, total, decode_events=False)
+            settings.kafka_bootstrap, topic, total, decode_events=False
+        )
         ctx.results["kafka_consume_decode"] = await baselines.consume(
-            settings.kafka_bootstrap, topic, total, decode_events=True)
+            settings.kafka_bootstrap, topic, total, decode_events=True
+        )
     finally:
         await delete_topics(settings, ["crm.chat-engagement"])
     return {}
@@ -62,7 +66,8 @@ async def kafka_baselines(ctx: BenchContext) -> dict[str, Any]:
 
 async def redis_baseline(ctx: BenchContext) -> dict[str, Any]:
     return await baselines.redis_evalsha(
-        ctx.settings.redis_url, clients=ctx.clients, seconds=ctx.seconds, run_id=ctx.run_id)
+        ctx.settings.redis_url, clients=ctx.clients, seconds=ctx.seconds, run_id=ctx.run_id
+    )
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -72,20 +77,32 @@ BENCHMARKS: dict[str, Benchmark] = {
 
 
 def _table(results: dict[str, dict[str, Any]]) -> Table:
-    table = Table("benchmark", "count", "seconds", "per second", "MB/s", "p50 ms", "p99 ms", "ratio")
+    table = Table(
+        "benchmark", "count", "seconds", "per second", "MB/s", "p50 ms", "p99 ms", "ratio"
+    )
     for name, r in results.items():
         table.add_row(
-            name, str(r.get("count", "")), str(r.get("seconds", "")),
+            name,
+            str(r.get("count", "")),
+            str(r.get("seconds", "")),
             f"{r['per_second']:,.0f}" if "per_second" in r else "",
-            str(r.get("mb_per_second", "")), str(r.get("p50_ms", "")), str(r.get("p99_ms", "")),
+            str(r.get("mb_per_second", "")),
+            str(r.get("p50_ms", "")),
+            str(r.get("p99_ms", "")),
             f"{r['ratio']:.0%} of {r['baseline']}" if "ratio" in r else "",
         )
     return table
 
 
 async def run_benchmarks(
-    settings: Settings, *, only: list[str] | None, events: int, clients: int, seconds: float,
-    output: Path | None, console: Console,
+    settings: Settings,
+    *,
+    only: list[str] | None,
+    events: int,
+    clients: int,
+    seconds: float,
+    output: Path | None,
+    console: Console,
 ) -> Path:
     run_id = uuid.uuid4().hex[:8]
     bench_settings = settings.model_copy(update={"topic_prefix": f"bench-{run_id}."})
@@ -104,8 +121,11 @@ async def run_benchmarks(
         "run_id": run_id,
         "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                 "machine": platform.machine()},
+        "host": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+        },
         "parameters": {"events": events, "clients": clients, "seconds": seconds},
         "results": ctx.results,
     }

@@ -30,21 +30,49 @@ def events(count: int, *, sellers: int = 1000, seed: int = 7) -> Iterator[tuple[
         kind = rng.random()
         body: dict[str, object]
         if kind < 0.45:
-            body = {**_envelope(rng, "MessageDelivered", day), **message, "seller_id": seller,
-                    "customer_id": customer, "delivered_at": f"2024-06-{day:02d}T10:00:02+07:00"}
+            body = {
+                **_envelope(rng, "MessageDelivered", day),
+                **message,
+                "seller_id": seller,
+                "customer_id": customer,
+                "delivered_at": f"2024-06-{day:02d}T10:00:02+07:00",
+            }
         elif kind < 0.80:
-            body = {**_envelope(rng, "MessageRead", day), **message, "seller_id": seller,
-                    "customer_id": customer, "read_at": f"2024-06-{day:02d}T10:29:58+07:00"}
+            body = {
+                **_envelope(rng, "MessageRead", day),
+                **message,
+                "seller_id": seller,
+                "customer_id": customer,
+                "read_at": f"2024-06-{day:02d}T10:29:58+07:00",
+            }
         elif kind < 0.85:
-            body = {**_envelope(rng, "ShopBlocked", day), "seller_id": seller,
-                    "customer_id": customer, "message_id": message["message_id"]}
+            body = {
+                **_envelope(rng, "ShopBlocked", day),
+                "seller_id": seller,
+                "customer_id": customer,
+                "message_id": message["message_id"],
+            }
         elif kind < 0.95:
-            body = {**_envelope(rng, "SellerMetricsReported", day), "seller_id": seller,
-                    "market": _MARKETS[hash(seller) % len(_MARKETS)],
-                    "metrics_date": f"2024-06-{day:02d}", "chats_received": 120,
-                    "chats_responded_12h": 111, "ses": 4.2, "violation_points": 2, "extra": {}}
+            body = {
+                **_envelope(rng, "SellerMetricsReported", day),
+                "seller_id": seller,
+                "market": _MARKETS[hash(seller) % len(_MARKETS)],
+                "metrics_date": f"2024-06-{day:02d}",
+                "chats_received": 120,
+                "chats_responded_12h": 111,
+                "ses": 4.2,
+                "violation_points": 2,
+                "extra": {},
+            }
         else:
-            body = {**_envelope(rng, "OrderPlaced", day), "seller_id": seller,
-                    "customer_id": customer, "order_id": f"o-{i}", "gmv": 499.0,
-                    "currency": "THB", "product_ids": ["p-100", "p-101"], "coupon_ids": []}
+            body = {
+                **_envelope(rng, "OrderPlaced", day),
+                "seller_id": seller,
+                "customer_id": customer,
+                "order_id": f"o-{i}",
+                "gmv": 499.0,
+                "currency": "THB",
+                "product_ids": ["p-100", "p-101"],
+                "coupon_ids": [],
+            }
         yield seller.encode(), json.dumps(body, separators=(",", ":")).encode()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
@@ -24,7 +24,7 @@ from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 Handler = Callable[[Event, Record], Awaitable[None]]
 
 
@@ -122,4 +122,7 @@ class DeadLetteringConsumer:
             service=self.service,
             timestamp_ms=record.timestamp,
         )
-        return await self.producer.send(self.settings.topic("crm.dead-letters"), encode(letter))
+        sent: asyncio.Future[Any] = await self.producer.send(
+            self.settings.topic("crm.dead-letters"), encode(letter)
+        )
+        return sent

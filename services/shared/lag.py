@@ -46,8 +46,14 @@ def compute_lag(
     for tp, end in ends.items():
         offset = committed.get(tp, -1)
         rows.append(
-            PartitionLag(group, tp.topic, tp.partition, offset if offset >= 0 else None,
-                         starts.get(tp, 0), end)
+            PartitionLag(
+                group,
+                tp.topic,
+                tp.partition,
+                offset if offset >= 0 else None,
+                starts.get(tp, 0),
+                end,
+            )
         )
     return sorted(rows, key=lambda r: (r.topic, r.partition))
 

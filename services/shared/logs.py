@@ -30,7 +30,9 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
     # Libraries (aiokafka, faust) log through the standard library; keep them quieter.
-    logging.basicConfig(stream=sys.stderr, level=max(logging.WARNING, logging.getLevelName(level.upper())))
+    logging.basicConfig(
+        stream=sys.stderr, level=max(logging.WARNING, logging.getLevelName(level.upper()))
+    )
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -65,6 +65,6 @@ async def start_ops_server(health: Health, host: str, port: int) -> tuple[web.Ap
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = site._server
-    bound = server.sockets[0].getsockname()[1] if server and server.sockets else port
+    # Port 0 asks the OS for a free port; report the one actually bound.
+    bound = next(iter(runner.addresses), ("", port))[1]
     return runner, int(bound)

@@ -28,7 +28,9 @@ async def _drain(settings: Settings, topic: str, count: int) -> list[Record]:
 
 
 async def test_each_malformed_record_is_dead_lettered_and_valid_ones_processed(
-    settings: Settings, topics, group_id: str  # type: ignore[no-untyped-def]
+    settings: Settings,
+    topics,
+    group_id: str,  # type: ignore[no-untyped-def]
 ) -> None:
     await topics("crm.seller-metrics", "crm.dead-letters", partitions=1)
     source = settings.topic("crm.seller-metrics")

@@ -18,8 +18,13 @@ pytestmark = pytest.mark.skipif(
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(DEPLOY / args[0]), *args[1:]], capture_output=True, text=True,
-                          timeout=300, env=env or os.environ.copy())
+    return subprocess.run(
+        [str(DEPLOY / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env or os.environ.copy(),
+    )
 
 
 def test_starting_a_running_stack_again_is_harmless(kafka_bootstrap: str, redis_url: str) -> None:

@@ -15,7 +15,9 @@ from services.shared.settings import Settings
 
 
 async def test_lag_is_records_minus_committed(
-    settings: Settings, topics, group_id: str  # type: ignore[no-untyped-def]
+    settings: Settings,
+    topics,
+    group_id: str,  # type: ignore[no-untyped-def]
 ) -> None:
     (topic,) = await topics("crm.seller-metrics", partitions=3)
     n, m = 50, 17
@@ -49,7 +51,11 @@ async def test_lag_is_records_minus_committed(
     env = {**os.environ, "CRM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
     result = subprocess.run(
         [sys.executable, "-m", "services.cli", "lag", "--group", group_id, "--json"],
-        capture_output=True, text=True, env=env, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
     )
     reported = json.loads(result.stdout)
     assert sum(row["lag"] for row in reported) == n - m

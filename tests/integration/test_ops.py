@@ -24,7 +24,10 @@ async def test_ops_endpoints(settings: Settings, redis_url: str) -> None:
             assert ready.status_code == 200, ready.text
             assert ready.json()["checks"] == {"kafka": True, "redis": True}
             metrics = (await client.get("/metrics")).text
-            assert 'crm_dead_letters_total{service="test-ops",topic="crm.seller-metrics"} 1.0' in metrics
+            assert (
+                'crm_dead_letters_total{service="test-ops",topic="crm.seller-metrics"} 1.0'
+                in metrics
+            )
 
             down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
             health.add_check("redis", redis_check(down))

@@ -27,7 +27,9 @@ def _normalised(value: object) -> object:
 
 
 async def test_every_example_event_round_trips_through_kafka(
-    settings: Settings, topics, examples_path: Path  # type: ignore[no-untyped-def]
+    settings: Settings,
+    topics,
+    examples_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     lines = [json.loads(line) for line in examples_path.read_text().splitlines() if line.strip()]
     names = sorted({line["topic"] for line in lines})

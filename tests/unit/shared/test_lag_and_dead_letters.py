@@ -15,7 +15,11 @@ def test_lag_is_end_minus_committed_per_partition() -> None:
 def test_partition_without_commit_counts_from_the_log_start() -> None:
     a, b, c = (TopicPartition("t", p) for p in range(3))
     rows = compute_lag("g", {a: 4, b: -1}, {a: 0, b: 2, c: 3}, {a: 4, b: 9, c: 10})
-    assert [(r.partition, r.committed, r.lag) for r in rows] == [(0, 4, 0), (1, None, 7), (2, None, 7)]
+    assert [(r.partition, r.committed, r.lag) for r in rows] == [
+        (0, 4, 0),
+        (1, None, 7),
+        (2, None, 7),
+    ]
 
 
 def test_committed_offset_below_a_truncated_log_start_counts_from_the_start() -> None:
@@ -25,9 +29,16 @@ def test_committed_offset_below_a_truncated_log_start_counts_from_the_start() ->
 
 
 def _letter(offset: int, raw: bytes | None = b"{bad"):  # type: ignore[no-untyped-def]
-    return dead_letter(source_topic="crm.seller-metrics", partition=2, offset=offset, key=b"s1",
-                       raw=raw, error="invalid JSON", service="eligibility",
-                       timestamp_ms=1_717_300_000_000)
+    return dead_letter(
+        source_topic="crm.seller-metrics",
+        partition=2,
+        offset=offset,
+        key=b"s1",
+        raw=raw,
+        error="invalid JSON",
+        service="eligibility",
+        timestamp_ms=1_717_300_000_000,
+    )
 
 
 def test_dead_letter_ids_are_stable_per_source_record() -> None:

@@ -7,7 +7,13 @@ from services.shared.settings import DEV_JWT_SECRET, Settings
 
 
 def test_development_defaults_match_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CRM_KAFKA_BOOTSTRAP", "CRM_REDIS_URL", "CRM_API_PORT", "CRM_JWT_SECRET", "CRM_ENV"):
+    for name in (
+        "CRM_KAFKA_BOOTSTRAP",
+        "CRM_REDIS_URL",
+        "CRM_API_PORT",
+        "CRM_JWT_SECRET",
+        "CRM_ENV",
+    ):
         monkeypatch.delenv(name, raising=False)
     s = Settings()
     assert s.kafka_bootstrap == "localhost:9092"
