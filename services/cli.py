@@ -29,8 +29,9 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 
-out = Console()
-err = Console(stderr=True)
+# Piped output (CI logs, files) gets a width that fits the tables instead of 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 
 def _stack(action: str) -> int:

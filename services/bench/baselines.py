@@ -82,7 +82,9 @@ async def produce_batched(bootstrap: str, topic: str, pairs: Pairs) -> dict[str,
     return _rate(len(pairs), elapsed, sum(len(v) for _, v in pairs))
 
 
-async def consume(bootstrap: str, topic: str, count: int, *, decode_events: bool) -> dict[str, Any]:
+async def consume(
+    bootstrap: str, topic: str, partitions: int, count: int, *, decode_events: bool
+) -> dict[str, Any]:
     """Read `count` records from the start of `topic` (no group), decoding each if asked."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -93,11 +95,9 @@ async def consume(bootstrap: str, topic: str, count: int, *, decode_events: bool
     )
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topic, p) for p in await consumer.partitions_for_topic(topic) or ()
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
         seen = 0
         start = time.perf_counter()
         while seen < count:

@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from schemas.topics import topic as registry_topic
 from services.bench import baselines, synthetic
 from services.shared.kafka import create_topics, delete_topics
 from services.shared.settings import Settings
@@ -44,6 +45,7 @@ async def kafka_baselines(ctx: BenchContext) -> dict[str, Any]:
     settings = ctx.settings
     await create_topics(settings, ["crm.chat-engagement"])
     topic = settings.topic("crm.chat-engagement")
+    spec = registry_topic("crm.chat-engagement")
     pairs = list(synthetic.events(ctx.events))
     try:
         ctx.results["kafka_produce_send"] = await baselines.produce_send(
@@ -54,10 +56,10 @@ async def kafka_baselines(ctx: BenchContext) -> dict[str, Any]:
         )
         total = 2 * len(pairs)
         ctx.results["kafka_consume_raw"] = await baselines.consume(
-            settings.kafka_bootstrap, topic, total, decode_events=False
+            settings.kafka_bootstrap, topic, spec.partitions, total, decode_events=False
         )
         ctx.results["kafka_consume_decode"] = await baselines.consume(
-            settings.kafka_bootstrap, topic, total, decode_events=True
+            settings.kafka_bootstrap, topic, spec.partitions, total, decode_events=True
         )
     finally:
         await delete_topics(settings, ["crm.chat-engagement"])
