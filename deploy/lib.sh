@@ -29,7 +29,13 @@ die() { log "error: $*"; exit 1; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# pid_alive FILE PATTERN: the pid in FILE runs and its command line matches PATTERN
+# (a stale pid file from a killed session may name a pid since reused by another program).
+pid_alive() {
+  [ -f "$1" ] || return 1
+  local pid; pid="$(cat "$1")"
+  kill -0 "$pid" 2>/dev/null && ps -p "$pid" -o args= 2>/dev/null | grep -q -- "$2"
+}
 
 # Serialise concurrent starts/stops (two terminals, a test session and a demo).
 with_lock() { mkdir -p "$CRM_STATE_DIR"; exec 9>"$CRM_STATE_DIR/$1.lock"; flock 9; }

@@ -58,7 +58,7 @@ PROPS
 
 start() {
   with_lock kafka
-  if pid_alive "$PID_FILE"; then
+  if pid_alive "$PID_FILE" kafka.Kafka; then
     log "already running (pid $(cat "$PID_FILE")) on $KAFKA_HOST:$KAFKA_PORT"
     return
   fi
@@ -89,7 +89,7 @@ start() {
   echo $! > "$PID_FILE"
   local deadline=$((SECONDS + 120))
   until grep -q "Kafka Server started" "$LOG_DIR/server.log" 2>/dev/null && port_open "$KAFKA_PORT"; do
-    if ! pid_alive "$PID_FILE"; then
+    if ! pid_alive "$PID_FILE" kafka.Kafka; then
       tail -n 30 "$LOG_DIR/stdout.log" "$LOG_DIR/server.log" >&2 || true
       die "Kafka exited during start-up (logs in $LOG_DIR)"
     fi
@@ -101,7 +101,7 @@ start() {
 
 stop() {
   with_lock kafka
-  if ! pid_alive "$PID_FILE"; then
+  if ! pid_alive "$PID_FILE" kafka.Kafka; then
     log "not running"; rm -f "$PID_FILE"; return
   fi
   local pid; pid="$(cat "$PID_FILE")"
@@ -115,7 +115,7 @@ stop() {
 }
 
 status() {
-  if pid_alive "$PID_FILE" && port_open "$KAFKA_PORT"; then
+  if pid_alive "$PID_FILE" kafka.Kafka && port_open "$KAFKA_PORT"; then
     echo "kafka: running pid=$(cat "$PID_FILE") bootstrap=$KAFKA_HOST:$KAFKA_PORT version=$KAFKA_VERSION data=$KAFKA_DIR"
   elif port_open "$KAFKA_PORT"; then
     echo "kafka: port $KAFKA_PORT answers, but not a broker started by these scripts"

@@ -20,7 +20,7 @@ ping() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG
 start() {
   with_lock redis
   install
-  if pid_alive "$PID_FILE"; then
+  if pid_alive "$PID_FILE" redis-server; then
     log "already running (pid $(cat "$PID_FILE")) on $REDIS_HOST:$REDIS_PORT"
     return
   fi
@@ -43,17 +43,17 @@ start() {
 
 stop() {
   with_lock redis
-  if ! pid_alive "$PID_FILE"; then log "not running"; rm -f "$PID_FILE"; return; fi
+  if ! pid_alive "$PID_FILE" redis-server; then log "not running"; rm -f "$PID_FILE"; return; fi
   log "stopping redis (pid $(cat "$PID_FILE"))"
   # SHUTDOWN rewrites nothing but flushes the AOF before exiting.
   redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || kill -TERM "$(cat "$PID_FILE")"
-  for _ in $(seq 1 50); do pid_alive "$PID_FILE" || break; sleep 0.2; done
+  for _ in $(seq 1 50); do pid_alive "$PID_FILE" redis-server || break; sleep 0.2; done
   rm -f "$PID_FILE"
   log "stopped"
 }
 
 status() {
-  if pid_alive "$PID_FILE" && ping; then
+  if pid_alive "$PID_FILE" redis-server && ping; then
     echo "redis: running pid=$(cat "$PID_FILE") url=$CRM_REDIS_URL data=$REDIS_DIR"
   elif ping; then
     echo "redis: port $REDIS_PORT answers, but not a server started by these scripts"

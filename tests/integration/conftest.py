@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from services.shared.kafka import create_topics, delete_topics, wait_for_kafka
+from services.shared.kafka import admin_client, create_topics, wait_for_kafka
 from services.shared.settings import Settings
 from tests.integration import infra
 
@@ -43,16 +43,17 @@ async def settings(kafka_bootstrap: str, test_id: str) -> Settings:
 @pytest.fixture
 async def topics(settings: Settings) -> AsyncIterator[Callable[..., Awaitable[list[str]]]]:
     """`await topics("crm.seller-metrics", ...)` creates this test's copies of them."""
-    made: list[str] = []
 
     async def make(*names: str, partitions: int | None = None) -> list[str]:
-        made.extend(names)
         await create_topics(settings, list(names), partitions=partitions)
         return [settings.topic(n) for n in names]
 
     yield make
-    if made:
-        await delete_topics(settings, made)
+    # Everything under the test's prefix goes, including topics a faust app declared.
+    async with admin_client(settings) as client:
+        mine = [t for t in await client.list_topics() if t.startswith(settings.topic_prefix)]
+        if mine:
+            await client.delete_topics(mine)
 
 
 @pytest.fixture

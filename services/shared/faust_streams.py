@@ -1,0 +1,63 @@
+"""Dead-lettering for faust agents: the faust twin of DeadLetteringConsumer.
+
+Input topics are declared with `value_serializer="raw"`; an agent iterates
+`decoded(stream, …)` and receives only valid events, while every bad record is
+written to crm.dead-letters with its reason and the stream goes on.
+
+    @app.agent(metrics_topic)
+    async def ingest(stream):
+        async for event in decoded(stream, "crm.seller-metrics", dead_letters, service="elig"):
+            ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+
+from schemas.envelope import Event
+from services.shared.codec import DecodeError, decode, encode
+from services.shared.dead_letters import dead_letter
+from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+
+log = structlog.get_logger(__name__)
+
+
+async def decoded(
+    stream: Any,
+    topic: str,
+    dead_letters: Any,
+    *,
+    service: str,
+    max_bytes: int = 64 * 1024,
+) -> AsyncIterator[Event]:
+    """Valid events of registry topic `topic` from a raw faust stream."""
+    async for record in stream.events():
+        message = record.message
+        try:
+            event = decode(topic, message.value, max_bytes=max_bytes)
+        except DecodeError as exc:
+            log.warning(
+                "dead_letter",
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                error=exc.reason,
+            )
+            DEAD_LETTERS.labels(service, topic).inc()
+            letter = dead_letter(
+                source_topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                raw=message.value,
+                error=exc.reason,
+                service=service,
+                timestamp_ms=int(message.timestamp * 1000),
+            )
+            await dead_letters.send(value=encode(letter))
+            continue
+        EVENTS_CONSUMED.labels(service, topic, event.event_type).inc()
+        yield event

@@ -1,0 +1,94 @@
+"""A real faust worker on Kafka 4: bad records dead-lettered, valid ones processed in order."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from aiokafka.admin import NewTopic
+
+from schemas.dead_letter import DeadLetter
+from services.shared.codec import decode
+from services.shared.kafka import admin_client, new_consumer, new_producer
+from services.shared.settings import Settings
+from tests.malformed import CASES, metrics
+
+APP = Path(__file__).with_name("faust_echo_app.py")
+
+
+async def _read(settings: Settings, topic: str, count: int) -> list[bytes]:
+    consumer = new_consumer(settings, topic)
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        while len(values) < count:
+            batch = await consumer.getmany(timeout_ms=60_000)
+            assert batch, f"{topic}: {len(values)} of {count} records after 60 s"
+            values.extend(r.value for rs in batch.values() for r in rs)
+    finally:
+        await consumer.stop()
+    return values
+
+
+async def test_faust_agent_dead_letters_bad_records(
+    settings: Settings,
+    topics,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    await topics("crm.seller-metrics", "crm.dead-letters", partitions=1)
+    async with admin_client(settings) as client:
+        await client.create_topics([NewTopic(settings.topic("echo"), 1, 1)])
+    bad = [
+        c
+        for c in CASES
+        if c.name
+        in {"not_json", "ses_above_5", "unknown_event_type", "not_utf8", "responded_over_received"}
+    ]
+    good = [metrics() for _ in range(len(bad) + 1)]
+    producer = new_producer(settings)
+    await producer.start()
+    for i, case in enumerate(bad):
+        await producer.send_and_wait(
+            settings.topic("crm.seller-metrics"), json.dumps(good[i]).encode()
+        )
+        await producer.send_and_wait(settings.topic("crm.seller-metrics"), case.raw)
+    await producer.send_and_wait(
+        settings.topic("crm.seller-metrics"), json.dumps(good[-1]).encode()
+    )
+    await producer.stop()
+
+    env = {
+        **os.environ,
+        "CRM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "CRM_TOPIC_PREFIX": settings.topic_prefix,
+        "PYTHONPATH": str(APP.parents[2]),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, str(APP), "worker", "-l", "warn"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        echoed = await _read(settings, "echo", len(good))
+        letters = [
+            decode("crm.dead-letters", v)
+            for v in await _read(settings, "crm.dead-letters", len(bad))
+        ]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    assert [json.loads(v)["event_id"] for v in echoed] == [g["event_id"] for g in good]
+    assert all(isinstance(letter, DeadLetter) for letter in letters)
+    for letter, case in zip(letters, bad, strict=True):
+        assert isinstance(letter, DeadLetter)
+        assert letter.service == "faust-echo"
+        assert case.reason.lower() in letter.error.lower(), (case.name, letter.error)
