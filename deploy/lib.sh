@@ -34,7 +34,8 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pid_alive() {
   [ -f "$1" ] || return 1
   local pid; pid="$(cat "$1")"
-  kill -0 "$pid" 2>/dev/null && ps -p "$pid" -o args= 2>/dev/null | grep -q -- "$2"
+  # /proc, not ps: ps cuts command lines at 80 columns when its output is a pipe.
+  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
 }
 
 # Serialise concurrent starts/stops (two terminals, a test session and a demo).

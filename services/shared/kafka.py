@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -13,6 +13,8 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExists
 
 from schemas.topics import ALL_TOPICS, TopicSpec, topic
 from services.shared.settings import Settings
+
+T = TypeVar("T")
 
 
 def new_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
@@ -89,6 +91,21 @@ async def delete_topics(settings: Settings, names: Iterable[str]) -> None:
         doomed = [settings.topic(n) for n in names if settings.topic(n) in existing]
         if doomed:
             await client.delete_topics(doomed)
+
+
+async def retrying(
+    call: Callable[[], Awaitable[T]], *, attempts: int = 20, delay: float = 0.5
+) -> T:
+    """Retry an admin call on errors Kafka marks retriable (a coordinator still
+    loading on a fresh broker, a leader moving), then give up with the last one."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except KafkaError as exc:
+            if not exc.retriable or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 async def wait_for_kafka(settings: Settings, timeout: float = 60.0) -> None:

@@ -10,10 +10,11 @@ markers, so a caught-up read_committed group can show a small residual lag.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import partial
 
 from aiokafka import TopicPartition
 
-from services.shared.kafka import admin_client, new_consumer
+from services.shared.kafka import admin_client, new_consumer, retrying
 from services.shared.settings import Settings
 
 
@@ -63,10 +64,10 @@ async def consumer_lag(
 ) -> list[PartitionLag]:
     async with admin_client(settings) as client:
         if groups is None:
-            groups = sorted(g for g, _protocol in await client.list_consumer_groups())
+            groups = sorted(g for g, _protocol in await retrying(client.list_consumer_groups))
         committed: dict[str, dict[TopicPartition, int]] = {}
         for group in groups:
-            offsets = await client.list_consumer_group_offsets(group)
+            offsets = await retrying(partial(client.list_consumer_group_offsets, group))
             committed[group] = {
                 tp: meta.offset
                 for tp, meta in offsets.items()
