@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from schemas.export import SCHEMA_BASE_URL, check_json_schemas, export_json_schemas
@@ -54,7 +55,6 @@ def test_check_reports_changed_missing_and_stale_files(tmp_path: Path) -> None:
 
 
 def _validator(schema: dict[str, Any]) -> Any:
-    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a test-only dependency")
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(
         schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
