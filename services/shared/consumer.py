@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from schemas.envelope import Event
 from services.shared.codec import DecodeError, decode, encode
-from services.shared.dead_letters import dead_letter
+from services.shared.dead_letters import dead_letter_for
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from services.shared.settings import Settings
@@ -112,15 +112,8 @@ class DeadLetteringConsumer:
     async def _dead_letter(self, record: Record, logical: str, reason: str) -> asyncio.Future[Any]:
         log.warning("dead_letter", error=reason)
         DEAD_LETTERS.labels(self.service, logical).inc()
-        letter = dead_letter(
-            source_topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            raw=record.value,
-            error=reason,
-            service=self.service,
-            timestamp_ms=record.timestamp,
+        letter = dead_letter_for(
+            record, error=reason, service=self.service, timestamp_ms=record.timestamp
         )
         sent: asyncio.Future[Any] = await self.producer.send(
             self.settings.topic("crm.dead-letters"), encode(letter)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Protocol
 
 from schemas.dead_letter import DeadLetter
 
@@ -44,4 +45,30 @@ def dead_letter(
         raw=_text(raw, RAW_LIMIT),
         error=error,
         service=service,
+    )
+
+
+class SourceRecord(Protocol):
+    """What aiokafka's ConsumerRecord and faust's Message both carry."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+def dead_letter_for(
+    record: SourceRecord, *, error: str, service: str, timestamp_ms: int
+) -> DeadLetter:
+    # The timestamp is passed apart: aiokafka gives milliseconds, faust seconds.
+    return dead_letter(
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        raw=record.value,
+        error=error,
+        service=service,
+        timestamp_ms=timestamp_ms,
     )

@@ -19,7 +19,7 @@ import structlog
 
 from schemas.envelope import Event
 from services.shared.codec import DecodeError, decode, encode
-from services.shared.dead_letters import dead_letter
+from services.shared.dead_letters import dead_letter_for
 from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 
 log = structlog.get_logger(__name__)
@@ -47,12 +47,8 @@ async def decoded(
                 error=exc.reason,
             )
             DEAD_LETTERS.labels(service, topic).inc()
-            letter = dead_letter(
-                source_topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=message.key,
-                raw=message.value,
+            letter = dead_letter_for(
+                message,
                 error=exc.reason,
                 service=service,
                 timestamp_ms=int(message.timestamp * 1000),

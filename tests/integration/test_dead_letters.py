@@ -8,23 +8,10 @@ import json
 from schemas.dead_letter import DeadLetter
 from services.shared.codec import decode
 from services.shared.consumer import DeadLetteringConsumer, Record, Rejected
-from services.shared.kafka import new_consumer, new_producer
+from services.shared.kafka import new_producer
 from services.shared.settings import Settings
+from tests.integration.kafka_io import read_records
 from tests.malformed import CASES, metrics
-
-
-async def _drain(settings: Settings, topic: str, count: int) -> list[Record]:
-    consumer = new_consumer(settings, topic)
-    await consumer.start()
-    seen: list[Record] = []
-    try:
-        while len(seen) < count:
-            batch = await consumer.getmany(timeout_ms=10_000)
-            assert batch, f"{topic}: only {len(seen)} of {count} records arrived"
-            seen.extend(r for rs in batch.values() for r in rs)
-    finally:
-        await consumer.stop()
-    return seen
 
 
 async def test_each_malformed_record_is_dead_lettered_and_valid_ones_processed(
@@ -61,7 +48,7 @@ async def test_each_malformed_record_is_dead_lettered_and_valid_ones_processed(
     )
     stopping = asyncio.Event()
     task = asyncio.create_task(worker.run(stopping))
-    records = await _drain(settings, "crm.dead-letters", len(CASES) + 1)
+    records = await read_records(settings, "crm.dead-letters", count=len(CASES) + 1)
     stopping.set()
     await asyncio.wait_for(task, 30)
 

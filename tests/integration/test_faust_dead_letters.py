@@ -13,25 +13,12 @@ from aiokafka.admin import NewTopic
 
 from schemas.dead_letter import DeadLetter
 from services.shared.codec import decode
-from services.shared.kafka import admin_client, new_consumer, new_producer
+from services.shared.kafka import admin_client, new_producer
 from services.shared.settings import Settings
+from tests.integration.kafka_io import read_records
 from tests.malformed import CASES, metrics
 
 APP = Path(__file__).with_name("faust_echo_app.py")
-
-
-async def _read(settings: Settings, topic: str, count: int) -> list[bytes]:
-    consumer = new_consumer(settings, topic)
-    await consumer.start()
-    values: list[bytes] = []
-    try:
-        while len(values) < count:
-            batch = await consumer.getmany(timeout_ms=60_000)
-            assert batch, f"{topic}: {len(values)} of {count} records after 60 s"
-            values.extend(r.value for rs in batch.values() for r in rs)
-    finally:
-        await consumer.stop()
-    return values
 
 
 async def test_faust_agent_dead_letters_bad_records(
@@ -75,10 +62,12 @@ async def test_faust_agent_dead_letters_bad_records(
         stderr=subprocess.PIPE,
     )
     try:
-        echoed = await _read(settings, "echo", len(good))
+        echoed = [
+            r.value for r in await read_records(settings, "echo", count=len(good), wait_ms=60_000)
+        ]
         letters = [
-            decode("crm.dead-letters", v)
-            for v in await _read(settings, "crm.dead-letters", len(bad))
+            decode("crm.dead-letters", r.value)
+            for r in await read_records(settings, "crm.dead-letters", count=len(bad))
         ]
     finally:
         worker.send_signal(signal.SIGTERM)

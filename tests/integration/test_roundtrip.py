@@ -8,8 +8,9 @@ from pathlib import Path
 
 from schemas.topics import ALL_TOPICS, key_of
 from services.shared.codec import decode, encode
-from services.shared.kafka import new_consumer, new_producer
+from services.shared.kafka import new_producer
 from services.shared.settings import Settings
+from tests.integration.kafka_io import read_records
 
 
 def _normalised(value: object) -> object:
@@ -47,21 +48,12 @@ async def test_every_example_event_round_trips_through_kafka(
         sent.append((line["topic"], event, line["value"]))
     await producer.stop()
 
-    consumer = new_consumer(settings, *names)
-    await consumer.start()
     received = {}
-    try:
-        while len(received) < len(sent):
-            batch = await consumer.getmany(timeout_ms=5000)
-            assert batch, f"only {len(received)} of {len(sent)} events came back"
-            for records in batch.values():
-                for r in records:
-                    logical = settings.logical_topic(r.topic)
-                    event = decode(logical, r.value)
-                    assert (r.key.decode() if r.key else None) == key_of(event)
-                    received[event.event_id] = (logical, event, json.loads(r.value))
-    finally:
-        await consumer.stop()
+    for r in await read_records(settings, *names, count=len(sent)):
+        logical = settings.logical_topic(r.topic)
+        event = decode(logical, r.value)
+        assert (r.key.decode() if r.key else None) == key_of(event)
+        received[event.event_id] = (logical, event, json.loads(r.value))
 
     for topic, event, original in sent:
         got_topic, got, got_json = received[event.event_id]
