@@ -49,6 +49,7 @@ async def test_each_malformed_record_is_dead_lettered_and_valid_ones_processed(
     stopping = asyncio.Event()
     task = asyncio.create_task(worker.run(stopping))
     records = await read_records(settings, "crm.dead-letters", count=len(CASES) + 1)
+    assert worker.ready, "a worker holding its partitions reports ready"
     stopping.set()
     await asyncio.wait_for(task, 30)
 
