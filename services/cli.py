@@ -46,18 +46,51 @@ def dev_up() -> None:
         raise typer.Exit(code)
     created = asyncio.run(_create_topics(get_settings(), None))
     err.print(f"topics: {len(created)} created, the rest already existed")
+    from services import registry
+    from services.shared import supervisor
+
+    for name in registry.workers():
+        port = os.environ.get("CRM_OPS_PORT") or str(registry.OPS_PORTS[name])
+        process = supervisor.start(name, ["worker", name], {"CRM_OPS_PORT": port})
+        err.print(f"worker {name}: pid {process.pid}, ops on :{port}, log {process.log}")
 
 
 @dev_app.command("down")
 def dev_down() -> None:
-    """Stop what `crm dev up` started."""
+    """Stop the services, then Kafka and Redis."""
+    from services import registry
+    from services.shared import supervisor
+
+    for name in reversed(registry.SERVICES):
+        if supervisor.stop(name):
+            err.print(f"stopped {name}")
     raise typer.Exit(_stack("down"))
 
 
 @dev_app.command("status")
 def dev_status() -> None:
-    """Where Kafka and Redis run, or that they do not."""
-    raise typer.Exit(_stack("status"))
+    """Where Kafka, Redis and each service run, or that they do not."""
+    from services import registry
+    from services.shared import supervisor
+
+    code = _stack("status")
+    for name in registry.workers():
+        process = supervisor.status(name)
+        state = f"running, pid {process.pid}" if process.running else "not running"
+        err.print(f"[{name}] {state} (log {process.log})")
+        code = code or (0 if process.running else 1)
+    raise typer.Exit(code)
+
+
+@app.command()
+def worker(name: Annotated[str, typer.Argument(help="eligibility, quota, ...")]) -> None:
+    """Run one service's worker in the foreground (Ctrl-C stops it cleanly)."""
+    from services import registry
+
+    module = registry.part(name, "worker") if name in registry.SERVICES else None
+    if module is None:
+        raise typer.BadParameter(f"no worker {name!r}; known: {', '.join(registry.workers())}")
+    module.main(get_settings())
 
 
 async def _create_topics(settings: Settings, names: list[str] | None) -> list[str]:
@@ -250,7 +283,15 @@ def demo() -> None:
     asyncio.run(run_demo(get_settings(), out))
 
 
+def _register_services() -> None:
+    from services import registry
+
+    for _, module in registry.parts("cli"):
+        module.register(app)
+
+
 def main() -> None:
+    _register_services()
     app()
 
 

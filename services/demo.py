@@ -134,6 +134,13 @@ async def run_demo(settings: Settings, out: Console) -> None:
         table.add_row(r.group, r.topic, str(r.partition), str(r.committed), str(r.end), str(r.lag))
     out.print(table)
 
+    # Each landed service tells its own chapter, in pipeline order.
+    from services import registry
+
+    for number, (service, module) in enumerate(registry.parts("demo"), start=5):
+        out.rule(f"{number}. {service}")
+        await module.run(settings, out)
+
 
 async def _until_caught_up(settings: Settings, group: str, timeout: float = 30.0) -> None:
     loop = asyncio.get_running_loop()

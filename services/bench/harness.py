@@ -78,6 +78,16 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 
+def all_benchmarks() -> dict[str, Benchmark]:
+    """The baselines first, then each service's `bench.BENCHMARKS` in pipeline order."""
+    from services import registry
+
+    found = dict(BENCHMARKS)
+    for _, module in registry.parts("bench"):
+        found.update(module.BENCHMARKS)
+    return found
+
+
 def _table(results: dict[str, dict[str, Any]]) -> Table:
     table = Table(
         "benchmark", "count", "seconds", "per second", "MB/s", "p50 ms", "p99 ms", "ratio"
@@ -110,7 +120,7 @@ async def run_benchmarks(
     bench_settings = settings.model_copy(update={"topic_prefix": f"bench-{run_id}."})
     ctx = BenchContext(bench_settings, run_id, events, clients, seconds)
     started = datetime.now(UTC)
-    for name, bench in BENCHMARKS.items():
+    for name, bench in all_benchmarks().items():
         if only and name not in only:
             continue
         with console.status(f"running {name} …"):
