@@ -20,20 +20,15 @@ from services.shared.codec import DecodeError, decode, encode
 from services.shared.dead_letters import dead_letter_for
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from services.shared.rejection import Rejected
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
+__all__ = ["DeadLetteringConsumer", "Record", "Rejected"]
+
 Handler = Callable[[Event, Record], Awaitable[None]]
-
-
-class Rejected(Exception):
-    """Raised by a handler for a well-formed event it must refuse (an impossible value)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class DeadLetteringConsumer:

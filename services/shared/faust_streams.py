@@ -12,7 +12,7 @@ written to crm.dead-letters with its reason and the stream goes on.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -21,8 +21,26 @@ from schemas.envelope import Event
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.dead_letters import dead_letter_for
 from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from services.shared.rejection import Rejected
 
 log = structlog.get_logger(__name__)
+
+
+async def _dead_letter(
+    message: Any, dead_letters: Any, reason: str, service: str, topic: str
+) -> None:
+    log.warning(
+        "dead_letter",
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        error=reason,
+    )
+    DEAD_LETTERS.labels(service, topic).inc()
+    letter = dead_letter_for(
+        message, error=reason, service=service, timestamp_ms=int(message.timestamp * 1000)
+    )
+    await dead_letters.send(value=encode(letter))
 
 
 async def decoded(
@@ -39,21 +57,32 @@ async def decoded(
         try:
             event = decode(topic, message.value, max_bytes=max_bytes)
         except DecodeError as exc:
-            log.warning(
-                "dead_letter",
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                error=exc.reason,
-            )
-            DEAD_LETTERS.labels(service, topic).inc()
-            letter = dead_letter_for(
-                message,
-                error=exc.reason,
-                service=service,
-                timestamp_ms=int(message.timestamp * 1000),
-            )
-            await dead_letters.send(value=encode(letter))
+            await _dead_letter(message, dead_letters, exc.reason, service, topic)
             continue
         EVENTS_CONSUMED.labels(service, topic, event.event_type).inc()
         yield event
+
+
+async def handled(
+    stream: Any,
+    topic: str,
+    dead_letters: Any,
+    handle: Callable[[Event], Awaitable[None]],
+    *,
+    service: str,
+    max_bytes: int = 64 * 1024,
+) -> None:
+    """Hand every valid event of `topic` to `handle`; dead-letter bad records and the
+    events `handle` refuses by raising Rejected, and go on."""
+    async for record in stream.events():
+        message = record.message
+        try:
+            event = decode(topic, message.value, max_bytes=max_bytes)
+        except DecodeError as exc:
+            await _dead_letter(message, dead_letters, exc.reason, service, topic)
+            continue
+        EVENTS_CONSUMED.labels(service, topic, event.event_type).inc()
+        try:
+            await handle(event)
+        except Rejected as exc:
+            await _dead_letter(message, dead_letters, exc.reason, service, topic)

@@ -20,11 +20,11 @@ from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.state import (
     CLOSED_APPEALS_KEPT,
     EngagementTally,
-    Rejected,
     SellerState,
     Standing,
     reports_in,
 )
+from services.shared.rejection import Rejected
 
 _STATUS_NAMESPACE = uuid.UUID("0b6f9a52-2f43-5d0e-9c1e-3a7f6c2d8e41")
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from schemas.seller import Access, SellerMetricsReported, SellerStatusChanged
 from services.eligibility.domain.calendar import effective_month_of, local_date
 from services.eligibility.domain.criteria import DailyMetrics
+from services.shared.rejection import Rejected
 
 # Reports older than this (before the newest one) can no longer feed a decision.
 REPORT_RETENTION = timedelta(days=400)
@@ -27,14 +28,6 @@ EngagementKind = Literal["delivered", "read", "blocked"]
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Rejected(Exception):
-    """A well-formed event the rules refuse; the adapter dead-letters it with the reason."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Standing(_Frozen):

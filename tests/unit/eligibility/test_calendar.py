@@ -94,3 +94,19 @@ def test_evaluation_is_the_first_at_local_midnight() -> None:
     assert next_evaluation(datetime(2024, 6, 30, 17, 0, tzinfo=UTC), "TH") == evaluation_at(
         "2024-08", "TH"
     )
+
+
+def test_ticks_fall_due_at_local_midnight_on_the_first() -> None:
+    from services.eligibility.domain.schedule import due_ticks
+
+    # 2024-06-30 17:00Z is July 1st 00:00 in Bangkok, still June 30 in London and LA.
+    now = datetime(2024, 6, 30, 17, 0, tzinfo=UTC)
+    due = dict(due_ticks(now, set()))
+    assert due["TH"] == "2024-07"
+    assert due["GB"] == "2024-06"
+    assert due["US"] == "2024-06"
+    assert len(due) == 8
+    emitted = set(due.items())
+    assert due_ticks(now, emitted) == []
+    later = datetime(2024, 7, 1, 7, 0, tzinfo=UTC)  # 00:00 PDT
+    assert ("US", "2024-07") in due_ticks(later, emitted)

@@ -10,12 +10,12 @@ from services.eligibility.domain.decision import decide_appeal, evaluate, submit
 from services.eligibility.domain.state import (
     EngagementTally,
     MessageMarks,
-    Rejected,
     SellerState,
     Tally,
     mark,
     record_metrics,
 )
+from services.shared.rejection import Rejected
 from tests.unit.eligibility.builders import AT, POLICY, metrics
 
 GOOD = dict(received=100, responded=90, ses=4.0, violations=0)
