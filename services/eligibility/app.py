@@ -108,8 +108,7 @@ def build_app(settings: Settings, options: EligibilitySettings | None = None) ->
     )
 
     def table(name: str) -> Any:
-        schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="raw")
-        return app.Table(name, partitions=PARTITIONS, schema=schema)
+        return app.Table(name, partitions=PARTITIONS, key_type=str)
 
     engine = Engine(
         sellers=table("sellers"),

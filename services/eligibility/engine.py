@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from schemas.engagement import MessageDelivered, MessageRead
 from schemas.seller import (
@@ -32,7 +35,19 @@ from services.eligibility.domain.state import (
     record_metrics,
 )
 
-Table = MutableMapping[str, bytes]
+# Rows are JSON-ready dicts (faust's json serializer writes them to the changelog).
+Table = MutableMapping[str, Any]
+M = TypeVar("M", bound=BaseModel)
+
+
+def _load(model: type[M], row: Any) -> M:
+    # Rows come back from JSON: strings for UUIDs and dates, which the strict event
+    # models refuse from Python objects; the rows were valid models when written.
+    return model.model_validate(row, strict=False)
+
+
+def _row(value: BaseModel) -> dict[str, Any]:
+    return value.model_dump(mode="json")
 
 
 @dataclass
@@ -50,10 +65,10 @@ class Engine:
         raw = self.sellers.get(seller_id)
         if raw is None:
             return SellerState(seller_id=seller_id)
-        return SellerState.model_validate_json(raw)
+        return _load(SellerState, raw)
 
     def _save(self, state: SellerState) -> None:
-        self.sellers[state.seller_id] = state.model_dump_json().encode()
+        self.sellers[state.seller_id] = _row(state)
 
     def market_of(self, seller_id: str) -> str | None:
         market = self._markets.get(seller_id)
@@ -98,22 +113,18 @@ class Engine:
         window = engagement_window(at, market)
         key = f"{seller_id}/{message_id}"
         raw = self.messages.get(key)
-        marks = MessageMarks.model_validate_json(raw) if raw is not None else MessageMarks()
+        marks = _load(MessageMarks, raw) if raw is not None else MessageMarks()
         marked = mark(marks, kind, window)
         if marked is None:
             return  # already counted for this message in this window
-        self.messages[key] = marked.model_dump_json().encode()
+        self.messages[key] = _row(marked)
         raw_tally = self.tallies.get(seller_id)
-        tally = (
-            EngagementTally.model_validate_json(raw_tally)
-            if raw_tally is not None
-            else EngagementTally()
-        )
-        self.tallies[seller_id] = tally.count(kind, window).model_dump_json().encode()
+        tally = _load(EngagementTally, raw_tally) if raw_tally is not None else EngagementTally()
+        self.tallies[seller_id] = _row(tally.count(kind, window))
 
     def tally(self, seller_id: str) -> EngagementTally | None:
         raw = self.tallies.get(seller_id)
-        return EngagementTally.model_validate_json(raw) if raw is not None else None
+        return _load(EngagementTally, raw) if raw is not None else None
 
     def evaluate(
         self, seller_ids: Iterable[str], market: str, effective_month: str

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import faust
 
 from services.eligibility.app import SERVICE, EligibilityApp, build_app
 from services.shared.checks import kafka_check
+from services.shared.kafka import create_topics, wait_for_kafka
 from services.shared.logs import configure_logging
 from services.shared.ops import Health, start_ops_server
 from services.shared.settings import Settings
@@ -29,8 +31,26 @@ def _health(settings: Settings, eligibility: EligibilityApp) -> Health:
     return health
 
 
+TOPICS = [
+    "crm.seller-metrics",
+    "crm.chat-engagement",
+    "crm.shop-blocks",
+    "crm.appeals",
+    "crm.evaluation-ticks",
+    "crm.seller-status",
+    "crm.dead-letters",
+]
+
+
+async def _prepare(settings: Settings) -> None:
+    # faust silently ignores a missing input topic and never reads it: create them first.
+    await wait_for_kafka(settings)
+    await create_topics(settings, TOPICS)
+
+
 def main(settings: Settings) -> None:
     configure_logging(SERVICE, settings.log_level, settings.log_format)
+    asyncio.run(_prepare(settings))
     eligibility = build_app(settings)
     health = _health(settings, eligibility)
     runner: list[Any] = []

@@ -24,3 +24,18 @@ async def read_records(
     finally:
         await consumer.stop()
     return seen
+
+
+async def read_until_idle(
+    settings: Settings, *topics: str, idle_ms: int = 3_000
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of the registry `topics` from the start, until none arrives for `idle_ms`."""
+    consumer = new_consumer(settings, *topics)
+    await consumer.start()
+    seen: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=idle_ms):
+            seen.extend(r for rs in batch.values() for r in rs)
+    finally:
+        await consumer.stop()
+    return seen
