@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -86,6 +86,13 @@ async def consume(
     bootstrap: str, topic: str, partitions: int, count: int, *, decode_events: bool
 ) -> dict[str, Any]:
     """Read `count` records from the start of `topic` (no group), decoding each if asked."""
+    return await consume_topics(bootstrap, {topic: partitions}, count, decode_events=decode_events)
+
+
+async def consume_topics(
+    bootstrap: str, topics: Mapping[str, int], count: int, *, decode_events: bool
+) -> dict[str, Any]:
+    """Read `count` records from the start of several topics (name → partitions) at once."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -95,7 +102,7 @@ async def consume(
     )
     await consumer.start()
     try:
-        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        assigned = [TopicPartition(t, p) for t, n in topics.items() for p in range(n)]
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
         seen = 0

@@ -38,10 +38,10 @@ from services.eligibility.config import EligibilitySettings
 from services.eligibility.domain.decision import tick_refusal
 from services.eligibility.domain.schedule import due_ticks
 from services.eligibility.engine import Engine
-from services.eligibility.partitioning import partition_of
 from services.eligibility.policy import load_policy
 from services.shared.codec import encode
 from services.shared.faust_streams import handled
+from services.shared.partitioning import partition_of
 from services.shared.settings import Settings
 
 SERVICE = "eligibility"

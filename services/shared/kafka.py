@@ -119,3 +119,15 @@ async def wait_for_kafka(settings: Settings, timeout: float = 60.0) -> None:
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.5)
+
+
+async def delete_prefixed_topics(settings: Settings) -> list[str]:
+    """Delete every topic under the settings' prefix (a test's or a benchmark's own,
+    including those a faust app declared: changelogs, internal topics)."""
+    if not settings.topic_prefix:
+        raise ValueError("refusing to delete every topic: no topic prefix set")
+    async with admin_client(settings) as client:
+        mine = [t for t in await client.list_topics() if t.startswith(settings.topic_prefix)]
+        if mine:
+            await client.delete_topics(mine)
+    return mine

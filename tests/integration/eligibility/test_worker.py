@@ -20,7 +20,7 @@ from services.shared.settings import Settings
 from tests.integration.eligibility import oracle
 from tests.integration.eligibility.marketplace import MONTHS, Seller, marketplace, tick
 from tests.integration.kafka_io import read_records, read_until_idle
-from tests.integration.processes import WorkerProcess
+from services.shared.worker_process import WorkerProcess
 
 SELLERS = 240
 TOPIC_OF = {

@@ -1,11 +1,12 @@
-"""Service workers as real processes for integration tests: start, wait ready, kill -9."""
+"""A service worker as a child process (integration tests, benchmarks): start, wait
+until /readyz answers, kill -9, stop."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +16,16 @@ import aiohttp
 from services.shared.settings import Settings
 
 CRM = Path(sys.executable).with_name("crm")
-_OPS_LINE = re.compile(rb"ops endpoints on [\d.]+:(\d+)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class WorkerProcess:
-    """`crm worker NAME` with the test's settings; ops on a free port read from its log."""
+    """`crm worker NAME` with the given settings; its ops endpoints on a free port."""
 
     def __init__(self, name: str, settings: Settings, log_path: Path, **env: str) -> None:
         self.name = name
@@ -29,7 +35,7 @@ class WorkerProcess:
             "CRM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
             "CRM_REDIS_URL": settings.redis_url,
             "CRM_TOPIC_PREFIX": settings.topic_prefix,
-            "CRM_OPS_PORT": "0",
+            "CRM_OPS_PORT": str(free_port()),
             "CRM_LOG_LEVEL": "INFO",
             **env,
         }
@@ -49,22 +55,18 @@ class WorkerProcess:
     async def wait_ready(self, timeout: float = 90.0) -> int:
         """The ops port, once /readyz answers 200."""
         deadline = asyncio.get_running_loop().time() + timeout
-        port: int | None = None
+        port = int(self.env["CRM_OPS_PORT"])
         async with aiohttp.ClientSession() as http:
             while asyncio.get_running_loop().time() < deadline:
                 assert self.process is not None
                 if self.process.poll() is not None:
                     raise RuntimeError(f"{self.name} exited:\n{self.log()[-3000:].decode()}")
-                if port is None:
-                    found = _OPS_LINE.search(self.log())
-                    port = int(found.group(1)) if found else None
-                if port is not None:
-                    try:
-                        async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
-                            if response.status == 200:
-                                return port
-                    except aiohttp.ClientError:
-                        pass
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+                        if response.status == 200:
+                            return port
+                except aiohttp.ClientError:
+                    pass
                 await asyncio.sleep(0.5)
         raise TimeoutError(f"{self.name} not ready in {timeout}s:\n{self.log()[-3000:].decode()}")
 
