@@ -78,7 +78,8 @@ def _engagement(
                         seller_id=seller,
                         customer_id=f"c{n}",
                         message_id=base["message_id"],
-                    ),
+                    )
+                    | {"occurred_at": at},  # blocks count in the window they happen in
                 )
             )
     return out
