@@ -17,10 +17,10 @@ from services.shared.codec import decode
 from services.shared.kafka import new_producer
 from services.shared.lag import consumer_lag
 from services.shared.settings import Settings
+from services.shared.worker_process import WorkerProcess
 from tests.integration.eligibility import oracle
 from tests.integration.eligibility.marketplace import MONTHS, Seller, marketplace, tick
 from tests.integration.kafka_io import read_records, read_until_idle
-from services.shared.worker_process import WorkerProcess
 
 SELLERS = 240
 TOPIC_OF = {
@@ -29,6 +29,8 @@ TOPIC_OF = {
     "MessageRead": "crm.chat-engagement",
     "ShopBlocked": "crm.shop-blocks",
     "EvaluationDue": "crm.evaluation-ticks",
+    "AppealSubmitted": "crm.appeals",
+    "AppealDecided": "crm.appeals",
 }
 
 
