@@ -45,6 +45,16 @@ from services.shared.partitioning import partition_of
 from services.shared.settings import Settings
 
 SERVICE = "eligibility"
+# Every registry topic the worker reads or writes (created before faust starts).
+TOPICS = (
+    "crm.seller-metrics",
+    "crm.chat-engagement",
+    "crm.shop-blocks",
+    "crm.appeals",
+    "crm.evaluation-ticks",
+    "crm.seller-status",
+    "crm.dead-letters",
+)
 PARTITIONS = registry_topic("crm.seller-metrics").partitions
 log = structlog.get_logger(__name__)
 

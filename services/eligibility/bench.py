@@ -21,6 +21,7 @@ from typing import Any
 from schemas.topics import topic as registry_topic
 from services.bench.baselines import consume_topics
 from services.bench.harness import BenchContext, Benchmark
+from services.eligibility.app import TOPICS
 from services.shared.kafka import (
     create_topics,
     delete_prefixed_topics,
@@ -31,15 +32,6 @@ from services.shared.lag import consumer_lag
 from services.shared.worker_process import WorkerProcess
 
 MONTH = "2024-07"  # window 2024-05-22 … 2024-06-21, long closed
-TOPICS = [
-    "crm.seller-metrics",
-    "crm.chat-engagement",
-    "crm.shop-blocks",
-    "crm.appeals",
-    "crm.evaluation-ticks",
-    "crm.seller-status",
-    "crm.dead-letters",
-]
 
 
 def _envelope(event_type: str, at: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import faust
 
-from services.eligibility.app import SERVICE, EligibilityApp, build_app
+from services.eligibility.app import SERVICE, TOPICS, EligibilityApp, build_app
 from services.shared.checks import kafka_check
 from services.shared.kafka import create_topics, wait_for_kafka
 from services.shared.logs import configure_logging
@@ -29,17 +29,6 @@ def _health(settings: Settings, eligibility: EligibilityApp) -> Health:
     health.add_check("partitions_assigned", assigned)
     health.add_check("tables_recovered", recovered)
     return health
-
-
-TOPICS = [
-    "crm.seller-metrics",
-    "crm.chat-engagement",
-    "crm.shop-blocks",
-    "crm.appeals",
-    "crm.evaluation-ticks",
-    "crm.seller-status",
-    "crm.dead-letters",
-]
 
 
 async def _prepare(settings: Settings) -> None:

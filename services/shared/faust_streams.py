@@ -43,6 +43,21 @@ async def _dead_letter(
     await dead_letters.send(value=encode(letter))
 
 
+async def _valid(
+    stream: Any, topic: str, dead_letters: Any, service: str, max_bytes: int
+) -> AsyncIterator[tuple[Any, Event]]:
+    """(message, event) for every valid record; bad ones are dead-lettered on the way."""
+    async for record in stream.events():
+        message = record.message
+        try:
+            event = decode(topic, message.value, max_bytes=max_bytes)
+        except DecodeError as exc:
+            await _dead_letter(message, dead_letters, exc.reason, service, topic)
+            continue
+        EVENTS_CONSUMED.labels(service, topic, event.event_type).inc()
+        yield message, event
+
+
 async def decoded(
     stream: Any,
     topic: str,
@@ -52,14 +67,7 @@ async def decoded(
     max_bytes: int = 64 * 1024,
 ) -> AsyncIterator[Event]:
     """Valid events of registry topic `topic` from a raw faust stream."""
-    async for record in stream.events():
-        message = record.message
-        try:
-            event = decode(topic, message.value, max_bytes=max_bytes)
-        except DecodeError as exc:
-            await _dead_letter(message, dead_letters, exc.reason, service, topic)
-            continue
-        EVENTS_CONSUMED.labels(service, topic, event.event_type).inc()
+    async for _, event in _valid(stream, topic, dead_letters, service, max_bytes):
         yield event
 
 
@@ -74,14 +82,7 @@ async def handled(
 ) -> None:
     """Hand every valid event of `topic` to `handle`; dead-letter bad records and the
     events `handle` refuses by raising Rejected, and go on."""
-    async for record in stream.events():
-        message = record.message
-        try:
-            event = decode(topic, message.value, max_bytes=max_bytes)
-        except DecodeError as exc:
-            await _dead_letter(message, dead_letters, exc.reason, service, topic)
-            continue
-        EVENTS_CONSUMED.labels(service, topic, event.event_type).inc()
+    async for message, event in _valid(stream, topic, dead_letters, service, max_bytes):
         try:
             await handle(event)
         except Rejected as exc:

@@ -13,6 +13,7 @@ import aiohttp
 
 from schemas.dead_letter import DeadLetter
 from schemas.seller import EvaluationDue, SellerStatusChanged
+from services.eligibility.app import TOPICS
 from services.eligibility.domain.calendar import add_months, month_at, window
 from services.shared.codec import decode
 from services.shared.kafka import new_producer
@@ -20,16 +21,6 @@ from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess
 from tests.integration.eligibility.test_worker import _caught_up, _publish
 from tests.integration.kafka_io import read_records, read_until_idle
-
-TOPICS = (
-    "crm.seller-metrics",
-    "crm.chat-engagement",
-    "crm.shop-blocks",
-    "crm.appeals",
-    "crm.evaluation-ticks",
-    "crm.seller-status",
-    "crm.dead-letters",
-)
 
 
 def _metrics(seller: str, responded: int, month: str) -> dict[str, Any]:

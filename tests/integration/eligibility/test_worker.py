@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.seller import SellerStatusChanged
+from services.eligibility.app import TOPICS
 from services.shared.codec import decode
 from services.shared.kafka import new_producer
 from services.shared.lag import consumer_lag
@@ -82,15 +83,7 @@ def _check(status: SellerStatusChanged, expected: oracle.Expected) -> None:
 async def test_two_months_of_a_marketplace_decided_like_the_oracle(
     settings: Settings, topics: Callable[..., Any], tmp_path: Path
 ) -> None:
-    await topics(
-        "crm.seller-metrics",
-        "crm.chat-engagement",
-        "crm.shop-blocks",
-        "crm.appeals",
-        "crm.evaluation-ticks",
-        "crm.seller-status",
-        "crm.dead-letters",
-    )
+    await topics(*TOPICS)
     sellers = marketplace(SELLERS)
     events = [e for s in sellers for e in s.metrics + s.engagement]
     random.Random(5).shuffle(events)
