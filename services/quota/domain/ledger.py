@@ -8,7 +8,8 @@ the same event_id and is counted once.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from schemas.quota import QuotaReleased, QuotaReserved
@@ -17,6 +18,7 @@ from services.quota.domain.reservations import PlanState, WeekUsage
 LedgerFact = Literal["reserved", "released"]
 LedgerEvent = QuotaReserved | QuotaReleased
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAMESPACE = uuid.UUID("0b7a53c4-1f0e-5d2a-9c61-7e4f2d8a9b30")
 
 
@@ -64,12 +66,22 @@ def with_fact(state: PlanState | None, fact: LedgerFact) -> PlanState | None:
     return state
 
 
+@dataclass(frozen=True)
+class LedgeredWeek:
+    """One seller's week as the ledger tells it."""
+
+    label: str
+    usage: WeekUsage
+    last_fact_at: datetime
+
+
 class LedgerFold:
     """Per (seller, week), the plans the ledger says hold or gave back a unit."""
 
     def __init__(self) -> None:
         self._seen: set[uuid.UUID] = set()
         self._plans: dict[str, dict[str, dict[str, PlanState]]] = {}
+        self._last_fact_at: dict[tuple[str, str], datetime] = {}
         self.facts = 0
         self.duplicates = 0
 
@@ -80,6 +92,8 @@ class LedgerFold:
         self._seen.add(event.event_id)
         self.facts += 1
         plans = self._plans.setdefault(event.seller_id, {}).setdefault(event.week, {})
+        week = (event.seller_id, event.week)
+        self._last_fact_at[week] = max(event.occurred_at, self._last_fact_at.get(week, _EPOCH))
         state = with_fact(plans.get(event.plan_id), fact_of(event))
         if state is not None:
             plans[event.plan_id] = state
@@ -88,6 +102,8 @@ class LedgerFold:
     def sellers(self) -> set[str]:
         return set(self._plans)
 
-    def weeks_of(self, seller_id: str) -> dict[str, WeekUsage]:
-        weeks = self._plans.get(seller_id, {})
-        return {week: WeekUsage(dict(plans)) for week, plans in weeks.items()}
+    def weeks_of(self, seller_id: str) -> list[LedgeredWeek]:
+        return [
+            LedgeredWeek(week, WeekUsage(dict(plans)), self._last_fact_at[(seller_id, week)])
+            for week, plans in self._plans.get(seller_id, {}).items()
+        ]

@@ -48,12 +48,11 @@ def week_named(label: str, market: str | None) -> Week:
     return Week(label, starts_at.astimezone(UTC), ends_at.astimezone(UTC))
 
 
-def keys_expire_at(week: Week, now: datetime) -> datetime:
-    """When a week's counters may go: a few weeks after the week ends, or after
-    now for a week already over (a late entry must not vanish at once)."""
-    return max(week.ends_at, now) + KEYS_OUTLIVE_WEEK_BY
+def keys_expire_at(week: Week, last_write: datetime) -> datetime:
+    """When a week's counters may go: a few weeks after the week ends, or after the
+    last write to them for a week already over (a late entry must not vanish at once).
 
-
-def week_is_kept(week: Week, now: datetime) -> bool:
-    """Whether a week's counters would still be in Redis had it lost nothing."""
-    return week.ends_at + KEYS_OUTLIVE_WEEK_BY > now
+    A rebuild applies the same rule with the time of the week's last ledger fact,
+    so it restores exactly the weeks Redis would still hold.
+    """
+    return max(week.ends_at, last_write) + KEYS_OUTLIVE_WEEK_BY

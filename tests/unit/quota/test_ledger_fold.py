@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -72,10 +72,30 @@ def test_the_fold_groups_by_seller_and_week_and_drops_duplicates() -> None:
 
     assert (fold.facts, fold.duplicates) == (5, 1)
     assert fold.sellers == {"s1", "s2"}
-    weeks = fold.weeks_of("s1")
+    weeks = {week.label: week.usage for week in fold.weeks_of("s1")}
     assert weeks["2024-W27"].plans == {"p1": "reserved", "p2": "released"}
     assert (weeks["2024-W27"].used, weeks["2024-W28"].used) == (1, 1)
-    assert fold.weeks_of("nobody") == {}
+    assert fold.weeks_of("nobody") == []
+
+
+def test_the_fold_knows_when_each_week_was_last_written() -> None:
+    fold = LedgerFold()
+    later = AT + timedelta(days=40)
+    fold.apply(_fact("reserved", "p1"))
+    fold.apply(
+        ledger_event(
+            "released",
+            seller_id="s1",
+            plan_id="p1",
+            week="2024-W27",
+            limit=3,
+            used_after=0,
+            occurred_at=later,
+        )
+    )
+    fold.apply(_fact("reserved", "p2"))
+    (week,) = fold.weeks_of("s1")
+    assert week.last_fact_at == later
 
 
 facts = st.lists(
@@ -96,6 +116,6 @@ def test_any_order_and_any_repetition_rebuild_the_same_week(
         fold = LedgerFold()
         for event in sequence:
             fold.apply(event)
-        return {week: usage.plans for week, usage in fold.weeks_of("s1").items()}
+        return {week.label: week.usage.plans for week in fold.weeks_of("s1")}
 
     assert folded(shuffled) == folded(events)

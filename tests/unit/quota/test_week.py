@@ -14,7 +14,6 @@ from services.quota.domain.week import (
     KEYS_OUTLIVE_WEEK_BY,
     keys_expire_at,
     market_zone,
-    week_is_kept,
     week_named,
     week_of,
 )
@@ -90,16 +89,13 @@ def test_a_naive_instant_is_refused() -> None:
         week_of(datetime(2024, 7, 1), "TH")
 
 
-def test_keys_outlive_their_week_or_now() -> None:
+def test_keys_outlive_their_week_or_their_last_write() -> None:
     week = week_named("2024-W27", "TH")
     during = _utc("2024-07-03T00:00:00")
     much_later = _utc("2024-12-01T00:00:00")
 
     assert keys_expire_at(week, during) == week.ends_at + KEYS_OUTLIVE_WEEK_BY
     assert keys_expire_at(week, much_later) == much_later + KEYS_OUTLIVE_WEEK_BY
-    assert week_is_kept(week, during)
-    assert week_is_kept(week, week.ends_at + KEYS_OUTLIVE_WEEK_BY - timedelta(seconds=1))
-    assert not week_is_kept(week, week.ends_at + KEYS_OUTLIVE_WEEK_BY)
 
 
 instants = st.datetimes(

@@ -1,0 +1,275 @@
+"""RedisQuota: the quota port on Redis (enforcement) and crm.quota-ledger (the record).
+
+A reservation or release is taken in Redis by one script, which also marks the
+fact pending; the fact is published to the ledger and only then answered. The
+pending mark is cleared afterwards, in batches. A process that dies between the
+two leaves the mark behind: a retry of the same plan, or the reconciler,
+publishes the fact again under the same event_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import cast
+from uuid import UUID
+
+import structlog
+from redis.exceptions import RedisError
+
+from schemas.outbound import PlanType
+from schemas.seller import SellerStatusChanged
+from services.quota.domain.frequency_cap import CapDecision, frequency_cap_for
+from services.quota.domain.ledger import LedgerEvent
+from services.quota.domain.limits import counts_against_quota
+from services.quota.domain.week import Week, week_of
+from services.quota.keys import quota_keys
+from services.quota.ledger import LedgerWriter
+from services.quota.metrics import CAP_DECISIONS, REFUSALS, RELEASES, RESERVATIONS
+from services.quota.port import (
+    Dispatch,
+    OutcomeT,
+    QuotaAnswer,
+    Release,
+    Reservation,
+    WeekCount,
+    without_week,
+)
+from services.quota.rebuild import Rebuilder
+from services.quota.redis_store import NEEDS_REBUILD, RedisQuotaStore, WeekReply, quota_redis
+from services.shared.kafka import new_producer
+from services.shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+# Answers that did not do what was asked; repeats of a done thing are not refusals.
+_REFUSED = {
+    "reserve": {"quota_exhausted", "already_released"},
+    "release": {"already_dispatched", "not_reserved"},
+    "dispatch": {"already_released", "not_reserved"},
+}
+# Markets never change for a seller; this bounds the memory of the lookup cache.
+_MARKETS_CACHED = 100_000
+# A rebuild that leaves the seller unrestored twice means Redis keeps losing data.
+_REBUILD_ATTEMPTS = 3
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RedisQuota:
+    def __init__(
+        self,
+        store: RedisQuotaStore,
+        ledger: LedgerWriter,
+        rebuilder: Rebuilder,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.store = store
+        self.ledger = ledger
+        self.rebuilder = rebuilder
+        self._clock = clock
+        self._markets: dict[str, str] = {}
+        self._confirmations = _Confirmations(store, clock)
+
+    async def reserve(
+        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+    ) -> Reservation:
+        if not counts_against_quota(plan_type):
+            return without_week("not_counted")
+        answer: Reservation = await self._on_week(
+            seller_id,
+            send_at,
+            lambda week: self.store.reserve(seller_id, plan_id, week, self._clock()),
+            no_status="quota_exhausted",
+        )
+        if answer.outcome == "reserved":
+            RESERVATIONS.inc()
+        _count_refusal("reserve", answer.outcome)
+        return answer
+
+    async def release(
+        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+    ) -> Release:
+        if not counts_against_quota(plan_type):
+            return without_week("not_counted")
+        answer: Release = await self._on_week(
+            seller_id,
+            send_at,
+            lambda week: self.store.release(seller_id, plan_id, week, self._clock()),
+            no_status="not_reserved",
+        )
+        if answer.outcome == "released":
+            RELEASES.inc()
+        _count_refusal("release", answer.outcome)
+        return answer
+
+    async def mark_dispatched(
+        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+    ) -> Dispatch:
+        if not counts_against_quota(plan_type):
+            return without_week("not_counted")
+        answer: Dispatch = await self._on_week(
+            seller_id,
+            send_at,
+            lambda week: self.store.dispatch(seller_id, plan_id, week),
+            no_status="not_reserved",
+        )
+        _count_refusal("dispatch", answer.outcome)
+        return answer
+
+    async def usage(self, seller_id: str, at: datetime) -> WeekCount:
+        market = await self._market(seller_id)
+        if market is None:
+            return WeekCount(week=None, limit=0, used=0)
+        week = week_of(at, market)
+        reply = await self._restored(seller_id, lambda: self.store.count(seller_id, week))
+        return WeekCount(week=week.label, limit=reply.limit, used=reply.used)
+
+    async def seller_status(self, seller_id: str) -> SellerStatusChanged | None:
+        await self._market(seller_id)  # restores the projection first if Redis lost it
+        return await self.store.seller_status(seller_id)
+
+    async def may_send(
+        self, seller_id: str, customer_id: str, message_id: str, at: datetime
+    ) -> CapDecision:
+        policy = frequency_cap_for(await self._market(seller_id))
+        decision = await self.store.may_send(
+            seller_id, customer_id, message_id, at, policy, self._clock()
+        )
+        CAP_DECISIONS.labels(decision.outcome).inc()
+        return decision
+
+    async def close(self) -> None:
+        await self._confirmations.close()
+
+    async def _on_week(
+        self,
+        seller_id: str,
+        send_at: datetime,
+        run: Callable[[Week], Awaitable[WeekReply]],
+        *,
+        no_status: OutcomeT,
+    ) -> QuotaAnswer[OutcomeT]:
+        market = await self._market(seller_id)
+        if market is None:
+            return without_week(no_status)
+        week = week_of(send_at, market)
+        reply = await self._restored(seller_id, lambda: run(week))
+        # A fact this process published and is still confirming needs no second copy.
+        unpublished = [e for e in reply.pending if not self._confirmations.holds(e)]
+        if unpublished:
+            await self.ledger.publish(unpublished)
+            self._confirmations.add(seller_id, market, unpublished)
+        return QuotaAnswer(
+            outcome=cast(OutcomeT, reply.outcome),
+            week=week.label,
+            limit=reply.limit,
+            used=reply.used,
+        )
+
+    async def _restored(
+        self, seller_id: str, call: Callable[[], Awaitable[WeekReply]]
+    ) -> WeekReply:
+        for _ in range(_REBUILD_ATTEMPTS):
+            reply = await call()
+            if reply.outcome != NEEDS_REBUILD:
+                return reply
+            await self.rebuilder.ensure_restored(seller_id)
+        raise RuntimeError(f"seller {seller_id} is still not restored after a rebuild")
+
+    async def _market(self, seller_id: str) -> str | None:
+        """The seller's market (None: no status, so quota 0). A missing status may
+        also be lost data: then the seller's slot is restored first."""
+        market = self._markets.get(seller_id)
+        if market is not None:
+            return market
+        market = await self.store.seller_market(seller_id)
+        if market is None and not await self.store.is_restored(seller_id):
+            await self.rebuilder.ensure_restored(seller_id)
+            market = await self.store.seller_market(seller_id)
+        if market is not None:
+            if len(self._markets) >= _MARKETS_CACHED:
+                self._markets.clear()
+            self._markets[seller_id] = market
+        return market
+
+
+def _count_refusal(operation: str, outcome: str) -> None:
+    if outcome in _REFUSED[operation]:
+        REFUSALS.labels(operation, outcome).inc()
+
+
+class _Confirmations:
+    """Clears the pending marks of facts the ledger acknowledged, a batch at a time.
+
+    Answers do not wait for this: a mark left behind (a crash, Redis briefly
+    away) only makes the reconciler publish the fact again, which readers of
+    the ledger drop as a duplicate event_id.
+    """
+
+    def __init__(self, store: RedisQuotaStore, clock: Clock, delay: float = 0.02) -> None:
+        self._store = store
+        self._clock = clock
+        self._delay = delay
+        self._queued: dict[str, tuple[str | None, list[LedgerEvent]]] = {}
+        self._unconfirmed: set[UUID] = set()
+        self._flushing: asyncio.Task[None] | None = None
+
+    def holds(self, event: LedgerEvent) -> bool:
+        return event.event_id in self._unconfirmed
+
+    def add(self, seller_id: str, market: str | None, events: Sequence[LedgerEvent]) -> None:
+        self._queued.setdefault(seller_id, (market, []))[1].extend(events)
+        self._unconfirmed.update(e.event_id for e in events)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_soon())
+
+    async def close(self) -> None:
+        if self._flushing is not None:
+            await self._flushing
+        await self._flush()
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self._delay)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, {}
+            pipe = self._store.redis.pipeline(transaction=False)
+            for seller_id, (market, events) in batch.items():
+                await self._store.confirm(seller_id, market, events, self._clock(), client=pipe)
+            try:
+                await pipe.execute()
+            except RedisError as exc:
+                log.warning("confirm_failed", sellers=len(batch), error=str(exc))
+            finally:
+                self._unconfirmed.difference_update(
+                    e.event_id for _, events in batch.values() for e in events
+                )
+
+
+@asynccontextmanager
+async def open_quota(settings: Settings, clock: Clock = utc_now) -> AsyncIterator[RedisQuota]:
+    """A ready RedisQuota with its own Redis pool and ledger producer."""
+    redis = quota_redis(settings)
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        store = RedisQuotaStore(redis, quota_keys(settings))
+        await store.load_scripts()
+        ledger = LedgerWriter(settings, producer)
+        quota = RedisQuota(store, ledger, Rebuilder(settings, store, ledger, clock), clock)
+        try:
+            yield quota
+        finally:
+            await quota.close()
+    finally:
+        await producer.stop()
+        await redis.aclose()

@@ -1,0 +1,292 @@
+"""The quota scripts and the thin adapter that runs them.
+
+Each operation is one Lua script, loaded once and run with EVALSHA, so a check
+and its write are atomic. The rules live in the scripts (mirroring
+services/quota/domain); this module only builds keys and arguments and reads
+the replies. Replies are strings: the client must use decode_responses=True.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.asyncio.lock import Lock
+
+from schemas.seller import SellerStatusChanged
+from services.quota.domain.frequency_cap import CapDecision, CapOutcome, FrequencyCapPolicy
+from services.quota.domain.ledger import LedgerEvent, LedgerFact, fact_of, ledger_event
+from services.quota.domain.limits import limit_of
+from services.quota.domain.reservations import WeekUsage
+from services.quota.domain.week import Week, keys_expire_at, week_named
+from services.quota.keys import SLOTS, QuotaKeys
+from services.shared.settings import Settings
+
+_SCRIPTS = Path(__file__).with_name("scripts")
+NEEDS_REBUILD = "needs_rebuild"
+_SLOTS_PER_PIPELINE = 2048
+
+
+def _lua(name: str, *, week_prelude: bool = False) -> str:
+    body = (_SCRIPTS / f"{name}.lua").read_text()
+    return (_SCRIPTS / "week_prelude.lua").read_text() + body if week_prelude else body
+
+
+def _ms(instant: datetime) -> int:
+    return int(instant.timestamp() * 1000)
+
+
+def quota_redis(settings: Settings, *, max_connections: int = 200) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        settings.redis_url, decode_responses=True, max_connections=max_connections
+    )
+
+
+@dataclass(frozen=True)
+class WeekReply:
+    """A week script's answer, with the plan's ledger facts still to publish."""
+
+    outcome: str
+    limit: int
+    used: int
+    pending: tuple[LedgerEvent, ...]
+
+
+class RedisQuotaStore:
+    def __init__(self, redis: aioredis.Redis, keys: QuotaKeys) -> None:
+        self.redis = redis
+        self.keys = keys
+        self._reserve = redis.register_script(_lua("reserve", week_prelude=True))
+        self._release = redis.register_script(_lua("release", week_prelude=True))
+        self._dispatch = redis.register_script(_lua("dispatch", week_prelude=True))
+        self._count = redis.register_script(_lua("count", week_prelude=True))
+        self._confirm = redis.register_script(_lua("confirm"))
+        self._restore = redis.register_script(_lua("restore"))
+        self._put_status = redis.register_script(_lua("put_status"))
+        self._may_send = redis.register_script(_lua("may_send"))
+        self._promote = redis.register_script(_lua("promote"))
+
+    async def load_scripts(self) -> None:
+        """SCRIPT LOAD each script once; later calls are EVALSHA (reloaded after NOSCRIPT)."""
+        for script in (
+            self._reserve,
+            self._release,
+            self._dispatch,
+            self._count,
+            self._confirm,
+            self._restore,
+            self._put_status,
+            self._may_send,
+            self._promote,
+        ):
+            script.sha = await self.redis.script_load(script.script)
+
+    # --- the seller projection -------------------------------------------------------
+
+    async def seller_market(self, seller_id: str) -> str | None:
+        """The market of the seller's status; None before its first status."""
+        return cast(str | None, await self.redis.hget(self.keys.seller(seller_id), "market"))
+
+    async def is_restored(self, seller_id: str) -> bool:
+        """False when the seller's slot lost its data and no rebuild has restored it."""
+        return bool(await self.redis.exists(self.keys.restored(seller_id)))
+
+    async def put_status(
+        self, status: SellerStatusChanged, offset: int, client: Any = None
+    ) -> bool:
+        fields = {
+            "market": status.market,
+            "limit": limit_of(status),
+            "access": status.access,
+            "level": "" if status.level is None else status.level,
+            "weekly_quota": status.weekly_quota,
+            "status": status.model_dump_json(),
+        }
+        args: list[Any] = [offset]
+        for name, value in fields.items():
+            args += [name, value]
+        written = await self._put_status(
+            keys=[self.keys.seller(status.seller_id)], args=args, client=client
+        )
+        return bool(written)
+
+    async def seller_status(self, seller_id: str) -> SellerStatusChanged | None:
+        raw = await self.redis.hget(self.keys.seller(seller_id), "status")
+        return None if raw is None else SellerStatusChanged.model_validate_json(raw)
+
+    # --- a seller's week ---------------------------------------------------------------
+
+    def _week_keys(self, seller_id: str, week: Week) -> list[str]:
+        return [
+            self.keys.restored(seller_id),
+            self.keys.seller(seller_id),
+            self.keys.week(seller_id, week.label),
+            self.keys.pending(seller_id),
+        ]
+
+    def _week_reply(self, seller_id: str, plan_id: str, reply: list[Any]) -> WeekReply:
+        if reply[0] == NEEDS_REBUILD:
+            return WeekReply(NEEDS_REBUILD, 0, 0, ())
+        outcome, limit, used, reserved, released = reply
+        facts: tuple[tuple[LedgerFact, str], ...] = (("reserved", reserved), ("released", released))
+        pending = tuple(
+            _pending_event(fact, seller_id, plan_id, entry) for fact, entry in facts if entry
+        )
+        return WeekReply(outcome, int(limit), int(used), pending)
+
+    async def reserve(self, seller_id: str, plan_id: str, week: Week, now: datetime) -> WeekReply:
+        args: list[Any] = [plan_id, week.label, _ms(keys_expire_at(week, now)), now.isoformat()]
+        reply = await self._reserve(keys=self._week_keys(seller_id, week), args=args)
+        return self._week_reply(seller_id, plan_id, reply)
+
+    async def release(self, seller_id: str, plan_id: str, week: Week, now: datetime) -> WeekReply:
+        args = [plan_id, week.label, now.isoformat()]
+        reply = await self._release(keys=self._week_keys(seller_id, week), args=args)
+        return self._week_reply(seller_id, plan_id, reply)
+
+    async def dispatch(self, seller_id: str, plan_id: str, week: Week) -> WeekReply:
+        reply = await self._dispatch(keys=self._week_keys(seller_id, week), args=[plan_id])
+        return self._week_reply(seller_id, plan_id, reply)
+
+    async def count(self, seller_id: str, week: Week) -> WeekReply:
+        reply = await self._count(keys=self._week_keys(seller_id, week)[:3])
+        return self._week_reply(seller_id, "", reply)
+
+    # --- the ledger's pending facts ------------------------------------------------------
+
+    async def confirm(
+        self,
+        seller_id: str,
+        market: str | None,
+        events: Sequence[LedgerEvent],
+        now: datetime,
+        client: Any = None,
+    ) -> None:
+        """The ledger acknowledged these facts: clear their pending marks (and make
+        sure Redis holds them, should a rebuild have read the ledger too early)."""
+        keys = [self.keys.restored(seller_id), self.keys.pending(seller_id)]
+        args: list[Any] = []
+        for event in events:
+            keys.append(self.keys.week(seller_id, event.week))
+            expire_at = keys_expire_at(week_named(event.week, market), now)
+            args += [fact_of(event), event.plan_id, _ms(expire_at)]
+        await self._confirm(keys=keys, args=args, client=client)
+
+    async def sellers_with_pending(self) -> list[str]:
+        pattern = self.keys.all_pending
+        return [
+            self.keys.seller_of_pending(key)
+            async for key in self.redis.scan_iter(match=pattern, count=1000)
+        ]
+
+    async def pending_of(self, seller_id: str) -> list[LedgerEvent]:
+        entries = cast(dict[str, str], await self.redis.hgetall(self.keys.pending(seller_id)))
+        events = []
+        for field, entry in entries.items():
+            fact, _, plan_id = field.partition(":")
+            events.append(_pending_event(cast(LedgerFact, fact), seller_id, plan_id, entry))
+        # A plan's reservation goes to the ledger before its release.
+        return sorted(events, key=lambda e: (e.plan_id, fact_of(e) != "reserved"))
+
+    # --- rebuilds --------------------------------------------------------------------------
+
+    async def restore(
+        self,
+        seller_id: str,
+        weeks: Sequence[tuple[str, WeekUsage, datetime]],
+        client: Any = None,
+    ) -> None:
+        """Write (week label, usage, keys expire at) for a seller whose slot lost its data."""
+        keys = [self.keys.restored(seller_id)]
+        args: list[Any] = []
+        for label, usage, expire_at in weeks:
+            keys.append(self.keys.week(seller_id, label))
+            args += [_ms(expire_at), usage.used, len(usage.plans)]
+            for plan_id, state in usage.plans.items():
+                args += [plan_id, state]
+        await self._restore(keys=keys, args=args, client=client)
+
+    async def begin_restoring(self, generation: str) -> None:
+        """Mark every slot as being restored by this generation (see promote.lua)."""
+        await self._each_slot(
+            lambda pipe, slot: pipe.set(self.keys.slot_restoring(slot), generation)
+        )
+
+    async def finish_restoring(self, generation: str) -> None:
+        """Every slot that kept this generation's mark is restored."""
+        await self._each_slot(
+            lambda pipe, slot: self._promote(
+                keys=[self.keys.slot_restoring(slot), self.keys.slot_restored(slot)],
+                args=[generation],
+                client=pipe,
+            )
+        )
+
+    async def drop_markers(self) -> None:
+        """Mark every slot as not restored, so nothing is answered until a rebuild."""
+        await self._each_slot(lambda pipe, slot: pipe.delete(self.keys.slot_restored(slot)))
+
+    async def slots_lost(self) -> int:
+        """How many slots have no generation marker (lost data, or never rebuilt)."""
+        found = await self._each_slot(lambda pipe, slot: pipe.exists(self.keys.slot_restored(slot)))
+        return found.count(0)
+
+    async def _each_slot(self, queue: Callable[[Any, int], Any]) -> list[Any]:
+        results: list[Any] = []
+        for start in range(0, len(SLOTS), _SLOTS_PER_PIPELINE):
+            pipe = self.redis.pipeline(transaction=False)
+            for slot in SLOTS[start : start + _SLOTS_PER_PIPELINE]:
+                called = queue(pipe, slot)
+                if inspect.isawaitable(called):
+                    await called
+            results += await pipe.execute()
+        return results
+
+    def rebuild_lock(self, timeout: float) -> Lock:
+        return self.redis.lock(self.keys.rebuild_lock, timeout=timeout, sleep=0.05)
+
+    async def last_rebuild(self) -> dict[str, Any] | None:
+        raw = await self.redis.get(self.keys.last_rebuild)
+        return None if raw is None else cast(dict[str, Any], json.loads(raw))
+
+    async def record_rebuild(self, report: Mapping[str, Any]) -> None:
+        await self.redis.set(self.keys.last_rebuild, json.dumps(report))
+
+    # --- frequency caps ----------------------------------------------------------------
+
+    async def may_send(
+        self,
+        seller_id: str,
+        customer_id: str,
+        message_id: str,
+        at: datetime,
+        policy: FrequencyCapPolicy,
+        now: datetime,
+    ) -> CapDecision:
+        keys = [
+            self.keys.cap_sent(seller_id, customer_id),
+            self.keys.cap_refused(seller_id, customer_id),
+        ]
+        window_ms = int(policy.window.total_seconds() * 1000)
+        args: list[Any] = [message_id, _ms(at), window_ms, policy.max_messages, _ms(now)]
+        outcome, repeated = await self._may_send(keys=keys, args=args)
+        return CapDecision(cast(CapOutcome, outcome), bool(repeated), policy.version)
+
+
+def _pending_event(fact: LedgerFact, seller_id: str, plan_id: str, entry: str) -> LedgerEvent:
+    fields = json.loads(entry)
+    return ledger_event(
+        fact,
+        seller_id=seller_id,
+        plan_id=plan_id,
+        week=fields["week"],
+        limit=fields["limit"],
+        used_after=fields["used_after"],
+        occurred_at=datetime.fromisoformat(fields["at"]),
+    )
