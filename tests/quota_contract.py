@@ -7,9 +7,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from schemas.seller import SellerStatusChanged
 from services.quota.port import QuotaPort
-from tests.seller_statuses import seller_status
+from services.quota.sample_status import sample_status
 
 SetStatus = Callable[[SellerStatusChanged], Awaitable[None]]
 
@@ -22,7 +24,7 @@ NEXT_WEEK = MID_WEEK + timedelta(days=7)
 async def reserves_until_the_limit_then_refuses(
     quota: QuotaPort, set_status: SetStatus, seller: str
 ) -> None:
-    await set_status(seller_status(seller, weekly_quota=2))
+    await set_status(sample_status(seller, weekly_quota=2))
     first = await quota.reserve(seller, f"{seller}-p1", "one_time", MID_WEEK)
     second = await quota.reserve(seller, f"{seller}-p2", "one_time", MID_WEEK)
     third = await quota.reserve(seller, f"{seller}-p3", "one_time", MID_WEEK)
@@ -37,7 +39,7 @@ async def reserves_until_the_limit_then_refuses(
 async def a_retried_reserve_takes_one_unit(
     quota: QuotaPort, set_status: SetStatus, seller: str
 ) -> None:
-    await set_status(seller_status(seller, weekly_quota=3))
+    await set_status(sample_status(seller, weekly_quota=3))
     first = await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
     retry = await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
 
@@ -48,7 +50,7 @@ async def a_retried_reserve_takes_one_unit(
 async def releasing_twice_gives_one_unit_back(
     quota: QuotaPort, set_status: SetStatus, seller: str
 ) -> None:
-    await set_status(seller_status(seller, weekly_quota=3))
+    await set_status(sample_status(seller, weekly_quota=3))
     await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
     await quota.reserve(seller, "plan-b", "one_time", MID_WEEK)
     first = await quota.release(seller, "plan-a", "one_time", MID_WEEK)
@@ -66,7 +68,7 @@ async def releasing_twice_gives_one_unit_back(
 async def release_after_dispatch_is_refused(
     quota: QuotaPort, set_status: SetStatus, seller: str
 ) -> None:
-    await set_status(seller_status(seller, weekly_quota=3))
+    await set_status(sample_status(seller, weekly_quota=3))
     await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
     dispatched = await quota.mark_dispatched(seller, "plan-a", "one_time", MID_WEEK)
     again = await quota.mark_dispatched(seller, "plan-a", "one_time", MID_WEEK)
@@ -81,7 +83,7 @@ async def release_after_dispatch_is_refused(
 async def automated_and_campaign_plans_never_touch_the_counter(
     quota: QuotaPort, set_status: SetStatus, seller: str
 ) -> None:
-    await set_status(seller_status(seller, weekly_quota=1))
+    await set_status(sample_status(seller, weekly_quota=1))
     await quota.reserve(seller, "plan-one", "one_time", MID_WEEK)
     answers = [
         await quota.reserve(seller, "plan-auto", "automated", MID_WEEK),
@@ -106,16 +108,16 @@ async def a_seller_without_status_has_quota_zero(quota: QuotaPort, seller: str) 
 async def a_level_change_mid_week_applies_at_once(
     quota: QuotaPort, set_status: SetStatus, seller: str
 ) -> None:
-    await set_status(seller_status(seller, level=2, weekly_quota=3))
+    await set_status(sample_status(seller, level=2, weekly_quota=3))
     for n in range(3):
         await quota.reserve(seller, f"plan-{n}", "one_time", MID_WEEK)
     assert (await quota.usage(seller, MID_WEEK)).left == 0
 
-    await set_status(seller_status(seller, level=4, weekly_quota=7))
+    await set_status(sample_status(seller, level=4, weekly_quota=7))
     assert (await quota.usage(seller, MID_WEEK)).left == 4
     assert (await quota.reserve(seller, "plan-3", "one_time", MID_WEEK)).outcome == "reserved"
 
-    await set_status(seller_status(seller, access="suspended", level=4, weekly_quota=0))
+    await set_status(sample_status(seller, access="suspended", level=4, weekly_quota=0))
     lowered = await quota.usage(seller, MID_WEEK)
     assert (lowered.limit, lowered.used, lowered.left) == (0, 4, 0)
     refused = await quota.reserve(seller, "plan-4", "one_time", MID_WEEK)
@@ -125,7 +127,7 @@ async def a_level_change_mid_week_applies_at_once(
 async def the_frequency_cap_allows_two_messages_in_seven_days(
     quota: QuotaPort, set_status: SetStatus, seller: str
 ) -> None:
-    await set_status(seller_status(seller))
+    await set_status(sample_status(seller))
     day1, day2, day3 = MID_WEEK, MID_WEEK + timedelta(days=1), MID_WEEK + timedelta(days=2)
     day8 = day1 + timedelta(days=7)
 
@@ -147,7 +149,20 @@ async def the_frequency_cap_allows_two_messages_in_seven_days(
     assert another_on_day8.outcome == "frequency_capped"
 
 
+async def an_invalid_id_is_refused_before_anything_is_taken(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    await set_status(sample_status(seller, weekly_quota=3))
+    for plan_id in (" padded", "", "x" * 129):
+        with pytest.raises(ValueError, match="plan_id"):
+            await quota.reserve(seller, plan_id, "one_time", MID_WEEK)
+    with pytest.raises(ValueError, match="customer_id"):
+        await quota.may_send(seller, "cust-1 ", "m1", MID_WEEK)
+    assert (await quota.usage(seller, MID_WEEK)).used == 0
+
+
 SCENARIOS = [
+    an_invalid_id_is_refused_before_anything_is_taken,
     reserves_until_the_limit_then_refuses,
     a_retried_reserve_takes_one_unit,
     releasing_twice_gives_one_unit_back,

@@ -35,6 +35,7 @@ from services.quota.port import (
     Release,
     Reservation,
     WeekCount,
+    check_ids,
     without_week,
 )
 from services.quota.rebuild import Rebuilder
@@ -80,6 +81,7 @@ class RedisQuota:
     async def reserve(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
     ) -> Reservation:
+        check_ids(seller_id=seller_id, plan_id=plan_id)
         if not counts_against_quota(plan_type):
             return without_week("not_counted")
         answer: Reservation = await self._on_week(
@@ -96,6 +98,7 @@ class RedisQuota:
     async def release(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
     ) -> Release:
+        check_ids(seller_id=seller_id, plan_id=plan_id)
         if not counts_against_quota(plan_type):
             return without_week("not_counted")
         answer: Release = await self._on_week(
@@ -112,6 +115,7 @@ class RedisQuota:
     async def mark_dispatched(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
     ) -> Dispatch:
+        check_ids(seller_id=seller_id, plan_id=plan_id)
         if not counts_against_quota(plan_type):
             return without_week("not_counted")
         answer: Dispatch = await self._on_week(
@@ -138,6 +142,7 @@ class RedisQuota:
     async def may_send(
         self, seller_id: str, customer_id: str, message_id: str, at: datetime
     ) -> CapDecision:
+        check_ids(seller_id=seller_id, customer_id=customer_id, message_id=message_id)
         policy = frequency_cap_for(await self._market(seller_id))
         decision = await self.store.may_send(
             seller_id, customer_id, message_id, at, policy, self._clock()
@@ -165,7 +170,7 @@ class RedisQuota:
         unpublished = [e for e in reply.pending if not self._confirmations.holds(e)]
         if unpublished:
             await self.ledger.publish(unpublished)
-            self._confirmations.add(seller_id, market, unpublished)
+            self._confirmations.add(seller_id, market, reply.generation, unpublished)
         return QuotaAnswer(
             outcome=cast(OutcomeT, reply.outcome),
             week=week.label,
@@ -213,19 +218,28 @@ class _Confirmations:
     the ledger drop as a duplicate event_id.
     """
 
-    def __init__(self, store: RedisQuotaStore, clock: Clock, delay: float = 0.02) -> None:
+    # Long enough that one call confirms many facts of a busy seller, short enough
+    # that few marks outlive a crash.
+    def __init__(self, store: RedisQuotaStore, clock: Clock, delay: float = 0.2) -> None:
         self._store = store
         self._clock = clock
         self._delay = delay
-        self._queued: dict[str, tuple[str | None, list[LedgerEvent]]] = {}
+        # (seller, slot generation when taken) -> (market, facts)
+        self._queued: dict[tuple[str, str], tuple[str | None, list[LedgerEvent]]] = {}
         self._unconfirmed: set[UUID] = set()
         self._flushing: asyncio.Task[None] | None = None
 
     def holds(self, event: LedgerEvent) -> bool:
         return event.event_id in self._unconfirmed
 
-    def add(self, seller_id: str, market: str | None, events: Sequence[LedgerEvent]) -> None:
-        self._queued.setdefault(seller_id, (market, []))[1].extend(events)
+    def add(
+        self,
+        seller_id: str,
+        market: str | None,
+        generation: str,
+        events: Sequence[LedgerEvent],
+    ) -> None:
+        self._queued.setdefault((seller_id, generation), (market, []))[1].extend(events)
         self._unconfirmed.update(e.event_id for e in events)
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush_soon())
@@ -242,11 +256,8 @@ class _Confirmations:
     async def _flush(self) -> None:
         while self._queued:
             batch, self._queued = self._queued, {}
-            pipe = self._store.redis.pipeline(transaction=False)
-            for seller_id, (market, events) in batch.items():
-                await self._store.confirm(seller_id, market, events, self._clock(), client=pipe)
             try:
-                await pipe.execute()
+                await self._confirm(batch)
             except RedisError as exc:
                 log.warning("confirm_failed", sellers=len(batch), error=str(exc))
             finally:
@@ -254,12 +265,30 @@ class _Confirmations:
                     e.event_id for _, events in batch.values() for e in events
                 )
 
+    async def _confirm(
+        self, batch: dict[tuple[str, str], tuple[str | None, list[LedgerEvent]]]
+    ) -> None:
+        pipe = self._store.redis.pipeline(transaction=False)
+        for (seller_id, generation), (_, events) in batch.items():
+            await self._store.confirm(seller_id, generation, events, client=pipe)
+        confirmed = await pipe.execute()
+        rebuilt_since = [key for key, done in zip(batch, confirmed, strict=True) if not done]
+        if not rebuilt_since:
+            return
+        pipe = self._store.redis.pipeline(transaction=False)
+        for seller_id, generation in rebuilt_since:
+            market, events = batch[(seller_id, generation)]
+            await self._store.heal(seller_id, market, events, self._clock(), client=pipe)
+        await pipe.execute()
+
 
 @asynccontextmanager
 async def open_quota(settings: Settings, clock: Clock = utc_now) -> AsyncIterator[RedisQuota]:
     """A ready RedisQuota with its own Redis pool and ledger producer."""
     redis = quota_redis(settings)
-    producer = new_producer(settings)
+    # Every answer waits for its ledger write, so no linger: sends that arrive while
+    # a request is in flight still share the next batch.
+    producer = new_producer(settings, linger_ms=0)
     await producer.start()
     try:
         store = RedisQuotaStore(redis, quota_keys(settings))

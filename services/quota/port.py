@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar
 
+from pydantic import TypeAdapter, ValidationError
+
 from schemas.outbound import PlanType
 from schemas.seller import SellerStatusChanged
+from schemas.types import Identifier
 from services.quota.domain import reservations
 from services.quota.domain.frequency_cap import CapDecision, CapHistory, decide, frequency_cap_for
 from services.quota.domain.ledger import LedgerEvent, LedgerFact, ledger_event
@@ -53,6 +56,19 @@ class QuotaAnswer(WeekCount, Generic[OutcomeT]):
 Reservation = QuotaAnswer[ReserveOutcome]
 Release = QuotaAnswer[ReleaseOutcome]
 Dispatch = QuotaAnswer[DispatchOutcome]
+
+
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
+
+
+def check_ids(**ids: str) -> None:
+    """Refuse an id the ledger's schema would refuse, before anything is taken: a unit
+    whose fact cannot be written to the ledger would stay pending for good."""
+    for name, value in ids.items():
+        try:
+            _IDENTIFIER.validate_python(value)
+        except ValidationError as exc:
+            raise ValueError(f"{name}: {exc.errors()[0]['msg']}") from None
 
 
 def without_week(outcome: OutcomeT) -> QuotaAnswer[OutcomeT]:
@@ -111,6 +127,7 @@ class InMemoryQuota:
     async def reserve(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
     ) -> Reservation:
+        check_ids(seller_id=seller_id, plan_id=plan_id)
         if not counts_against_quota(plan_type):
             return without_week("not_counted")
         status = self.statuses.get(seller_id)
@@ -124,6 +141,7 @@ class InMemoryQuota:
     async def release(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
     ) -> Release:
+        check_ids(seller_id=seller_id, plan_id=plan_id)
         if not counts_against_quota(plan_type):
             return without_week("not_counted")
         status = self.statuses.get(seller_id)
@@ -136,6 +154,7 @@ class InMemoryQuota:
     async def mark_dispatched(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
     ) -> Dispatch:
+        check_ids(seller_id=seller_id, plan_id=plan_id)
         if not counts_against_quota(plan_type):
             return without_week("not_counted")
         status = self.statuses.get(seller_id)
@@ -159,6 +178,7 @@ class InMemoryQuota:
     async def may_send(
         self, seller_id: str, customer_id: str, message_id: str, at: datetime
     ) -> CapDecision:
+        check_ids(seller_id=seller_id, customer_id=customer_id, message_id=message_id)
         status = self.statuses.get(seller_id)
         policy = frequency_cap_for(status.market if status else None)
         pair = (seller_id, customer_id)

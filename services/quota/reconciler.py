@@ -33,7 +33,7 @@ async def republish_pending(
             continue
         await ledger.publish(events)
         market = await store.seller_market(seller_id)
-        await store.confirm(seller_id, market, events, now)
+        await store.heal(seller_id, market, events, now)
         published += len(events)
     if published:
         REPUBLISHED.inc(published)

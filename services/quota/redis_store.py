@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.lock import Lock
 
 from schemas.seller import SellerStatusChanged
+from services.quota.autopipeline import AutoPipeline
 from services.quota.domain.frequency_cap import CapDecision, CapOutcome, FrequencyCapPolicy
 from services.quota.domain.ledger import LedgerEvent, LedgerFact, fact_of, ledger_event
 from services.quota.domain.limits import limit_of
@@ -56,6 +57,8 @@ class WeekReply:
     limit: int
     used: int
     pending: tuple[LedgerEvent, ...]
+    generation: str
+    """The generation marker of the seller's slot when the script ran."""
 
 
 class RedisQuotaStore:
@@ -67,10 +70,12 @@ class RedisQuotaStore:
         self._dispatch = redis.register_script(_lua("dispatch", week_prelude=True))
         self._count = redis.register_script(_lua("count", week_prelude=True))
         self._confirm = redis.register_script(_lua("confirm"))
+        self._heal = redis.register_script(_lua("heal"))
         self._restore = redis.register_script(_lua("restore"))
         self._put_status = redis.register_script(_lua("put_status"))
         self._may_send = redis.register_script(_lua("may_send"))
         self._promote = redis.register_script(_lua("promote"))
+        self._pipelined = AutoPipeline(redis)
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD each script once; later calls are EVALSHA (reloaded after NOSCRIPT)."""
@@ -80,6 +85,7 @@ class RedisQuotaStore:
             self._dispatch,
             self._count,
             self._confirm,
+            self._heal,
             self._restore,
             self._put_status,
             self._may_send,
@@ -130,37 +136,51 @@ class RedisQuotaStore:
             self.keys.pending(seller_id),
         ]
 
-    def _week_reply(self, seller_id: str, plan_id: str, reply: list[Any]) -> WeekReply:
-        if reply[0] == NEEDS_REBUILD:
-            return WeekReply(NEEDS_REBUILD, 0, 0, ())
-        outcome, limit, used, reserved, released = reply
-        facts: tuple[tuple[LedgerFact, str], ...] = (("reserved", reserved), ("released", released))
+    def _week_reply(self, seller_id: str, plan_id: str, raw: str) -> WeekReply:
+        reply = json.loads(raw)
+        if reply["outcome"] == NEEDS_REBUILD:
+            return WeekReply(NEEDS_REBUILD, 0, 0, (), "")
+        facts: tuple[LedgerFact, ...] = ("reserved", "released")
         pending = tuple(
-            _pending_event(fact, seller_id, plan_id, entry) for fact, entry in facts if entry
+            _pending_event(fact, seller_id, plan_id, reply[fact]) for fact in facts if fact in reply
         )
-        return WeekReply(outcome, int(limit), int(used), pending)
+        return WeekReply(
+            reply["outcome"], reply["limit"], reply["used"], pending, reply["generation"]
+        )
 
     async def reserve(self, seller_id: str, plan_id: str, week: Week, now: datetime) -> WeekReply:
         args: list[Any] = [plan_id, week.label, _ms(keys_expire_at(week, now)), now.isoformat()]
-        reply = await self._reserve(keys=self._week_keys(seller_id, week), args=args)
+        reply = await self._pipelined.run(self._reserve, self._week_keys(seller_id, week), args)
         return self._week_reply(seller_id, plan_id, reply)
 
     async def release(self, seller_id: str, plan_id: str, week: Week, now: datetime) -> WeekReply:
         args = [plan_id, week.label, now.isoformat()]
-        reply = await self._release(keys=self._week_keys(seller_id, week), args=args)
+        reply = await self._pipelined.run(self._release, self._week_keys(seller_id, week), args)
         return self._week_reply(seller_id, plan_id, reply)
 
     async def dispatch(self, seller_id: str, plan_id: str, week: Week) -> WeekReply:
-        reply = await self._dispatch(keys=self._week_keys(seller_id, week), args=[plan_id])
+        reply = await self._pipelined.run(
+            self._dispatch, self._week_keys(seller_id, week), [plan_id]
+        )
         return self._week_reply(seller_id, plan_id, reply)
 
     async def count(self, seller_id: str, week: Week) -> WeekReply:
-        reply = await self._count(keys=self._week_keys(seller_id, week)[:3])
+        reply = await self._pipelined.run(self._count, self._week_keys(seller_id, week)[:3], [])
         return self._week_reply(seller_id, "", reply)
 
     # --- the ledger's pending facts ------------------------------------------------------
 
     async def confirm(
+        self, seller_id: str, generation: str, events: Sequence[LedgerEvent], client: Any = None
+    ) -> Any:
+        """The ledger acknowledged these facts, taken under `generation`: clear their
+        pending marks. Answers 0 (and clears nothing) when a rebuild ran since: then
+        `heal` must confirm them."""
+        keys = [self.keys.restored(seller_id), self.keys.pending(seller_id)]
+        fields = [f"{fact_of(event)}:{event.plan_id}" for event in events]
+        return await self._confirm(keys=keys, args=[generation, *fields], client=client)
+
+    async def heal(
         self,
         seller_id: str,
         market: str | None,
@@ -168,15 +188,15 @@ class RedisQuotaStore:
         now: datetime,
         client: Any = None,
     ) -> None:
-        """The ledger acknowledged these facts: clear their pending marks (and make
-        sure Redis holds them, should a rebuild have read the ledger too early)."""
+        """The ledger acknowledged these facts: clear their pending marks, and make sure
+        Redis holds them, should a rebuild have read the ledger before they landed."""
         keys = [self.keys.restored(seller_id), self.keys.pending(seller_id)]
         args: list[Any] = []
         for event in events:
             keys.append(self.keys.week(seller_id, event.week))
             expire_at = keys_expire_at(week_named(event.week, market), now)
             args += [fact_of(event), event.plan_id, _ms(expire_at)]
-        await self._confirm(keys=keys, args=args, client=client)
+        await self._heal(keys=keys, args=args, client=client)
 
     async def sellers_with_pending(self) -> list[str]:
         pattern = self.keys.all_pending
@@ -190,7 +210,8 @@ class RedisQuotaStore:
         events = []
         for field, entry in entries.items():
             fact, _, plan_id = field.partition(":")
-            events.append(_pending_event(cast(LedgerFact, fact), seller_id, plan_id, entry))
+            fields = json.loads(entry)
+            events.append(_pending_event(cast(LedgerFact, fact), seller_id, plan_id, fields))
         # A plan's reservation goes to the ledger before its release.
         return sorted(events, key=lambda e: (e.plan_id, fact_of(e) != "reserved"))
 
@@ -275,12 +296,13 @@ class RedisQuotaStore:
         ]
         window_ms = int(policy.window.total_seconds() * 1000)
         args: list[Any] = [message_id, _ms(at), window_ms, policy.max_messages, _ms(now)]
-        outcome, repeated = await self._may_send(keys=keys, args=args)
-        return CapDecision(cast(CapOutcome, outcome), bool(repeated), policy.version)
+        reply = json.loads(await self._pipelined.run(self._may_send, keys, args))
+        return CapDecision(cast(CapOutcome, reply["outcome"]), reply["repeated"], policy.version)
 
 
-def _pending_event(fact: LedgerFact, seller_id: str, plan_id: str, entry: str) -> LedgerEvent:
-    fields = json.loads(entry)
+def _pending_event(
+    fact: LedgerFact, seller_id: str, plan_id: str, fields: Mapping[str, Any]
+) -> LedgerEvent:
     return ledger_event(
         fact,
         seller_id=seller_id,

@@ -18,6 +18,7 @@ from services.quota.domain.week import week_of
 from services.quota.metrics import REBUILDS
 from services.quota.port import Reservation
 from services.quota.reconciler import republish_pending
+from services.quota.sample_status import sample_status
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
@@ -28,7 +29,6 @@ from tests.integration.quota_support import (
     redis_quota,
 )
 from tests.quota_contract import MID_WEEK
-from tests.seller_statuses import seller_status
 
 
 async def test_every_reservation_and_release_is_in_the_ledger_before_it_is_answered(
@@ -37,7 +37,7 @@ async def test_every_reservation_and_release_is_in_the_ledger_before_it_is_answe
     await topics(*QUOTA_TOPICS)
     seller = f"seller-{test_id}"
     async with redis_quota(settings, redis_url) as quota:
-        await projecting(quota)(seller_status(seller, weekly_quota=3))
+        await projecting(quota)(sample_status(seller, weekly_quota=3))
         await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
         await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
         await quota.reserve(seller, "plan-b", "one_time", MID_WEEK)
@@ -61,7 +61,7 @@ async def test_a_crash_between_redis_and_the_ledger_is_repaired_by_a_retry(
     await topics(*QUOTA_TOPICS)
     seller = f"seller-{test_id}"
     async with redis_quota(settings, redis_url) as quota:
-        await projecting(quota)(seller_status(seller, weekly_quota=3))
+        await projecting(quota)(sample_status(seller, weekly_quota=3))
         await quota.usage(seller, MID_WEEK)  # restores the slot, as any first call does
         # The process "dies" right after the script: Redis took the unit, Kafka has nothing.
         taken = await quota.store.reserve(seller, "plan-a", week_of(MID_WEEK, "TH"), utc_now())
@@ -84,7 +84,7 @@ async def test_a_crash_between_redis_and_the_ledger_is_repaired_by_the_reconcile
     seller = f"seller-{test_id}"
     week = week_of(MID_WEEK, "TH")
     async with redis_quota(settings, redis_url) as quota:
-        await projecting(quota)(seller_status(seller, weekly_quota=3))
+        await projecting(quota)(sample_status(seller, weekly_quota=3))
         await quota.usage(seller, MID_WEEK)
         now = utc_now()
         await quota.store.reserve(seller, "plan-a", week, now)
@@ -118,7 +118,7 @@ async def test_after_flushall_the_counters_come_back_from_the_ledger_before_any_
     # The statuses come from crm.seller-status, as the worker would have projected them.
     producer = new_producer(settings)
     await producer.start()
-    for status in (seller_status(seller, weekly_quota=3), seller_status(other, weekly_quota=5)):
+    for status in (sample_status(seller, weekly_quota=3), sample_status(other, weekly_quota=5)):
         await producer.send_and_wait(
             settings.topic("crm.seller-status"), encode(status), key=status.seller_id.encode()
         )
@@ -166,7 +166,7 @@ async def test_crm_replay_rebuilds_the_same_state_while_reservations_wait(
     await topics(*QUOTA_TOPICS)
     seller = f"seller-{test_id}"
     async with redis_quota(settings, redis_url) as quota:
-        await projecting(quota)(seller_status(seller, weekly_quota=4))
+        await projecting(quota)(sample_status(seller, weekly_quota=4))
         for plan in ("plan-1", "plan-2", "plan-3"):
             await quota.reserve(seller, plan, "one_time", MID_WEEK)
         await quota.release(seller, "plan-2", "one_time", MID_WEEK)

@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from services.quota.sample_status import sample_status
 from services.shared.settings import Settings
 from tests import quota_contract
 from tests.integration.quota_support import (
@@ -17,7 +18,6 @@ from tests.integration.quota_support import (
     redis_quota,
 )
 from tests.quota_contract import MID_WEEK
-from tests.seller_statuses import seller_status
 
 
 @pytest.mark.parametrize("scenario", quota_contract.SCENARIOS, ids=lambda s: s.__name__)
@@ -46,7 +46,7 @@ async def test_200_concurrent_reserves_against_a_quota_of_3_take_exactly_3(
         set_status = projecting(quota)
         for round_ in range(rounds):
             seller = f"seller-{test_id}-{round_}"
-            await set_status(seller_status(seller, weekly_quota=quota_size))
+            await set_status(sample_status(seller, weekly_quota=quota_size))
             answers = await asyncio.gather(
                 *(
                     quota.reserve(seller, f"plan-{round_}-{n}", "one_time", MID_WEEK)

@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 
 from schemas.dead_letter import DeadLetter
+from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
 from tests.integration.kafka_io import read_records
 from tests.integration.quota_support import QUOTA_TOPICS, redis_quota
 from tests.quota_contract import MID_WEEK
-from tests.seller_statuses import seller_status
 
 
 def _free_port() -> int:
@@ -73,7 +73,7 @@ async def test_the_worker_projects_statuses_dead_letters_bad_ones_and_stops_on_s
         await producer.start()
         await producer.send_and_wait(source, b'{"event_type": "SellerStatusChanged"}', key=b"x")
         await producer.send_and_wait(
-            source, encode(seller_status(seller, weekly_quota=3)), key=seller.encode()
+            source, encode(sample_status(seller, weekly_quota=3)), key=seller.encode()
         )
         async with redis_quota(settings, redis_url) as quota:
 
@@ -85,7 +85,7 @@ async def test_the_worker_projects_statuses_dead_letters_bad_ones_and_stops_on_s
 
             await producer.send_and_wait(
                 source,
-                encode(seller_status(seller, level=4, weekly_quota=7)),
+                encode(sample_status(seller, level=4, weekly_quota=7)),
                 key=seller.encode(),
             )
             assert await _eventually(lambda: limit_is(7)), "a level change applies at once"

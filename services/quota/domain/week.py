@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from schemas.markets import MARKET_TIME_ZONES
@@ -36,6 +37,7 @@ def week_of(instant: datetime, market: str | None) -> Week:
     return week_named(f"{year}-W{number:02d}", market)
 
 
+@lru_cache(maxsize=4096)  # a handful of weeks are live at a time; callers ask per request
 def week_named(label: str, market: str | None) -> Week:
     """The week 'YYYY-Www' of `market`, with its market-local bounds."""
     year, number = int(label[:4]), int(label[6:])

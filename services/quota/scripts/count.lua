@@ -1,6 +1,6 @@
 -- The limit and the units used of a seller's week, read together.
-local limit = restored_limit()
+local limit, generation = restored_limit()
 if not limit then
-  return {'needs_rebuild'}
+  return NEEDS_REBUILD
 end
-return {'counted', limit, used_of_week(), '', ''}
+return answer('counted', limit, generation, nil)

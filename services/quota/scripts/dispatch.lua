@@ -1,17 +1,17 @@
 -- Mark a reserved plan dispatched: from now on its unit can no longer be released.
 -- ARGV: plan_id.
 local plan_id = ARGV[1]
-local limit = restored_limit()
+local limit, generation = restored_limit()
 if not limit then
-  return {'needs_rebuild'}
+  return NEEDS_REBUILD
 end
 local state = redis.call('HGET', KEYS[3], 'plan:' .. plan_id)
 if not state then
-  return answer('not_reserved', limit, plan_id)
+  return answer('not_reserved', limit, generation, plan_id)
 elseif state == 'released' then
-  return answer('already_released', limit, plan_id)
+  return answer('already_released', limit, generation, plan_id)
 elseif state == 'dispatched' then
-  return answer('already_dispatched', limit, plan_id)
+  return answer('already_dispatched', limit, generation, plan_id)
 end
 redis.call('HSET', KEYS[3], 'plan:' .. plan_id, 'dispatched')
-return answer('dispatched', limit, plan_id)
+return answer('dispatched', limit, generation, plan_id)

@@ -11,10 +11,10 @@ local function before(ms)
 end
 
 if redis.call('ZSCORE', KEYS[1], message) then
-  return {'allowed', 1}
+  return cjson.encode({outcome = 'allowed', repeated = true})
 end
 if redis.call('HEXISTS', KEYS[2], message) == 1 then
-  return {'frequency_capped', 1}
+  return cjson.encode({outcome = 'frequency_capped', repeated = true})
 end
 
 -- The busiest window holding `at` starts at `at` or at a message in (at - window, at].
@@ -36,9 +36,9 @@ end
 if busiest >= most then
   redis.call('HSET', KEYS[2], message, string.format('%d', at))
   keep(KEYS[2])
-  return {'frequency_capped', 0}
+  return cjson.encode({outcome = 'frequency_capped', repeated = false})
 end
 redis.call('ZADD', KEYS[1], string.format('%d', at), message)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', before(at - 2 * window))
 keep(KEYS[1])
-return {'allowed', 0}
+return cjson.encode({outcome = 'allowed', repeated = false})

@@ -1,19 +1,19 @@
 -- Give a plan's unit back, only while it is reserved and not dispatched; idempotent.
 -- ARGV: plan_id, week label, now (RFC 3339).
 local plan_id, week, at = ARGV[1], ARGV[2], ARGV[3]
-local limit = restored_limit()
+local limit, generation = restored_limit()
 if not limit then
-  return {'needs_rebuild'}
+  return NEEDS_REBUILD
 end
 local state = redis.call('HGET', KEYS[3], 'plan:' .. plan_id)
 if not state then
-  return answer('not_reserved', limit, plan_id)
+  return answer('not_reserved', limit, generation, plan_id)
 elseif state == 'released' then
-  return answer('already_released', limit, plan_id)
+  return answer('already_released', limit, generation, plan_id)
 elseif state == 'dispatched' then
-  return answer('already_dispatched', limit, plan_id)
+  return answer('already_dispatched', limit, generation, plan_id)
 end
 local used = redis.call('HINCRBY', KEYS[3], 'used', -1)
 redis.call('HSET', KEYS[3], 'plan:' .. plan_id, 'released')
 remember_pending('released', plan_id, week, limit, used, at)
-return answer('released', limit, plan_id)
+return answer('released', limit, generation, plan_id)

@@ -4,24 +4,35 @@
 -- KEYS[3] the week hash (`used`, and `plan:<id>` -> reserved | dispatched | released),
 -- KEYS[4] the seller's pending ledger facts (`<fact>:<plan_id>` -> JSON).
 
--- The limit of the seller's status, or nil when the slot's data was lost and
--- not yet rebuilt from the topics: then nothing may be answered.
+-- The seller's slot generation and the limit of its status, or nil when the
+-- slot's data was lost and not yet rebuilt from the topics: then nothing may be
+-- answered. The generation tells the caller later whether a rebuild ran since.
 local function restored_limit()
-  if redis.call('EXISTS', KEYS[1]) == 0 then
+  local generation = redis.call('GET', KEYS[1])
+  if not generation then
     return nil
   end
-  return tonumber(redis.call('HGET', KEYS[2], 'limit')) or 0
+  return tonumber(redis.call('HGET', KEYS[2], 'limit')) or 0, generation
 end
 
 local function used_of_week()
   return tonumber(redis.call('HGET', KEYS[3], 'used')) or 0
 end
 
--- Every answer carries the plan's facts not yet confirmed in the ledger, so the
--- caller publishes them before answering (a retry after a crash re-publishes).
-local function answer(outcome, limit, plan_id)
-  local pending = redis.call('HMGET', KEYS[4], 'reserved:' .. plan_id, 'released:' .. plan_id)
-  return {outcome, limit, used_of_week(), pending[1] or '', pending[2] or ''}
+-- An answer is one JSON object (one string is far cheaper for the client to read
+-- than an array): outcome, limit, used, and the plan's ledger facts not yet
+-- confirmed, which the caller publishes before answering (so a retry after a
+-- crash re-publishes them).
+local NEEDS_REBUILD = cjson.encode({outcome = 'needs_rebuild'})
+
+local function answer(outcome, limit, generation, plan_id)
+  local reply = {outcome = outcome, limit = limit, used = used_of_week(), generation = generation}
+  if plan_id then
+    local pending = redis.call('HMGET', KEYS[4], 'reserved:' .. plan_id, 'released:' .. plan_id)
+    reply.reserved = pending[1] and cjson.decode(pending[1]) or nil
+    reply.released = pending[2] and cjson.decode(pending[2]) or nil
+  end
+  return cjson.encode(reply)
 end
 
 local function remember_pending(fact, plan_id, week, limit, used_after, at)

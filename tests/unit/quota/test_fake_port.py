@@ -11,9 +11,9 @@ from schemas.quota import QuotaReleased, QuotaReserved
 from schemas.seller import SellerStatusChanged
 from services.quota.domain.ledger import ledger_event_id
 from services.quota.port import InMemoryQuota, QuotaPort
+from services.quota.sample_status import sample_status
 from tests import quota_contract
 from tests.quota_contract import MID_WEEK
-from tests.seller_statuses import seller_status
 
 pytestmark = pytest.mark.unit
 
@@ -43,7 +43,7 @@ def test_the_fake_is_a_quota_port() -> None:
 async def test_the_fake_records_the_ledger_facts_the_adapter_publishes() -> None:
     at = datetime(2024, 7, 1, 9, tzinfo=UTC)
     quota = InMemoryQuota(clock=lambda: at)
-    await _setter(quota)(seller_status("seller-1", weekly_quota=5))
+    await _setter(quota)(sample_status("seller-1", weekly_quota=5))
     await quota.reserve("seller-1", "plan-a", "one_time", MID_WEEK)
     await quota.reserve("seller-1", "plan-a", "one_time", MID_WEEK)
     await quota.reserve("seller-1", "plan-b", "one_time", MID_WEEK)

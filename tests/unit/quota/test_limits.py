@@ -7,7 +7,7 @@ import pytest
 from schemas.outbound import PlanType
 from schemas.seller import Access
 from services.quota.domain.limits import counts_against_quota, limit_of
-from tests.seller_statuses import seller_status
+from services.quota.sample_status import sample_status
 
 pytestmark = pytest.mark.unit
 
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.unit
 def test_only_an_active_status_grants_its_weekly_quota(
     access: Access, level: int | None, weekly_quota: int, limit: int
 ) -> None:
-    status = seller_status("s", access=access, level=level, weekly_quota=weekly_quota)
+    status = sample_status("s", access=access, level=level, weekly_quota=weekly_quota)
     assert limit_of(status) == limit
 
 

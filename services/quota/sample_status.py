@@ -1,4 +1,5 @@
-"""SellerStatusChanged values for tests of the services that read statuses."""
+"""Made-up SellerStatusChanged values, as the eligibility service emits them: for the
+demo, the benchmark and the tests of every service that reads statuses."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from schemas.seller import Access, SellerStatusChanged
 
 
-def seller_status(
+def sample_status(
     seller_id: str,
     *,
     market: str = "TH",

@@ -1,0 +1,43 @@
+"""Script calls made in the same event-loop turn go to Redis as one pipeline.
+
+Each call still runs as its own atomic script; only the round trip and the
+client's bookkeeping are shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+from services.quota.per_turn import PerTurn
+
+ScriptCall = tuple[AsyncScript, Sequence[Any], Sequence[Any]]
+
+
+class AutoPipeline:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+        self._calls: PerTurn[ScriptCall, Any] = PerTurn(self._pipeline)
+
+    async def run(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        return await self._calls((script, keys, args))
+
+    async def _pipeline(self, calls: list[ScriptCall]) -> list[Any]:
+        # EVALSHA straight on the pipeline: going through the Script objects would
+        # add a SCRIPT EXISTS round trip to every pipeline.
+        pipe = self._redis.pipeline(transaction=False)
+        for script, keys, args in calls:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        results = await pipe.execute(raise_on_error=False)
+        for n, ((script, keys, args), result) in enumerate(zip(calls, results, strict=True)):
+            if isinstance(result, NoScriptError):
+                # Redis restarted and forgot the scripts: the Script object reloads it.
+                try:
+                    results[n] = await script(keys=keys, args=args)
+                except Exception as exc:
+                    results[n] = exc
+        return list(results)
