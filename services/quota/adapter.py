@@ -10,7 +10,7 @@ publishes the fact again under the same event_id.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import cast
@@ -24,10 +24,11 @@ from schemas.seller import SellerStatusChanged
 from services.quota.domain.frequency_cap import CapDecision, frequency_cap_for
 from services.quota.domain.ledger import LedgerEvent
 from services.quota.domain.limits import counts_against_quota
-from services.quota.domain.week import Week, week_of
+from services.quota.domain.week import week_of
 from services.quota.keys import quota_keys
 from services.quota.ledger import LedgerWriter
 from services.quota.metrics import CAP_DECISIONS, REFUSALS, RELEASES, RESERVATIONS
+from services.quota.per_turn import PerTurn
 from services.quota.port import (
     Dispatch,
     OutcomeT,
@@ -39,7 +40,14 @@ from services.quota.port import (
     without_week,
 )
 from services.quota.rebuild import Rebuilder
-from services.quota.redis_store import NEEDS_REBUILD, RedisQuotaStore, WeekReply, quota_redis
+from services.quota.redis_store import (
+    NEEDS_REBUILD,
+    RedisQuotaStore,
+    WeekCall,
+    WeekOperation,
+    WeekReply,
+    quota_redis,
+)
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
 
@@ -77,6 +85,7 @@ class RedisQuota:
         self._clock = clock
         self._markets: dict[str, str] = {}
         self._confirmations = _Confirmations(store, clock)
+        self._week_calls: PerTurn[tuple[WeekCall, str], WeekReply] = PerTurn(self._run_week_calls)
 
     async def reserve(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
@@ -85,10 +94,7 @@ class RedisQuota:
         if not counts_against_quota(plan_type):
             return without_week("not_counted")
         answer: Reservation = await self._on_week(
-            seller_id,
-            send_at,
-            lambda week: self.store.reserve(seller_id, plan_id, week, self._clock()),
-            no_status="quota_exhausted",
+            "reserve", seller_id, plan_id, send_at, no_status="quota_exhausted"
         )
         if answer.outcome == "reserved":
             RESERVATIONS.inc()
@@ -102,10 +108,7 @@ class RedisQuota:
         if not counts_against_quota(plan_type):
             return without_week("not_counted")
         answer: Release = await self._on_week(
-            seller_id,
-            send_at,
-            lambda week: self.store.release(seller_id, plan_id, week, self._clock()),
-            no_status="not_reserved",
+            "release", seller_id, plan_id, send_at, no_status="not_reserved"
         )
         if answer.outcome == "released":
             RELEASES.inc()
@@ -119,21 +122,14 @@ class RedisQuota:
         if not counts_against_quota(plan_type):
             return without_week("not_counted")
         answer: Dispatch = await self._on_week(
-            seller_id,
-            send_at,
-            lambda week: self.store.dispatch(seller_id, plan_id, week),
-            no_status="not_reserved",
+            "dispatch", seller_id, plan_id, send_at, no_status="not_reserved"
         )
         _count_refusal("dispatch", answer.outcome)
         return answer
 
     async def usage(self, seller_id: str, at: datetime) -> WeekCount:
-        market = await self._market(seller_id)
-        if market is None:
-            return WeekCount(week=None, limit=0, used=0)
-        week = week_of(at, market)
-        reply = await self._restored(seller_id, lambda: self.store.count(seller_id, week))
-        return WeekCount(week=week.label, limit=reply.limit, used=reply.used)
+        answer: QuotaAnswer[str] = await self._on_week("count", seller_id, "", at, no_status="")
+        return WeekCount(week=answer.week, limit=answer.limit, used=answer.used)
 
     async def seller_status(self, seller_id: str) -> SellerStatusChanged | None:
         await self._market(seller_id)  # restores the projection first if Redis lost it
@@ -155,38 +151,52 @@ class RedisQuota:
 
     async def _on_week(
         self,
+        operation: WeekOperation,
         seller_id: str,
-        send_at: datetime,
-        run: Callable[[Week], Awaitable[WeekReply]],
+        plan_id: str,
+        at: datetime,
         *,
         no_status: OutcomeT,
     ) -> QuotaAnswer[OutcomeT]:
         market = await self._market(seller_id)
         if market is None:
             return without_week(no_status)
-        week = week_of(send_at, market)
-        reply = await self._restored(seller_id, lambda: run(week))
-        # A fact this process published and is still confirming needs no second copy.
-        unpublished = [e for e in reply.pending if not self._confirmations.holds(e)]
-        if unpublished:
-            await self.ledger.publish(unpublished)
-            self._confirmations.add(seller_id, market, reply.generation, unpublished)
-        return QuotaAnswer(
-            outcome=cast(OutcomeT, reply.outcome),
-            week=week.label,
-            limit=reply.limit,
-            used=reply.used,
-        )
-
-    async def _restored(
-        self, seller_id: str, call: Callable[[], Awaitable[WeekReply]]
-    ) -> WeekReply:
+        week = week_of(at, market)
         for _ in range(_REBUILD_ATTEMPTS):
-            reply = await call()
+            call = WeekCall(operation, seller_id, plan_id, week, self._clock())
+            reply = await self._week_calls((call, market))
             if reply.outcome != NEEDS_REBUILD:
-                return reply
+                return QuotaAnswer(
+                    outcome=cast(OutcomeT, reply.outcome),
+                    week=week.label,
+                    limit=reply.limit,
+                    used=reply.used,
+                )
             await self.rebuilder.ensure_restored(seller_id)
         raise RuntimeError(f"seller {seller_id} is still not restored after a rebuild")
+
+    async def _run_week_calls(
+        self, requests: list[tuple[WeekCall, str]]
+    ) -> list[WeekReply | BaseException]:
+        """One loop turn's week calls: one pipeline, then one ledger write for every
+        fact they took, then every caller is answered."""
+        replies = await self.store.run_week_calls([call for call, _ in requests])
+        # A fact this process published and is still confirming needs no second copy.
+        unpublished = {
+            event.event_id: event
+            for reply in replies
+            if isinstance(reply, WeekReply)
+            for event in reply.pending
+            if not self._confirmations.holds(event)
+        }
+        # A failed write fails every call of the turn; their facts stay pending in
+        # Redis, so a retry (or the reconciler) publishes them again.
+        await self.ledger.publish(list(unpublished.values()))
+        for (call, market), reply in zip(requests, replies, strict=True):
+            if isinstance(reply, WeekReply) and reply.pending:
+                fresh = [e for e in reply.pending if e.event_id in unpublished]
+                self._confirmations.add(call.seller_id, market, reply.generation, fresh)
+        return replies
 
     async def _market(self, seller_id: str) -> str | None:
         """The seller's market (None: no status, so quota 0). A missing status may
@@ -239,31 +249,38 @@ class _Confirmations:
         generation: str,
         events: Sequence[LedgerEvent],
     ) -> None:
+        if not events:
+            return
         self._queued.setdefault((seller_id, generation), (market, []))[1].extend(events)
         self._unconfirmed.update(e.event_id for e in events)
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush_soon())
 
     async def close(self) -> None:
+        self._delay = 0.0
         if self._flushing is not None:
             await self._flushing
-        await self._flush()
+        await self._flush_queued()
 
     async def _flush_soon(self) -> None:
-        await asyncio.sleep(self._delay)
-        await self._flush()
-
-    async def _flush(self) -> None:
+        # Wait before each batch, also while facts keep arriving: a flush right after
+        # the last would confirm a few facts per seller per call.
         while self._queued:
-            batch, self._queued = self._queued, {}
-            try:
-                await self._confirm(batch)
-            except RedisError as exc:
-                log.warning("confirm_failed", sellers=len(batch), error=str(exc))
-            finally:
-                self._unconfirmed.difference_update(
-                    e.event_id for _, events in batch.values() for e in events
-                )
+            await asyncio.sleep(self._delay)
+            await self._flush_queued()
+
+    async def _flush_queued(self) -> None:
+        batch, self._queued = self._queued, {}
+        if not batch:
+            return
+        try:
+            await self._confirm(batch)
+        except RedisError as exc:
+            log.warning("confirm_failed", sellers=len(batch), error=str(exc))
+        finally:
+            self._unconfirmed.difference_update(
+                e.event_id for _, events in batch.values() for e in events
+            )
 
     async def _confirm(
         self, batch: dict[tuple[str, str], tuple[str | None, list[LedgerEvent]]]

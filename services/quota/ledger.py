@@ -13,7 +13,6 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 
 from schemas.quota import QuotaReleased, QuotaReserved
 from services.quota.domain.ledger import LedgerEvent, LedgerFold
-from services.quota.per_turn import PerTurn
 from services.quota.replay import Progress, replay
 from services.shared.codec import encode
 from services.shared.settings import Settings
@@ -24,26 +23,23 @@ LEDGER_TOPIC = "crm.quota-ledger"
 class LedgerWriter:
     """Writes ledger facts, returning once Kafka acknowledged them (acks=all, idempotent).
 
-    The facts of every caller in one event-loop turn go out as explicit
-    per-partition batches, placed by the partitioner a send keyed by seller_id
-    uses, so a seller's facts stay in one partition and a plan's keep their order.
+    Facts go out as explicit per-partition batches (far cheaper per record than
+    one send each), placed by the partitioner a send keyed by seller_id uses, so
+    a seller's facts stay in one partition and a plan's keep their order.
     """
 
     def __init__(self, settings: Settings, producer: AIOKafkaProducer) -> None:
         self._topic = settings.topic(LEDGER_TOPIC)
         self._producer = producer
         self._partition_of = DefaultPartitioner()
-        self._writes: PerTurn[Sequence[LedgerEvent], None] = PerTurn(self._produce)
 
     async def publish(self, events: Sequence[LedgerEvent]) -> None:
-        if events:
-            await self._writes(events)
-
-    async def _produce(self, writes: list[Sequence[LedgerEvent]]) -> list[BaseException | None]:
+        if not events:
+            return
         partitions = sorted(await self._producer.partitions_for(self._topic))
         filling: dict[int, BatchBuilder] = {}
         sent: list[asyncio.Future[Any]] = []
-        for event in (event for events in writes for event in events):
+        for event in events:
             key, value = event.seller_id.encode(), encode(event)
             partition = self._partition_of(key, partitions, partitions)
             batch = filling.get(partition)
@@ -55,7 +51,6 @@ class LedgerWriter:
         for partition, batch in filling.items():
             sent.append(await self._send(batch, partition))
         await asyncio.gather(*sent)
-        return [None] * len(writes)
 
     async def _send(self, batch: BatchBuilder, partition: int) -> asyncio.Future[Any]:
         sent: asyncio.Future[Any] = await self._producer.send_batch(

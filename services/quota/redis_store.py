@@ -14,19 +14,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.lock import Lock
 
 from schemas.seller import SellerStatusChanged
-from services.quota.autopipeline import AutoPipeline
 from services.quota.domain.frequency_cap import CapDecision, CapOutcome, FrequencyCapPolicy
 from services.quota.domain.ledger import LedgerEvent, LedgerFact, fact_of, ledger_event
 from services.quota.domain.limits import limit_of
 from services.quota.domain.reservations import WeekUsage
 from services.quota.domain.week import Week, keys_expire_at, week_named
 from services.quota.keys import SLOTS, QuotaKeys
+from services.quota.script_pipeline import AutoPipeline, ScriptCall, run_scripts
 from services.shared.settings import Settings
 
 _SCRIPTS = Path(__file__).with_name("scripts")
@@ -47,6 +47,20 @@ def quota_redis(settings: Settings, *, max_connections: int = 200) -> aioredis.R
     return aioredis.Redis.from_url(
         settings.redis_url, decode_responses=True, max_connections=max_connections
     )
+
+
+WeekOperation = Literal["reserve", "release", "dispatch", "count"]
+
+
+@dataclass(frozen=True)
+class WeekCall:
+    """One script run on a seller's week (`count` has no plan)."""
+
+    operation: WeekOperation
+    seller_id: str
+    plan_id: str
+    week: Week
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -148,25 +162,33 @@ class RedisQuotaStore:
             reply["outcome"], reply["limit"], reply["used"], pending, reply["generation"]
         )
 
-    async def reserve(self, seller_id: str, plan_id: str, week: Week, now: datetime) -> WeekReply:
-        args: list[Any] = [plan_id, week.label, _ms(keys_expire_at(week, now)), now.isoformat()]
-        reply = await self._pipelined.run(self._reserve, self._week_keys(seller_id, week), args)
-        return self._week_reply(seller_id, plan_id, reply)
+    def _script_call(self, call: WeekCall) -> ScriptCall:
+        keys = self._week_keys(call.seller_id, call.week)
+        at = call.now.isoformat()
+        if call.operation == "reserve":
+            expire_at = _ms(keys_expire_at(call.week, call.now))
+            return self._reserve, keys, [call.plan_id, call.week.label, expire_at, at]
+        if call.operation == "release":
+            return self._release, keys, [call.plan_id, call.week.label, at]
+        if call.operation == "dispatch":
+            return self._dispatch, keys, [call.plan_id]
+        return self._count, keys[:3], []
 
-    async def release(self, seller_id: str, plan_id: str, week: Week, now: datetime) -> WeekReply:
-        args = [plan_id, week.label, now.isoformat()]
-        reply = await self._pipelined.run(self._release, self._week_keys(seller_id, week), args)
-        return self._week_reply(seller_id, plan_id, reply)
+    async def run_week_calls(self, calls: Sequence[WeekCall]) -> list[WeekReply | BaseException]:
+        """Every call's reply (or error), the calls sharing one pipeline."""
+        results = await run_scripts(self.redis, [self._script_call(call) for call in calls])
+        return [
+            result
+            if isinstance(result, BaseException)
+            else self._week_reply(call.seller_id, call.plan_id, result)
+            for call, result in zip(calls, results, strict=True)
+        ]
 
-    async def dispatch(self, seller_id: str, plan_id: str, week: Week) -> WeekReply:
-        reply = await self._pipelined.run(
-            self._dispatch, self._week_keys(seller_id, week), [plan_id]
-        )
-        return self._week_reply(seller_id, plan_id, reply)
-
-    async def count(self, seller_id: str, week: Week) -> WeekReply:
-        reply = await self._pipelined.run(self._count, self._week_keys(seller_id, week)[:3], [])
-        return self._week_reply(seller_id, "", reply)
+    async def run_week_call(self, call: WeekCall) -> WeekReply:
+        (reply,) = await self.run_week_calls([call])
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
 
     # --- the ledger's pending facts ------------------------------------------------------
 
@@ -296,7 +318,7 @@ class RedisQuotaStore:
         ]
         window_ms = int(policy.window.total_seconds() * 1000)
         args: list[Any] = [message_id, _ms(at), window_ms, policy.max_messages, _ms(now)]
-        reply = json.loads(await self._pipelined.run(self._may_send, keys, args))
+        reply = json.loads(await self._pipelined(self._may_send, keys, args))
         return CapDecision(cast(CapOutcome, reply["outcome"]), reply["repeated"], policy.version)
 
 

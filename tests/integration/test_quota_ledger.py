@@ -18,6 +18,7 @@ from services.quota.domain.week import week_of
 from services.quota.metrics import REBUILDS
 from services.quota.port import Reservation
 from services.quota.reconciler import republish_pending
+from services.quota.redis_store import WeekCall
 from services.quota.sample_status import sample_status
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
@@ -64,7 +65,10 @@ async def test_a_crash_between_redis_and_the_ledger_is_repaired_by_a_retry(
         await projecting(quota)(sample_status(seller, weekly_quota=3))
         await quota.usage(seller, MID_WEEK)  # restores the slot, as any first call does
         # The process "dies" right after the script: Redis took the unit, Kafka has nothing.
-        taken = await quota.store.reserve(seller, "plan-a", week_of(MID_WEEK, "TH"), utc_now())
+        week = week_of(MID_WEEK, "TH")
+        taken = await quota.store.run_week_call(
+            WeekCall("reserve", seller, "plan-a", week, utc_now())
+        )
         assert (taken.outcome, len(taken.pending)) == ("reserved", 1)
 
         retry = await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
@@ -87,9 +91,12 @@ async def test_a_crash_between_redis_and_the_ledger_is_repaired_by_the_reconcile
         await projecting(quota)(sample_status(seller, weekly_quota=3))
         await quota.usage(seller, MID_WEEK)
         now = utc_now()
-        await quota.store.reserve(seller, "plan-a", week, now)
-        await quota.store.reserve(seller, "plan-b", week, now)
-        await quota.store.release(seller, "plan-a", week, now)
+        for operation, plan in (
+            ("reserve", "plan-a"),
+            ("reserve", "plan-b"),
+            ("release", "plan-a"),
+        ):
+            await quota.store.run_week_call(WeekCall(operation, seller, plan, week, now))
 
         young = await republish_pending(
             quota.store, quota.ledger, now, older_than=timedelta(seconds=30)
