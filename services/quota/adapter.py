@@ -90,42 +90,23 @@ class RedisQuota:
     async def reserve(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
     ) -> Reservation:
-        check_ids(seller_id=seller_id, plan_id=plan_id)
-        if not counts_against_quota(plan_type):
-            return without_week("not_counted")
-        answer: Reservation = await self._on_week(
-            "reserve", seller_id, plan_id, send_at, no_status="quota_exhausted"
+        return await self._on_plan(
+            "reserve", seller_id, plan_id, plan_type, send_at, no_status="quota_exhausted"
         )
-        if answer.outcome == "reserved":
-            RESERVATIONS.inc()
-        _count_refusal("reserve", answer.outcome)
-        return answer
 
     async def release(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
     ) -> Release:
-        check_ids(seller_id=seller_id, plan_id=plan_id)
-        if not counts_against_quota(plan_type):
-            return without_week("not_counted")
-        answer: Release = await self._on_week(
-            "release", seller_id, plan_id, send_at, no_status="not_reserved"
+        return await self._on_plan(
+            "release", seller_id, plan_id, plan_type, send_at, no_status="not_reserved"
         )
-        if answer.outcome == "released":
-            RELEASES.inc()
-        _count_refusal("release", answer.outcome)
-        return answer
 
     async def mark_dispatched(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
     ) -> Dispatch:
-        check_ids(seller_id=seller_id, plan_id=plan_id)
-        if not counts_against_quota(plan_type):
-            return without_week("not_counted")
-        answer: Dispatch = await self._on_week(
-            "dispatch", seller_id, plan_id, send_at, no_status="not_reserved"
+        return await self._on_plan(
+            "dispatch", seller_id, plan_id, plan_type, send_at, no_status="not_reserved"
         )
-        _count_refusal("dispatch", answer.outcome)
-        return answer
 
     async def usage(self, seller_id: str, at: datetime) -> WeekCount:
         answer: QuotaAnswer[str] = await self._on_week("count", seller_id, "", at, no_status="")
@@ -148,6 +129,23 @@ class RedisQuota:
 
     async def close(self) -> None:
         await self._confirmations.close()
+
+    async def _on_plan(
+        self,
+        operation: WeekOperation,
+        seller_id: str,
+        plan_id: str,
+        plan_type: PlanType,
+        send_at: datetime,
+        *,
+        no_status: OutcomeT,
+    ) -> QuotaAnswer[OutcomeT]:
+        check_ids(seller_id=seller_id, plan_id=plan_id)
+        if not counts_against_quota(plan_type):
+            return without_week(cast(OutcomeT, "not_counted"))
+        answer = await self._on_week(operation, seller_id, plan_id, send_at, no_status=no_status)
+        _count(operation, answer.outcome)
+        return answer
 
     async def _on_week(
         self,
@@ -215,8 +213,12 @@ class RedisQuota:
         return market
 
 
-def _count_refusal(operation: str, outcome: str) -> None:
-    if outcome in _REFUSED[operation]:
+def _count(operation: str, outcome: str) -> None:
+    if outcome == "reserved":
+        RESERVATIONS.inc()
+    elif outcome == "released":
+        RELEASES.inc()
+    elif outcome in _REFUSED[operation]:
         REFUSALS.labels(operation, outcome).inc()
 
 

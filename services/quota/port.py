@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -127,42 +127,26 @@ class InMemoryQuota:
     async def reserve(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
     ) -> Reservation:
-        check_ids(seller_id=seller_id, plan_id=plan_id)
-        if not counts_against_quota(plan_type):
-            return without_week("not_counted")
-        status = self.statuses.get(seller_id)
-        if status is None:
-            return without_week("quota_exhausted")
-        limit = limit_of(status)
-        return self._apply(
-            status, plan_id, send_at, lambda usage: reservations.reserve(usage, plan_id, limit)
-        )
+        def take(usage: WeekUsage, limit: int) -> tuple[WeekUsage, ReserveOutcome]:
+            return reservations.reserve(usage, plan_id, limit)
+
+        return self._on_plan(seller_id, plan_id, plan_type, send_at, take, "quota_exhausted")
 
     async def release(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
     ) -> Release:
-        check_ids(seller_id=seller_id, plan_id=plan_id)
-        if not counts_against_quota(plan_type):
-            return without_week("not_counted")
-        status = self.statuses.get(seller_id)
-        if status is None:
-            return without_week("not_reserved")
-        return self._apply(
-            status, plan_id, send_at, lambda usage: reservations.release(usage, plan_id)
-        )
+        def give_back(usage: WeekUsage, _: int) -> tuple[WeekUsage, ReleaseOutcome]:
+            return reservations.release(usage, plan_id)
+
+        return self._on_plan(seller_id, plan_id, plan_type, send_at, give_back, "not_reserved")
 
     async def mark_dispatched(
         self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
     ) -> Dispatch:
-        check_ids(seller_id=seller_id, plan_id=plan_id)
-        if not counts_against_quota(plan_type):
-            return without_week("not_counted")
-        status = self.statuses.get(seller_id)
-        if status is None:
-            return without_week("not_reserved")
-        return self._apply(
-            status, plan_id, send_at, lambda usage: reservations.dispatch(usage, plan_id)
-        )
+        def start(usage: WeekUsage, _: int) -> tuple[WeekUsage, DispatchOutcome]:
+            return reservations.dispatch(usage, plan_id)
+
+        return self._on_plan(seller_id, plan_id, plan_type, send_at, start, "not_reserved")
 
     async def usage(self, seller_id: str, at: datetime) -> WeekCount:
         status = self.statuses.get(seller_id)
@@ -187,24 +171,32 @@ class InMemoryQuota:
         )
         return decision
 
-    def _apply(
+    def _on_plan(
         self,
-        status: SellerStatusChanged,
+        seller_id: str,
         plan_id: str,
+        plan_type: PlanType,
         send_at: datetime,
-        rule: Callable[[WeekUsage], tuple[WeekUsage, OutcomeT]],
+        rule: Callable[[WeekUsage, int], tuple[WeekUsage, OutcomeT]],
+        no_status: OutcomeT,
     ) -> QuotaAnswer[OutcomeT]:
+        check_ids(seller_id=seller_id, plan_id=plan_id)
+        if not counts_against_quota(plan_type):
+            return without_week(cast(OutcomeT, "not_counted"))
+        status = self.statuses.get(seller_id)
+        if status is None:
+            return without_week(no_status)
         week = week_of(send_at, status.market).label
-        key = (status.seller_id, week)
-        usage, outcome = rule(self.weeks.get(key, WeekUsage()))
-        self.weeks[key] = usage
+        key = (seller_id, week)
         limit = limit_of(status)
+        usage, outcome = rule(self.weeks.get(key, WeekUsage()), limit)
+        self.weeks[key] = usage
         if outcome in ("reserved", "released"):
             fact: LedgerFact = "reserved" if outcome == "reserved" else "released"
             self.ledger.append(
                 ledger_event(
                     fact,
-                    seller_id=status.seller_id,
+                    seller_id=seller_id,
                     plan_id=plan_id,
                     week=week,
                     limit=limit,

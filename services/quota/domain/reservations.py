@@ -52,25 +52,31 @@ def reserve(usage: WeekUsage, plan_id: str, limit: int) -> tuple[WeekUsage, Rese
     return usage._with(plan_id, "reserved"), "reserved"
 
 
-def release(usage: WeekUsage, plan_id: str) -> tuple[WeekUsage, ReleaseOutcome]:
-    state = usage.plans.get(plan_id)
+NotReservedOutcome = Literal["not_reserved", "already_released", "already_dispatched"]
+
+
+def _not_reserved(state: PlanState | None) -> NotReservedOutcome | None:
+    """Why a plan in `state` can be neither released nor dispatched (None: it can)."""
     if state is None:
-        return usage, "not_reserved"
+        return "not_reserved"
     if state == "released":
-        return usage, "already_released"
+        return "already_released"
     if state == "dispatched":
-        return usage, "already_dispatched"
+        return "already_dispatched"
+    return None
+
+
+def release(usage: WeekUsage, plan_id: str) -> tuple[WeekUsage, ReleaseOutcome]:
+    refused = _not_reserved(usage.plans.get(plan_id))
+    if refused is not None:
+        return usage, refused
     return usage._with(plan_id, "released"), "released"
 
 
 def dispatch(usage: WeekUsage, plan_id: str) -> tuple[WeekUsage, DispatchOutcome]:
-    state = usage.plans.get(plan_id)
-    if state is None:
-        return usage, "not_reserved"
-    if state == "released":
-        return usage, "already_released"
-    if state == "dispatched":
-        return usage, "already_dispatched"
+    refused = _not_reserved(usage.plans.get(plan_id))
+    if refused is not None:
+        return usage, refused
     return usage._with(plan_id, "dispatched"), "dispatched"
 
 

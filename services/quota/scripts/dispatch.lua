@@ -5,13 +5,9 @@ local limit, generation = restored_limit()
 if not limit then
   return NEEDS_REBUILD
 end
-local state = redis.call('HGET', KEYS[3], 'plan:' .. plan_id)
-if not state then
-  return answer('not_reserved', limit, generation, plan_id)
-elseif state == 'released' then
-  return answer('already_released', limit, generation, plan_id)
-elseif state == 'dispatched' then
-  return answer('already_dispatched', limit, generation, plan_id)
+local refused = not_reserved(redis.call('HGET', KEYS[3], 'plan:' .. plan_id))
+if refused then
+  return answer(refused, limit, generation, plan_id)
 end
 redis.call('HSET', KEYS[3], 'plan:' .. plan_id, 'dispatched')
 return answer('dispatched', limit, generation, plan_id)

@@ -35,6 +35,18 @@ local function answer(outcome, limit, generation, plan_id)
   return cjson.encode(reply)
 end
 
+-- Why a plan in `state` can be neither released nor dispatched (nil: it can).
+local function not_reserved(state)
+  if not state then
+    return 'not_reserved'
+  elseif state == 'released' then
+    return 'already_released'
+  elseif state == 'dispatched' then
+    return 'already_dispatched'
+  end
+  return nil
+end
+
 local function remember_pending(fact, plan_id, week, limit, used_after, at)
   local entry = cjson.encode({week = week, limit = limit, used_after = used_after, at = at})
   redis.call('HSET', KEYS[4], fact .. ':' .. plan_id, entry)
