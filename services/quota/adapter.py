@@ -156,7 +156,8 @@ class RedisQuota:
         *,
         no_status: OutcomeT,
     ) -> QuotaAnswer[OutcomeT]:
-        market = await self._market(seller_id)
+        # The cache answers most calls without a coroutine round.
+        market = self._markets.get(seller_id) or await self._market(seller_id)
         if market is None:
             return without_week(no_status)
         week = week_of(at, market)

@@ -18,6 +18,7 @@ from services.shared.codec import encode
 from services.shared.settings import Settings
 
 LEDGER_TOPIC = "crm.quota-ledger"
+_SELLERS_CACHED = 100_000
 
 
 class LedgerWriter:
@@ -32,16 +33,26 @@ class LedgerWriter:
         self._topic = settings.topic(LEDGER_TOPIC)
         self._producer = producer
         self._partition_of = DefaultPartitioner()
+        # murmur2 is pure Python in aiokafka; a seller's partition never changes.
+        self._partitions_of_sellers: dict[str, int] = {}
+        self._partition_count = 0
 
     async def publish(self, events: Sequence[LedgerEvent]) -> None:
         if not events:
             return
         partitions = sorted(await self._producer.partitions_for(self._topic))
+        if len(partitions) != self._partition_count:  # partitions were added: keys move
+            self._partitions_of_sellers.clear()
+            self._partition_count = len(partitions)
         filling: dict[int, BatchBuilder] = {}
         sent: list[asyncio.Future[Any]] = []
         for event in events:
             key, value = event.seller_id.encode(), encode(event)
-            partition = self._partition_of(key, partitions, partitions)
+            partition = self._partitions_of_sellers.get(event.seller_id)
+            if partition is None:
+                partition = self._partition_of(key, partitions, partitions)
+                if len(self._partitions_of_sellers) < _SELLERS_CACHED:
+                    self._partitions_of_sellers[event.seller_id] = partition
             batch = filling.get(partition)
             if batch is None or batch.append(key=key, value=value, timestamp=None) is None:
                 if batch is not None:  # full: send it, start the next
