@@ -203,3 +203,36 @@ async def test_crm_replay_rebuilds_the_same_state_while_reservations_wait(
         assert (answer.outcome, answer.used) == ("reserved", 3)
         assert (report.trigger, report.ledger_facts) == ("on_demand", 4)
         assert {stage for stage, _, _ in progress} >= {"crm.quota-ledger", "restore"}
+
+
+async def test_a_fact_landing_in_the_ledger_after_a_rebuild_read_it_is_healed_into_redis(
+    settings: Settings, topics, redis_url: str, test_id: str, redis_client: aioredis.Redis
+) -> None:  # type: ignore[no-untyped-def]
+    await topics(*QUOTA_TOPICS)
+    seller = f"seller-{test_id}"
+    producer = new_producer(settings)
+    await producer.start()
+    status = sample_status(seller, weekly_quota=3)
+    await producer.send_and_wait(
+        settings.topic("crm.seller-status"), encode(status), key=seller.encode()
+    )
+    await producer.stop()
+    async with redis_quota(settings, redis_url) as quota:
+        await quota.reserve(seller, "plan-1", "one_time", MID_WEEK)
+        week = week_of(MID_WEEK, "TH")
+        # Taken in Redis; its ledger write is still in flight when Redis loses everything.
+        in_flight = await quota.store.run_week_call(
+            WeekCall("reserve", seller, "plan-2", week, utc_now())
+        )
+        await redis_client.flushall()
+        assert (await quota.usage(seller, MID_WEEK)).used == 1, "rebuilt without plan-2"
+
+        await quota.ledger.publish(in_flight.pending)
+        confirmed = await quota.store.confirm(seller, in_flight.generation, in_flight.pending)
+        assert confirmed == 0, "the slot's generation changed: plain confirmation refuses"
+        await quota.store.heal(seller, "TH", in_flight.pending, utc_now())
+
+        assert (await quota.usage(seller, MID_WEEK)).used == 2
+        retry = await quota.reserve(seller, "plan-2", "one_time", MID_WEEK)
+        assert (retry.outcome, retry.used) == ("already_reserved", 2)
+        assert await quota.store.pending_of(seller) == []
