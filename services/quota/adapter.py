@@ -9,20 +9,17 @@ publishes the fact again under the same event_id.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import cast
-from uuid import UUID
 
 import structlog
-from redis.exceptions import RedisError
 
 from schemas.outbound import PlanType
 from schemas.seller import SellerStatusChanged
+from services.quota.confirmations import Clock, Confirmations
 from services.quota.domain.frequency_cap import CapDecision, frequency_cap_for
-from services.quota.domain.ledger import LedgerEvent
 from services.quota.domain.limits import counts_against_quota
 from services.quota.domain.week import week_of
 from services.quota.keys import quota_keys
@@ -53,8 +50,6 @@ from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], datetime]
-
 # Answers that did not do what was asked; repeats of a done thing are not refusals.
 _REFUSED = {
     "reserve": {"quota_exhausted", "already_released"},
@@ -84,7 +79,7 @@ class RedisQuota:
         self.rebuilder = rebuilder
         self._clock = clock
         self._markets: dict[str, str] = {}
-        self._confirmations = _Confirmations(store, clock)
+        self._confirmations = Confirmations(store, clock)
         self._week_calls: PerTurn[tuple[WeekCall, str], WeekReply] = PerTurn(self._run_week_calls)
 
     async def reserve(
@@ -221,85 +216,6 @@ def _count(operation: str, outcome: str) -> None:
         RELEASES.inc()
     elif outcome in _REFUSED[operation]:
         REFUSALS.labels(operation, outcome).inc()
-
-
-class _Confirmations:
-    """Clears the pending marks of facts the ledger acknowledged, a batch at a time.
-
-    Answers do not wait for this: a mark left behind (a crash, Redis briefly
-    away) only makes the reconciler publish the fact again, which readers of
-    the ledger drop as a duplicate event_id.
-    """
-
-    # Long enough that one call confirms many facts of a busy seller, short enough
-    # that few marks outlive a crash.
-    def __init__(self, store: RedisQuotaStore, clock: Clock, delay: float = 0.2) -> None:
-        self._store = store
-        self._clock = clock
-        self._delay = delay
-        # (seller, slot generation when taken) -> (market, facts)
-        self._queued: dict[tuple[str, str], tuple[str | None, list[LedgerEvent]]] = {}
-        self._unconfirmed: set[UUID] = set()
-        self._flushing: asyncio.Task[None] | None = None
-
-    def holds(self, event: LedgerEvent) -> bool:
-        return event.event_id in self._unconfirmed
-
-    def add(
-        self,
-        seller_id: str,
-        market: str | None,
-        generation: str,
-        events: Sequence[LedgerEvent],
-    ) -> None:
-        if not events:
-            return
-        self._queued.setdefault((seller_id, generation), (market, []))[1].extend(events)
-        self._unconfirmed.update(e.event_id for e in events)
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.create_task(self._flush_soon())
-
-    async def close(self) -> None:
-        self._delay = 0.0
-        if self._flushing is not None:
-            await self._flushing
-        await self._flush_queued()
-
-    async def _flush_soon(self) -> None:
-        # Wait before each batch, also while facts keep arriving: a flush right after
-        # the last would confirm a few facts per seller per call.
-        while self._queued:
-            await asyncio.sleep(self._delay)
-            await self._flush_queued()
-
-    async def _flush_queued(self) -> None:
-        batch, self._queued = self._queued, {}
-        if not batch:
-            return
-        try:
-            await self._confirm(batch)
-        except RedisError as exc:
-            log.warning("confirm_failed", sellers=len(batch), error=str(exc))
-        finally:
-            self._unconfirmed.difference_update(
-                e.event_id for _, events in batch.values() for e in events
-            )
-
-    async def _confirm(
-        self, batch: dict[tuple[str, str], tuple[str | None, list[LedgerEvent]]]
-    ) -> None:
-        pipe = self._store.redis.pipeline(transaction=False)
-        for (seller_id, generation), (_, events) in batch.items():
-            await self._store.confirm(seller_id, generation, events, client=pipe)
-        confirmed = await pipe.execute()
-        rebuilt_since = [key for key, done in zip(batch, confirmed, strict=True) if not done]
-        if not rebuilt_since:
-            return
-        pipe = self._store.redis.pipeline(transaction=False)
-        for seller_id, generation in rebuilt_since:
-            market, events = batch[(seller_id, generation)]
-            await self._store.heal(seller_id, market, events, self._clock(), client=pipe)
-        await pipe.execute()
 
 
 @asynccontextmanager
