@@ -13,8 +13,10 @@ from services.bench.baselines import _percentile, _rate
 from services.bench.harness import BenchContext, Benchmark
 from services.quota.adapter import open_quota
 from services.quota.ledger import LEDGER_TOPIC
+from services.quota.redis_store import quota_redis
 from services.quota.sample_status import sample_status
 from services.shared.kafka import create_topics, delete_topics
+from services.shared.settings import Settings
 
 BASELINE = "redis_evalsha"
 # Every reservation must succeed: the benchmark measures taking units, not refusals.
@@ -48,13 +50,9 @@ async def quota_reserve(ctx: BenchContext) -> dict[str, Any]:
             start = time.perf_counter()
             await asyncio.gather(*(client(seller) for seller in sellers))
             elapsed = time.perf_counter() - start
-            keys = [
-                key async for key in quota.store.redis.scan_iter(match=f"{settings.topic_prefix}*")
-            ]
-            for chunk in range(0, len(keys), 1000):
-                await quota.store.redis.delete(*keys[chunk : chunk + 1000])
     finally:
         await delete_topics(settings, [LEDGER_TOPIC])
+        await _delete_keys(settings)
     latencies.sort()
     result = _rate(len(latencies), elapsed)
     result.update(
@@ -66,6 +64,16 @@ async def quota_reserve(ctx: BenchContext) -> dict[str, Any]:
     if raw:
         result.update(ratio=round(result["per_second"] / raw, 3), baseline=BASELINE)
     return result
+
+
+async def _delete_keys(settings: Settings) -> None:
+    redis = quota_redis(settings)
+    try:
+        keys = [key async for key in redis.scan_iter(match=f"{settings.topic_prefix}*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await redis.delete(*keys[start : start + 1000])
+    finally:
+        await redis.aclose()
 
 
 BENCHMARKS: dict[str, Benchmark] = {"quota_reserve": quota_reserve}
