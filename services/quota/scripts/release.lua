@@ -11,5 +11,4 @@ if refused then
 end
 local used = redis.call('HINCRBY', KEYS[3], 'used', -1)
 redis.call('HSET', KEYS[3], 'plan:' .. plan_id, 'released')
-remember_pending('released', plan_id, week, limit, used, at)
-return answer('released', limit, generation, plan_id)
+return taken('released', plan_id, week, limit, generation, used, at)

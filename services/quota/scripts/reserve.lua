@@ -17,5 +17,4 @@ end
 local used = redis.call('HINCRBY', KEYS[3], 'used', 1)
 redis.call('HSET', KEYS[3], 'plan:' .. plan_id, 'reserved')
 redis.call('PEXPIREAT', KEYS[3], expire_at)
-remember_pending('reserved', plan_id, week, limit, used, at)
-return answer('reserved', limit, generation, plan_id)
+return taken('reserved', plan_id, week, limit, generation, used, at)

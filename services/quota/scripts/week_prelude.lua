@@ -47,7 +47,12 @@ local function not_reserved(state)
   return nil
 end
 
-local function remember_pending(fact, plan_id, week, limit, used_after, at)
-  local entry = cjson.encode({week = week, limit = limit, used_after = used_after, at = at})
-  redis.call('HSET', KEYS[4], fact .. ':' .. plan_id, entry)
+-- Record the fact just taken as pending, and answer with it: the caller publishes
+-- it to the ledger before answering, and the mark stays until it is confirmed.
+local function taken(fact, plan_id, week, limit, generation, used, at)
+  local entry = {week = week, limit = limit, used_after = used, at = at}
+  redis.call('HSET', KEYS[4], fact .. ':' .. plan_id, cjson.encode(entry))
+  local reply = {outcome = fact, limit = limit, used = used, generation = generation}
+  reply[fact] = entry
+  return cjson.encode(reply)
 end
