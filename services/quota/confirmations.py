@@ -16,6 +16,7 @@ from services.quota.redis_store import RedisQuotaStore
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
+_FACTS_PER_CALL = 1000
 
 
 class Confirmations:
@@ -83,11 +84,17 @@ class Confirmations:
     async def _confirm(
         self, batch: dict[tuple[str, str], tuple[str | None, list[LedgerEvent]]]
     ) -> None:
+        # Chunks: a script unpacks its arguments onto Lua's stack, which has a limit.
+        calls = [
+            (key, events[start : start + _FACTS_PER_CALL])
+            for key, (_, events) in batch.items()
+            for start in range(0, len(events), _FACTS_PER_CALL)
+        ]
         pipe = self._store.redis.pipeline(transaction=False)
-        for (seller_id, generation), (_, events) in batch.items():
-            await self._store.confirm(seller_id, generation, events, client=pipe)
+        for (seller_id, generation), chunk in calls:
+            await self._store.confirm(seller_id, generation, chunk, client=pipe)
         confirmed = await pipe.execute()
-        rebuilt_since = [key for key, done in zip(batch, confirmed, strict=True) if not done]
+        rebuilt_since = {key for (key, _), done in zip(calls, confirmed, strict=True) if not done}
         if not rebuilt_since:
             return
         pipe = self._store.redis.pipeline(transaction=False)

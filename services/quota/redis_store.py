@@ -18,6 +18,7 @@ from typing import Any, Literal, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.lock import Lock
+from redis.commands.core import AsyncScript
 
 from schemas.seller import SellerStatusChanged
 from services.quota.domain.frequency_cap import CapDecision, CapOutcome, FrequencyCapPolicy
@@ -79,32 +80,27 @@ class RedisQuotaStore:
     def __init__(self, redis: aioredis.Redis, keys: QuotaKeys) -> None:
         self.redis = redis
         self.keys = keys
-        self._reserve = redis.register_script(_lua("reserve", week_prelude=True))
-        self._release = redis.register_script(_lua("release", week_prelude=True))
-        self._dispatch = redis.register_script(_lua("dispatch", week_prelude=True))
-        self._count = redis.register_script(_lua("count", week_prelude=True))
-        self._confirm = redis.register_script(_lua("confirm"))
-        self._heal = redis.register_script(_lua("heal"))
-        self._restore = redis.register_script(_lua("restore"))
-        self._put_status = redis.register_script(_lua("put_status"))
-        self._may_send = redis.register_script(_lua("may_send"))
-        self._promote = redis.register_script(_lua("promote"))
+        self._scripts: list[AsyncScript] = []
+        self._reserve = self._register("reserve", week_prelude=True)
+        self._release = self._register("release", week_prelude=True)
+        self._dispatch = self._register("dispatch", week_prelude=True)
+        self._count = self._register("count", week_prelude=True)
+        self._confirm = self._register("confirm")
+        self._heal = self._register("heal")
+        self._restore = self._register("restore")
+        self._promote = self._register("promote")
+        self._put_status = self._register("put_status")
+        self._may_send = self._register("may_send")
         self._pipelined = AutoPipeline(redis)
+
+    def _register(self, name: str, *, week_prelude: bool = False) -> AsyncScript:
+        script = self.redis.register_script(_lua(name, week_prelude=week_prelude))
+        self._scripts.append(script)
+        return script
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD each script once; later calls are EVALSHA (reloaded after NOSCRIPT)."""
-        for script in (
-            self._reserve,
-            self._release,
-            self._dispatch,
-            self._count,
-            self._confirm,
-            self._heal,
-            self._restore,
-            self._put_status,
-            self._may_send,
-            self._promote,
-        ):
+        for script in self._scripts:
             script.sha = await self.redis.script_load(script.script)
 
     # --- the seller projection -------------------------------------------------------
