@@ -47,25 +47,32 @@ async def _until_signalled(settings: Settings) -> None:
 async def run(settings: Settings, stopping: asyncio.Event) -> None:
     await wait_for_kafka(settings)
     async with open_quota(settings) as quota:
-        # Before serving: Redis may have lost data while no worker ran, and a
-        # process may have died between a Redis write and its ledger write.
-        await quota.rebuilder.rebuild_if_lost()
-        await republish_pending(quota.store, quota.ledger, utc_now())
         consumer = status_consumer(
             settings, quota.store, group_id=f"{settings.topic_prefix}crm-quota"
         )
-        health = Health(SERVICE)
-        health.add_check("kafka", kafka_check(settings))
-        health.add_check("redis", redis_check(settings))
+        caught_up = asyncio.Event()
+
+        async def restored() -> bool:
+            return caught_up.is_set()
 
         async def partitions_assigned() -> bool:
             return consumer.ready
 
+        health = Health(SERVICE)
+        health.add_check("kafka", kafka_check(settings))
+        health.add_check("redis", redis_check(settings))
+        health.add_check("restored", restored)
         health.add_check("seller_status_consumer", partitions_assigned)
+        # Serving /healthz from the start: a long rebuild is not a dead process.
         # All interfaces: Prometheus and the orchestrator probe from outside the host.
         runner, port = await start_ops_server(health, "0.0.0.0", settings.ops_port)
         log.info("quota_worker_started", ops_port=port)
         try:
+            # Redis may have lost data while no worker ran, and a process may have
+            # died between a Redis write and its ledger write.
+            await quota.rebuilder.rebuild_if_lost()
+            await republish_pending(quota.store, quota.ledger, utc_now())
+            caught_up.set()
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(consumer.run(stopping))
                 tasks.create_task(_reconcile_until(stopping, quota))

@@ -101,6 +101,7 @@ async def test_the_worker_projects_statuses_dead_letters_bad_ones_and_stops_on_s
         assert readiness.json()["checks"] == {
             "kafka": True,
             "redis": True,
+            "restored": True,
             "seller_status_consumer": True,
         }
         metrics = (await ops.get("/metrics")).text
