@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.quota.domain.week import KEYS_OUTLIVE_WEEK_BY, week_of
 from services.quota.sample_status import sample_status
 from services.shared.settings import Settings
 from tests import quota_contract
@@ -62,3 +64,22 @@ async def test_200_concurrent_reserves_against_a_quota_of_3_take_exactly_3(
     events = await ledger_events(settings, rounds * quota_size)
     assert len({e.event_id for e in events}) == rounds * quota_size
     assert {e.event_type for e in events} == {"QuotaReserved"}
+
+
+async def test_week_keys_expire_four_weeks_after_their_week(
+    settings: Settings, topics, redis_url: str, test_id: str, redis_client
+) -> None:  # type: ignore[no-untyped-def]
+    await topics(*QUOTA_TOPICS)
+    seller = f"seller-{test_id}"
+    now = datetime.now(UTC)
+    async with redis_quota(settings, redis_url) as quota:
+        await projecting(quota)(sample_status(seller, market="US", weekly_quota=3))
+        await quota.reserve(seller, "plan-this-week", "one_time", now)
+        await quota.reserve(seller, "plan-next-week", "one_time", now + timedelta(days=7))
+        for at in (now, now + timedelta(days=7)):
+            week = week_of(at, "US")
+            expires_ms = await quota.store.redis.pexpiretime(
+                quota.store.keys.week(seller, week.label)
+            )
+            expected = week.ends_at + KEYS_OUTLIVE_WEEK_BY
+            assert abs(expires_ms / 1000 - expected.timestamp()) < 1, week.label
