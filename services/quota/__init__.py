@@ -1,0 +1,1 @@
+"""Weekly quota and frequency caps: Redis-enforced, ledgered to Kafka, rebuildable."""

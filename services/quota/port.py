@@ -1,0 +1,207 @@
+"""What outreach and delivery call: reserve, release and dispatch a plan's unit of weekly
+quota, read a week's usage and a seller's status, and ask the frequency cap.
+
+Two implementations follow the same rules (services/quota/domain): RedisQuota in
+adapter.py, and InMemoryQuota below for the unit tests of the services that call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Generic, Protocol, TypeVar, cast
+
+from pydantic import TypeAdapter, ValidationError
+
+from schemas.outbound import PlanType
+from schemas.seller import SellerStatusChanged
+from schemas.types import Identifier
+from services.quota.domain import reservations
+from services.quota.domain.frequency_cap import CapDecision, CapHistory, decide, frequency_cap_for
+from services.quota.domain.ledger import LedgerEvent, LedgerFact, ledger_event
+from services.quota.domain.limits import counts_against_quota, limit_of
+from services.quota.domain.reservations import (
+    DispatchOutcome,
+    ReleaseOutcome,
+    ReserveOutcome,
+    WeekUsage,
+    quota_left,
+)
+from services.quota.domain.week import week_of
+
+OutcomeT = TypeVar("OutcomeT", bound=str)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeekCount:
+    """A seller's limit and units used in one week (None: the seller has no status)."""
+
+    week: str | None
+    limit: int
+    used: int
+
+    @property
+    def left(self) -> int:
+        return quota_left(self.limit, self.used)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuotaAnswer(WeekCount, Generic[OutcomeT]):
+    """What happened to a plan's unit, and the week's count afterwards."""
+
+    outcome: OutcomeT
+
+
+Reservation = QuotaAnswer[ReserveOutcome]
+Release = QuotaAnswer[ReleaseOutcome]
+Dispatch = QuotaAnswer[DispatchOutcome]
+
+
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
+
+
+def check_ids(**ids: str) -> None:
+    """Refuse an id the ledger's schema would refuse, before anything is taken: a unit
+    whose fact cannot be written to the ledger would stay pending for good."""
+    for name, value in ids.items():
+        try:
+            _IDENTIFIER.validate_python(value)
+        except ValidationError as exc:
+            raise ValueError(f"{name}: {exc.errors()[0]['msg']}") from None
+
+
+def without_week(outcome: OutcomeT) -> QuotaAnswer[OutcomeT]:
+    """The answer when no week is involved: a plan type that does not count, a seller
+    without a status (quota 0)."""
+    return QuotaAnswer(outcome=outcome, week=None, limit=0, used=0)
+
+
+class QuotaPort(Protocol):
+    async def reserve(
+        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+    ) -> Reservation:
+        """Take a unit of the week holding `send_at` (idempotent per plan)."""
+        ...
+
+    async def release(
+        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+    ) -> Release:
+        """Give the unit back; refused once the plan is dispatched (idempotent)."""
+        ...
+
+    async def mark_dispatched(
+        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+    ) -> Dispatch:
+        """Dispatch started: the unit can no longer be released."""
+        ...
+
+    async def usage(self, seller_id: str, at: datetime) -> WeekCount:
+        """Limit, used and left in the week holding `at`."""
+        ...
+
+    async def seller_status(self, seller_id: str) -> SellerStatusChanged | None:
+        """The seller's latest status, or None before its first one."""
+        ...
+
+    async def may_send(
+        self, seller_id: str, customer_id: str, message_id: str, at: datetime
+    ) -> CapDecision:
+        """May this message go to this customer at `at`? Decided once per message_id."""
+        ...
+
+
+@dataclass
+class InMemoryQuota:
+    """The port's rules in memory. `ledger` collects the facts the Redis adapter publishes."""
+
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    statuses: dict[str, SellerStatusChanged] = field(default_factory=dict)
+    weeks: dict[tuple[str, str], WeekUsage] = field(default_factory=dict)
+    caps: dict[tuple[str, str], CapHistory] = field(default_factory=dict)
+    ledger: list[LedgerEvent] = field(default_factory=list)
+
+    def set_status(self, status: SellerStatusChanged) -> None:
+        self.statuses[status.seller_id] = status
+
+    async def reserve(
+        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+    ) -> Reservation:
+        def take(usage: WeekUsage, limit: int) -> tuple[WeekUsage, ReserveOutcome]:
+            return reservations.reserve(usage, plan_id, limit)
+
+        return self._on_plan(seller_id, plan_id, plan_type, send_at, take, "quota_exhausted")
+
+    async def release(
+        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+    ) -> Release:
+        def give_back(usage: WeekUsage, _: int) -> tuple[WeekUsage, ReleaseOutcome]:
+            return reservations.release(usage, plan_id)
+
+        return self._on_plan(seller_id, plan_id, plan_type, send_at, give_back, "not_reserved")
+
+    async def mark_dispatched(
+        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+    ) -> Dispatch:
+        def start(usage: WeekUsage, _: int) -> tuple[WeekUsage, DispatchOutcome]:
+            return reservations.dispatch(usage, plan_id)
+
+        return self._on_plan(seller_id, plan_id, plan_type, send_at, start, "not_reserved")
+
+    async def usage(self, seller_id: str, at: datetime) -> WeekCount:
+        status = self.statuses.get(seller_id)
+        if status is None:
+            return WeekCount(week=None, limit=0, used=0)
+        week = week_of(at, status.market).label
+        used = self.weeks.get((seller_id, week), WeekUsage()).used
+        return WeekCount(week=week, limit=limit_of(status), used=used)
+
+    async def seller_status(self, seller_id: str) -> SellerStatusChanged | None:
+        return self.statuses.get(seller_id)
+
+    async def may_send(
+        self, seller_id: str, customer_id: str, message_id: str, at: datetime
+    ) -> CapDecision:
+        check_ids(seller_id=seller_id, customer_id=customer_id, message_id=message_id)
+        status = self.statuses.get(seller_id)
+        policy = frequency_cap_for(status.market if status else None)
+        pair = (seller_id, customer_id)
+        self.caps[pair], decision = decide(
+            self.caps.get(pair, CapHistory()), message_id, at, policy
+        )
+        return decision
+
+    def _on_plan(
+        self,
+        seller_id: str,
+        plan_id: str,
+        plan_type: PlanType,
+        send_at: datetime,
+        rule: Callable[[WeekUsage, int], tuple[WeekUsage, OutcomeT]],
+        no_status: OutcomeT,
+    ) -> QuotaAnswer[OutcomeT]:
+        check_ids(seller_id=seller_id, plan_id=plan_id)
+        if not counts_against_quota(plan_type):
+            return without_week(cast(OutcomeT, "not_counted"))
+        status = self.statuses.get(seller_id)
+        if status is None:
+            return without_week(no_status)
+        week = week_of(send_at, status.market).label
+        key = (seller_id, week)
+        limit = limit_of(status)
+        usage, outcome = rule(self.weeks.get(key, WeekUsage()), limit)
+        self.weeks[key] = usage
+        if outcome in ("reserved", "released"):
+            fact: LedgerFact = "reserved" if outcome == "reserved" else "released"
+            self.ledger.append(
+                ledger_event(
+                    fact,
+                    seller_id=seller_id,
+                    plan_id=plan_id,
+                    week=week,
+                    limit=limit,
+                    used_after=usage.used,
+                    occurred_at=self.clock(),
+                )
+            )
+        return QuotaAnswer(outcome=outcome, week=week, limit=limit, used=usage.used)

@@ -1,0 +1,1 @@
+"""The quota Lua scripts (package data: a package, so wheels carry the .lua files)."""

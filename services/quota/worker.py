@@ -1,0 +1,99 @@
+"""`crm worker quota`: projects crm.seller-status into Redis, keeps the ledger whole
+(re-publishing facts a dead process left pending, rebuilding after Redis lost data),
+and serves /healthz, /readyz and /metrics on CRM_OPS_PORT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import suppress
+from datetime import timedelta
+
+import structlog
+from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
+
+from services.quota.adapter import RedisQuota, open_quota, utc_now
+from services.quota.reconciler import republish_pending
+from services.quota.status_projection import status_consumer
+from services.shared.checks import kafka_check, redis_check
+from services.shared.kafka import wait_for_kafka
+from services.shared.logs import configure_logging
+from services.shared.ops import Health, start_ops_server
+from services.shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+SERVICE = "quota"
+# How often the worker looks for lost Redis data and for facts left pending.
+RECONCILE_EVERY_SECONDS = 30.0
+# A fact younger than this may belong to a live reservation still publishing it.
+RECONCILE_GRACE_SECONDS = 30.0
+
+
+def main(settings: Settings) -> None:
+    configure_logging(SERVICE, settings.log_level, settings.log_format)
+    asyncio.run(_until_signalled(settings))
+
+
+async def _until_signalled(settings: Settings) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await run(settings, stopping)
+
+
+async def run(settings: Settings, stopping: asyncio.Event) -> None:
+    await wait_for_kafka(settings)
+    async with open_quota(settings) as quota:
+        consumer = status_consumer(
+            settings, quota.store, group_id=f"{settings.topic_prefix}crm-quota"
+        )
+        caught_up = asyncio.Event()
+
+        async def restored() -> bool:
+            return caught_up.is_set()
+
+        async def partitions_assigned() -> bool:
+            return consumer.ready
+
+        health = Health(SERVICE)
+        health.add_check("kafka", kafka_check(settings))
+        health.add_check("redis", redis_check(settings))
+        health.add_check("restored", restored)
+        health.add_check("seller_status_consumer", partitions_assigned)
+        # Serving /healthz from the start: a long rebuild is not a dead process.
+        # All interfaces: Prometheus and the orchestrator probe from outside the host.
+        runner, port = await start_ops_server(health, "0.0.0.0", settings.ops_port)
+        log.info("quota_worker_started", ops_port=port)
+        try:
+            # Redis may have lost data while no worker ran, and a process may have
+            # died between a Redis write and its ledger write.
+            await quota.rebuilder.rebuild_if_lost()
+            await republish_pending(quota.store, quota.ledger, utc_now())
+            caught_up.set()
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(consumer.run(stopping))
+                tasks.create_task(_reconcile_until(stopping, quota))
+        finally:
+            await runner.cleanup()
+    log.info("quota_worker_stopped")
+
+
+async def _reconcile_until(stopping: asyncio.Event, quota: RedisQuota) -> None:
+    while not stopping.is_set():
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), RECONCILE_EVERY_SECONDS)
+        if stopping.is_set():
+            return
+        try:
+            await quota.rebuilder.rebuild_if_lost()
+            await republish_pending(
+                quota.store,
+                quota.ledger,
+                utc_now(),
+                older_than=timedelta(seconds=RECONCILE_GRACE_SECONDS),
+            )
+        except (RedisError, KafkaError) as exc:
+            log.warning("reconcile_failed", error=str(exc))

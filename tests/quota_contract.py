@@ -1,0 +1,173 @@
+"""The rules every implementation of the quota port follows, as scenarios run against
+the in-memory fake (tests/unit/quota) and the Redis adapter (tests/integration)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from schemas.seller import SellerStatusChanged
+from services.quota.port import QuotaPort
+from services.quota.sample_status import sample_status
+
+SetStatus = Callable[[SellerStatusChanged], Awaitable[None]]
+
+BANGKOK = ZoneInfo("Asia/Bangkok")
+# A Wednesday noon in Bangkok: the week 2024-W27 runs Mon 1 July to Mon 8 July.
+MID_WEEK = datetime(2024, 7, 3, 12, 0, tzinfo=BANGKOK)
+NEXT_WEEK = MID_WEEK + timedelta(days=7)
+
+
+async def reserves_until_the_limit_then_refuses(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    await set_status(sample_status(seller, weekly_quota=2))
+    first = await quota.reserve(seller, f"{seller}-p1", "one_time", MID_WEEK)
+    second = await quota.reserve(seller, f"{seller}-p2", "one_time", MID_WEEK)
+    third = await quota.reserve(seller, f"{seller}-p3", "one_time", MID_WEEK)
+    other_week = await quota.reserve(seller, f"{seller}-p4", "one_time", NEXT_WEEK)
+
+    assert (first.outcome, first.week, first.used, first.left) == ("reserved", "2024-W27", 1, 1)
+    assert (second.outcome, second.used, second.left) == ("reserved", 2, 0)
+    assert (third.outcome, third.limit, third.used, third.left) == ("quota_exhausted", 2, 2, 0)
+    assert (other_week.outcome, other_week.week) == ("reserved", "2024-W28")
+
+
+async def a_retried_reserve_takes_one_unit(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    await set_status(sample_status(seller, weekly_quota=3))
+    first = await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
+    retry = await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
+
+    assert (first.outcome, retry.outcome) == ("reserved", "already_reserved")
+    assert (await quota.usage(seller, MID_WEEK)).used == 1
+
+
+async def releasing_twice_gives_one_unit_back(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    await set_status(sample_status(seller, weekly_quota=3))
+    await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
+    await quota.reserve(seller, "plan-b", "one_time", MID_WEEK)
+    first = await quota.release(seller, "plan-a", "one_time", MID_WEEK)
+    second = await quota.release(seller, "plan-a", "one_time", MID_WEEK)
+    reserve_again = await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
+    never_reserved = await quota.release(seller, "plan-z", "one_time", MID_WEEK)
+
+    assert (first.outcome, first.used) == ("released", 1)
+    assert (second.outcome, second.used) == ("already_released", 1)
+    assert reserve_again.outcome == "already_released"
+    assert never_reserved.outcome == "not_reserved"
+    assert (await quota.usage(seller, MID_WEEK)).used == 1
+
+
+async def release_after_dispatch_is_refused(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    await set_status(sample_status(seller, weekly_quota=3))
+    await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
+    dispatched = await quota.mark_dispatched(seller, "plan-a", "one_time", MID_WEEK)
+    again = await quota.mark_dispatched(seller, "plan-a", "one_time", MID_WEEK)
+    release = await quota.release(seller, "plan-a", "one_time", MID_WEEK)
+    unknown = await quota.mark_dispatched(seller, "plan-z", "one_time", MID_WEEK)
+
+    assert (dispatched.outcome, again.outcome) == ("dispatched", "already_dispatched")
+    assert (release.outcome, release.used) == ("already_dispatched", 1)
+    assert unknown.outcome == "not_reserved"
+
+
+async def automated_and_campaign_plans_never_touch_the_counter(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    await set_status(sample_status(seller, weekly_quota=1))
+    await quota.reserve(seller, "plan-one", "one_time", MID_WEEK)
+    answers = [
+        await quota.reserve(seller, "plan-auto", "automated", MID_WEEK),
+        await quota.reserve(seller, "plan-camp", "campaign", MID_WEEK),
+        await quota.release(seller, "plan-auto", "automated", MID_WEEK),
+        await quota.mark_dispatched(seller, "plan-camp", "campaign", MID_WEEK),
+    ]
+
+    assert [a.outcome for a in answers] == ["not_counted"] * 4
+    assert (await quota.usage(seller, MID_WEEK)).used == 1
+
+
+async def a_seller_without_status_has_quota_zero(quota: QuotaPort, seller: str) -> None:
+    answer = await quota.reserve(seller, "plan-a", "one_time", MID_WEEK)
+    usage = await quota.usage(seller, MID_WEEK)
+
+    assert (answer.outcome, answer.limit, answer.left) == ("quota_exhausted", 0, 0)
+    assert (usage.limit, usage.used, usage.left) == (0, 0, 0)
+    assert await quota.seller_status(seller) is None
+
+
+async def a_level_change_mid_week_applies_at_once(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    await set_status(sample_status(seller, level=2, weekly_quota=3))
+    for n in range(3):
+        await quota.reserve(seller, f"plan-{n}", "one_time", MID_WEEK)
+    assert (await quota.usage(seller, MID_WEEK)).left == 0
+
+    await set_status(sample_status(seller, level=4, weekly_quota=7))
+    assert (await quota.usage(seller, MID_WEEK)).left == 4
+    assert (await quota.reserve(seller, "plan-3", "one_time", MID_WEEK)).outcome == "reserved"
+
+    await set_status(sample_status(seller, access="suspended", level=4, weekly_quota=0))
+    lowered = await quota.usage(seller, MID_WEEK)
+    assert (lowered.limit, lowered.used, lowered.left) == (0, 4, 0)
+    refused = await quota.reserve(seller, "plan-4", "one_time", MID_WEEK)
+    assert refused.outcome == "quota_exhausted"
+
+
+async def the_frequency_cap_allows_two_messages_in_seven_days(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    await set_status(sample_status(seller))
+    day1, day2, day3 = MID_WEEK, MID_WEEK + timedelta(days=1), MID_WEEK + timedelta(days=2)
+    day8 = day1 + timedelta(days=7)
+
+    first = await quota.may_send(seller, "cust-1", "m1", day1)
+    second = await quota.may_send(seller, "cust-1", "m2", day2)
+    third = await quota.may_send(seller, "cust-1", "m3", day3)
+    other_customer = await quota.may_send(seller, "cust-2", "m4", day3)
+    third_again = await quota.may_send(seller, "cust-1", "m3", day3)
+    first_again = await quota.may_send(seller, "cust-1", "m1", day8)
+    on_day8 = await quota.may_send(seller, "cust-1", "m5", day8)
+    another_on_day8 = await quota.may_send(seller, "cust-1", "m6", day8)
+
+    assert [first.outcome, second.outcome] == ["allowed", "allowed"]
+    assert (third.outcome, third.repeated) == ("frequency_capped", False)
+    assert other_customer.allowed
+    assert (third_again.outcome, third_again.repeated) == ("frequency_capped", True)
+    assert (first_again.outcome, first_again.repeated) == ("allowed", True)
+    assert (on_day8.outcome, on_day8.repeated) == ("allowed", False)
+    assert another_on_day8.outcome == "frequency_capped"
+
+
+async def an_invalid_id_is_refused_before_anything_is_taken(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    await set_status(sample_status(seller, weekly_quota=3))
+    for plan_id in (" padded", "", "x" * 129):
+        with pytest.raises(ValueError, match="plan_id"):
+            await quota.reserve(seller, plan_id, "one_time", MID_WEEK)
+    with pytest.raises(ValueError, match="customer_id"):
+        await quota.may_send(seller, "cust-1 ", "m1", MID_WEEK)
+    assert (await quota.usage(seller, MID_WEEK)).used == 0
+
+
+SCENARIOS = [
+    an_invalid_id_is_refused_before_anything_is_taken,
+    reserves_until_the_limit_then_refuses,
+    a_retried_reserve_takes_one_unit,
+    releasing_twice_gives_one_unit_back,
+    release_after_dispatch_is_refused,
+    automated_and_campaign_plans_never_touch_the_counter,
+    a_level_change_mid_week_applies_at_once,
+    the_frequency_cap_allows_two_messages_in_seven_days,
+]
