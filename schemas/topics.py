@@ -26,6 +26,25 @@ from schemas.engagement import (
 )
 from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
+from schemas.plans import (
+    CancelPlan,
+    CompletePlan,
+    CreatePlan,
+    DeletePlan,
+    EditPlan,
+    PlanCancelled,
+    PlanCommandAnswered,
+    PlanCompleted,
+    PlanCreated,
+    PlanDeleted,
+    PlanDispatched,
+    PlanEdited,
+    PlanEnded,
+    PlanRejected,
+    PlanScheduled,
+    PlanStarted,
+    SubmitPlan,
+)
 from schemas.quota import QuotaReleased, QuotaReserved
 from schemas.seller import (
     AppealDecided,
@@ -87,6 +106,23 @@ SellerAccountEvent = Annotated[PermissionGranted | PermissionRevoked, _D]
 EvaluationTickEvent = Annotated[EvaluationDue, _D]
 AppealEvent = Annotated[AppealSubmitted | AppealDecided, _D]
 SellerStatusEvent = Annotated[SellerStatusChanged, _D]
+PlanCommand = Annotated[
+    CreatePlan | EditPlan | DeletePlan | SubmitPlan | CancelPlan | CompletePlan, _D
+]
+PlanEvent = Annotated[
+    PlanCreated
+    | PlanEdited
+    | PlanDeleted
+    | PlanScheduled
+    | PlanDispatched
+    | PlanStarted
+    | PlanEnded
+    | PlanCompleted
+    | PlanCancelled
+    | PlanRejected,
+    _D,
+]
+PlanReply = Annotated[PlanCommandAnswered, _D]
 QuotaLedgerEvent = Annotated[QuotaReserved | QuotaReleased, _D]
 OutboundMessageEvent = Annotated[OutboundMessage, _D]
 DeadLetterEvent = Annotated[DeadLetter, _D]
@@ -113,6 +149,23 @@ AnyEvent = Annotated[
     | AppealSubmitted
     | AppealDecided
     | SellerStatusChanged
+    | CreatePlan
+    | EditPlan
+    | DeletePlan
+    | SubmitPlan
+    | CancelPlan
+    | CompletePlan
+    | PlanCreated
+    | PlanEdited
+    | PlanDeleted
+    | PlanScheduled
+    | PlanDispatched
+    | PlanStarted
+    | PlanEnded
+    | PlanCompleted
+    | PlanCancelled
+    | PlanRejected
+    | PlanCommandAnswered
     | QuotaReserved
     | QuotaReleased
     | OutboundMessage
@@ -120,8 +173,7 @@ AnyEvent = Annotated[
     _D,
 ]
 
-# Topic name -> the discriminated union of its values. crm.plan-commands and
-# crm.plan-events are absent on purpose: their events arrive with the plans issue.
+# Topic name -> the discriminated union of its values.
 _UNIONS: dict[str, Any] = {
     "crm.seller-metrics": SellerMetricsEvent,
     "crm.chat-engagement": ChatEngagementEvent,
@@ -132,6 +184,9 @@ _UNIONS: dict[str, Any] = {
     "crm.evaluation-ticks": EvaluationTickEvent,
     "crm.appeals": AppealEvent,
     "crm.seller-status": SellerStatusEvent,
+    "crm.plan-commands": PlanCommand,
+    "crm.plan-events": PlanEvent,
+    "crm.plan-replies": PlanReply,
     "crm.quota-ledger": QuotaLedgerEvent,
     "crm.outbound-messages": OutboundMessageEvent,
     "crm.dead-letters": DeadLetterEvent,
@@ -174,6 +229,9 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     _spec("crm.seller-status", "out", cleanup_policy="compact"),
     _spec("crm.plan-commands", "internal"),
     _spec("crm.plan-events", "out"),
+    # Not in SPEC section 6: the processor's answers to the API's commands. Every API
+    # process reads all of it from its end; an answer matters for seconds.
+    _spec("crm.plan-replies", "internal", retention_ms=_DAY_MS),
     _spec("crm.quota-ledger", "out"),
     # The chat system consumes it within seconds; 90 days answer support questions.
     _spec("crm.outbound-messages", "out", key_field="customer_id", retention_ms=90 * _DAY_MS),
