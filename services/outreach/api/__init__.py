@@ -1,0 +1,1 @@
+"""The seller-facing HTTP API (SPEC section 7)."""
