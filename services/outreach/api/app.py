@@ -1,0 +1,90 @@
+"""The seller-facing HTTP API (SPEC section 7): routers, problem+json errors, metrics.
+
+`build_app(runtime)` serves an open runtime (tests); `served_app(settings)` opens one
+in the app's lifespan (`crm api`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI
+
+from services.outreach.api import accounts, appeals, ops, shop, templates
+from services.outreach.api.auth import customers_account
+from services.outreach.api.metrics import RequestMetrics
+from services.outreach.api.plans import router as plans_router
+from services.outreach.api.problems import (
+    as_problem_media,
+    install_problem_handlers,
+    problem_responses,
+)
+from services.outreach.api.runtime import Runtime, open_runtime
+from services.shared.kafka import wait_for_kafka
+from services.shared.settings import Settings
+
+TITLE = "CRM Broadcast API"
+VERSION = "1.0.0"
+DESCRIPTION = (
+    "Seller-facing API of CRM Broadcast. Authenticate with `Authorization: Bearer <JWT>`; "
+    "every error is `application/problem+json`."
+)
+
+
+def _assemble(lifespan: Any = None) -> FastAPI:
+    app = FastAPI(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=problem_responses(500),
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestMetrics)
+    app.include_router(ops.router)
+    app.include_router(shop.router)
+    app.include_router(templates.router)
+    app.include_router(appeals.router)
+    app.include_router(accounts.router)
+    # Every plan, segment and overview route is a Customers endpoint: a sub-account
+    # without `customers` is refused before a handler runs.
+    app.include_router(
+        plans_router,
+        dependencies=[Depends(customers_account)],
+        responses=problem_responses(401, 403),
+    )
+    _document_problems(app)
+    return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = as_problem_media(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def build_app(runtime: Runtime) -> FastAPI:
+    """The API over a runtime the caller opened (and closes)."""
+    app = _assemble()
+    app.state.runtime = runtime
+    return app
+
+
+def served_app(settings: Settings) -> FastAPI:
+    """The API opening its own runtime when served and closing it at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await wait_for_kafka(settings)
+        async with open_runtime(settings) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    return _assemble(lifespan)

@@ -1,0 +1,64 @@
+"""POST /v1/appeals and GET /v1/appeals: a suspended seller's appeals (SPEC section 3)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.seller import APPEAL_TEXT_MAX_LENGTH
+from services.outreach.api.auth import CurrentAccount
+from services.outreach.api.problems import ProblemError, problem_responses
+from services.outreach.api.runtime import Runtime, runtime_of
+from services.outreach.appeals import APPEALS_TOPIC, Appeal, AppealRefused, submit_appeal
+
+router = APIRouter(tags=["appeals"], responses=problem_responses(401))
+
+_CONFLICT = "urn:crm-broadcast:problem:appeal-refused"
+
+
+class AppealRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    # At least one character that is not whitespace: an empty appeal explains nothing.
+    text: str = Field(min_length=1, max_length=APPEAL_TEXT_MAX_LENGTH, pattern=r"\S")
+
+
+class AppealList(BaseModel):
+    items: list[Appeal]
+
+
+@router.post(
+    "/v1/appeals",
+    status_code=201,
+    response_model=Appeal,
+    responses=problem_responses(409, 422),
+)
+async def post_appeal(
+    request: AppealRequest,
+    account: CurrentAccount,
+    runtime: Annotated[Runtime, Depends(runtime_of)],
+) -> Appeal:
+    """Appeal a suspension. Refused (409) unless the seller is suspended and has no open
+    appeal; the eligibility engine decides it later."""
+    try:
+        return await submit_appeal(
+            runtime.appeals,
+            runtime.quota,
+            lambda event: runtime.publish(APPEALS_TOPIC, event, key=event.seller_id),
+            seller_id=account.seller_id,
+            account_id=account.account_id,
+            text=request.text,
+            now=runtime.clock(),
+        )
+    except AppealRefused as exc:
+        raise ProblemError(409, "Conflict", exc.reason, type=_CONFLICT) from None
+
+
+@router.get("/v1/appeals", response_model=AppealList)
+async def get_appeals(
+    account: CurrentAccount, runtime: Annotated[Runtime, Depends(runtime_of)]
+) -> AppealList:
+    """The seller's appeals, the latest first, with their decisions."""
+    return AppealList(items=await runtime.appeals.appeals(account.seller_id))

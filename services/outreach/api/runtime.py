@@ -1,0 +1,87 @@
+"""What the API's routes work with: settings, the clock, Redis, a Kafka producer, the
+quota port and outreach's projections — opened once per process, closed at exit.
+
+Routes get it with `Depends(runtime_of)`; tests open one on their own topics and
+Redis prefix and inject a fixed clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+from fastapi import Request
+
+from schemas.envelope import Event
+from services.outreach.appeals import AppealStore, appeal_store
+from services.outreach.config import OutreachSettings
+from services.outreach.permissions import PermissionStore, permission_store
+from services.quota.adapter import open_quota
+from services.quota.port import QuotaPort
+from services.shared.codec import encode
+from services.shared.kafka import new_producer
+from services.shared.settings import Settings
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(kw_only=True)
+class Runtime:
+    settings: Settings
+    outreach: OutreachSettings
+    clock: Clock
+    redis: aioredis.Redis
+    # Started; acks=all and idempotent; no linger, since every answer waits for its ack.
+    producer: AIOKafkaProducer
+    quota: QuotaPort
+    permissions: PermissionStore
+    appeals: AppealStore
+    # The plan gateway joins here (`plans: PlanGateway`), opened in open_runtime below.
+
+    async def publish(self, topic: str, event: Event, key: str) -> RecordMetadata:
+        """Send one event to a registry topic and wait until Kafka acknowledged it."""
+        metadata: RecordMetadata = await self.producer.send_and_wait(
+            self.settings.topic(topic), encode(event), key=key.encode()
+        )
+        return metadata
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    outreach: OutreachSettings | None = None,
+) -> AsyncIterator[Runtime]:
+    async with AsyncExitStack() as stack:
+        redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        stack.push_async_callback(redis.aclose)
+        producer = new_producer(settings, linger_ms=0)
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        quota = await stack.enter_async_context(open_quota(settings, clock))
+        # plans = await stack.enter_async_context(open_plan_gateway(settings, ...))
+        yield Runtime(
+            settings=settings,
+            outreach=outreach or OutreachSettings(),
+            clock=clock,
+            redis=redis,
+            producer=producer,
+            quota=quota,
+            permissions=permission_store(settings, redis),
+            appeals=appeal_store(settings, redis),
+        )
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
