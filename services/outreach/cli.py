@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -29,6 +30,11 @@ def api(
 
     settings = get_settings()
     configure_logging("api", settings.log_level, settings.log_format)
+    # uvicorn stops gracefully on SIGTERM/SIGINT, then raises the same signal again
+    # under the handlers it found; with these, that second delivery ends nothing and
+    # a requested stop exits 0, as the workers do.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
     # Logging is structlog's (configured above); request figures are in /metrics.
     uvicorn.run(
         served_app(settings),

@@ -113,9 +113,16 @@ async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.problem, exc.headers)
 
 
+# FastAPI's answer to a body it could not read as text (not UTF-8, say): for the
+# client that is malformed JSON like any other, so it is a 422 like the others.
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
 async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
     # Routing's 404 and 405 arrive here too; 405 keeps its Allow header.
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+        return problem_response(_invalid([FieldError(field="body", message="not valid JSON")]))
     title = _phrase(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
     if detail is None:
@@ -129,15 +136,16 @@ async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_invalid_request(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _errors_of(exc)
+    return problem_response(_invalid(_errors_of(exc)))
+
+
+def _invalid(errors: list[FieldError]) -> Problem:
     fields = ", ".join(sorted({e.field for e in errors}))
-    return problem_response(
-        Problem(
-            title="Unprocessable Content",
-            status=422,
-            detail=f"the request is invalid: {fields}",
-            errors=errors,
-        )
+    return Problem(
+        title="Unprocessable Content",
+        status=422,
+        detail=f"the request is invalid: {fields}",
+        errors=errors,
     )
 
 

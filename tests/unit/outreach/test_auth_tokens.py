@@ -1,0 +1,91 @@
+"""Bearer tokens: what decode_token accepts and why it refuses the rest."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from typer.testing import CliRunner
+
+from services.outreach.api.auth import Account, InvalidToken, decode_token, mint_token
+
+SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
+NOW = datetime(2024, 7, 3, 12, 0, tzinfo=UTC)
+LATER = int((NOW + timedelta(hours=1)).timestamp())
+CLAIMS = {"sub": "acc-1", "seller_id": "seller-1", "role": "sub", "exp": LATER}
+
+
+def _hs512(claims: dict[str, object]) -> str:
+    # Made to be refused: the key's shortness for HS512 is beside the point.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+        return jwt.encode(claims, SECRET, algorithm="HS512")
+
+
+def test_a_minted_token_names_its_account() -> None:
+    token = mint_token(SECRET, "seller-1", "acc-1", "sub", 3600, NOW)
+
+    assert decode_token(SECRET, token, NOW) == Account("acc-1", "seller-1", "sub")
+    assert decode_token(SECRET, token, NOW + timedelta(seconds=3599)).role == "sub"
+
+
+def test_expiry_is_judged_by_the_clock_given() -> None:
+    token = mint_token(SECRET, "seller-1", "owner-1", "owner", timedelta(minutes=5), NOW)
+
+    with pytest.raises(InvalidToken, match="expired"):
+        decode_token(SECRET, token, NOW + timedelta(minutes=5))
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (jwt.encode(CLAIMS, "another-secret-that-is-long-enough-too", "HS256"), "signature"),
+        (jwt.encode(CLAIMS, None, algorithm="none"), "only HS256"),
+        (_hs512(CLAIMS), "only HS256"),
+        ("not.a.jwt", "malformed"),
+        ("", "malformed"),
+        (jwt.encode({**CLAIMS, "exp": LATER - 7200}, SECRET, "HS256"), "expired"),
+        (jwt.encode({**CLAIMS, "nbf": LATER}, SECRET, "HS256"), "not valid yet"),
+        (jwt.encode({**CLAIMS, "exp": "tomorrow"}, SECRET, "HS256"), "exp"),
+        (jwt.encode({**CLAIMS, "role": "admin"}, SECRET, "HS256"), "role"),
+        (jwt.encode({**CLAIMS, "sub": " acc-1"}, SECRET, "HS256"), "'sub'"),
+        (jwt.encode({**CLAIMS, "seller_id": 42}, SECRET, "HS256"), "'seller_id'"),
+    ]
+    + [
+        (
+            jwt.encode({k: v for k, v in CLAIMS.items() if k != missing}, SECRET, "HS256"),
+            f"'{missing}' is missing",
+        )
+        for missing in ("sub", "seller_id", "role", "exp")
+    ],
+)
+def test_refused_tokens_say_why(token: str, reason: str) -> None:
+    with pytest.raises(InvalidToken, match=reason):
+        decode_token(SECRET, token, NOW)
+
+
+def test_crm_token_prints_a_token_the_api_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+
+    from services.outreach.cli import register
+    from services.shared.settings import get_settings
+
+    monkeypatch.setenv("CRM_JWT_SECRET", SECRET)
+    get_settings.cache_clear()
+    app = typer.Typer()
+    register(app)
+    try:
+        minted = CliRunner().invoke(
+            app, ["token", "--seller", "seller-1", "--account", "acc-9", "--role", "sub"]
+        )
+        refused = CliRunner().invoke(app, ["token", "--seller", "seller-1", "--role", "sub"])
+    finally:
+        get_settings.cache_clear()
+
+    assert minted.exit_code == 0, minted.output
+    account = decode_token(SECRET, minted.stdout.strip(), datetime.now(UTC))
+    assert account == Account("acc-9", "seller-1", "sub")
+    assert refused.exit_code != 0
+    assert "--account" in refused.output
