@@ -9,20 +9,22 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.seller import Permission
-from schemas.types import IDENTIFIER_JSON_SCHEMA, IDENTIFIER_MAX_LENGTH
+from schemas.types import IDENTIFIER_MAX_LENGTH
 from services.outreach.api.auth import CurrentAccount, OwnerAccount
+from services.outreach.api.patterns import TRIMMED
 from services.outreach.api.problems import FieldError, ProblemError, problem_responses
 from services.outreach.api.runtime import Runtime, runtime_of
 from services.outreach.permissions import ACCOUNTS_TOPIC, PERMISSIONS, set_permissions
 
 router = APIRouter(tags=["accounts"], responses=problem_responses(401, 403, 422))
 
+# An id the events accept (schemas.types.Identifier).
 AccountId = Annotated[
     str,
     Path(
         min_length=1,
         max_length=IDENTIFIER_MAX_LENGTH,
-        pattern=str(IDENTIFIER_JSON_SCHEMA["pattern"]),
+        pattern=TRIMMED,
         description="A sub-account of the caller's shop.",
     ),
 ]

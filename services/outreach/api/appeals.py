@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.seller import APPEAL_TEXT_MAX_LENGTH
 from services.outreach.api.auth import CurrentAccount
+from services.outreach.api.patterns import NOT_SPACE
 from services.outreach.api.problems import ProblemError, problem_responses
 from services.outreach.api.runtime import Runtime, runtime_of
 from services.outreach.appeals import APPEALS_TOPIC, Appeal, AppealRefused, submit_appeal
@@ -22,7 +23,7 @@ class AppealRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     # At least one character that is not whitespace: an empty appeal explains nothing.
-    text: str = Field(min_length=1, max_length=APPEAL_TEXT_MAX_LENGTH, pattern=r"\S")
+    text: str = Field(min_length=1, max_length=APPEAL_TEXT_MAX_LENGTH, pattern=NOT_SPACE)
 
 
 class AppealList(BaseModel):

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = structlog.get_logger(__name__)
 
@@ -118,7 +119,7 @@ async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
 _UNREADABLE_BODY = "There was an error parsing the body"
 
 
-async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     # Routing's 404 and 405 arrive here too; 405 keeps its Allow header.
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
@@ -129,9 +130,32 @@ async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
         detail = {404: "no such resource", 405: "method not allowed on this resource"}.get(
             exc.status_code, title
         )
-    return problem_response(
-        Problem(title=title, status=exc.status_code, detail=detail), exc.headers
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    return problem_response(Problem(title=title, status=exc.status_code, detail=detail), headers)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of the path: routing names only those of the first route that
+    matched it, and a path's methods may be spread over several routes. Each method
+    is asked of the router on a fresh scope, so nothing of this request's is touched."""
+    allowed = []
+    for method in _METHODS:
+        probe = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+            "query_string": b"",
+        }
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 async def _on_invalid_request(_: Request, exc: Exception) -> JSONResponse:

@@ -84,6 +84,7 @@ async def open_runtime(
         )
 
 
-def runtime_of(request: Request) -> Runtime:
+async def runtime_of(request: Request) -> Runtime:
+    # Async, so FastAPI calls it on the loop rather than in a worker thread.
     runtime: Runtime = request.app.state.runtime
     return runtime

@@ -59,8 +59,12 @@ async def test_an_unknown_field_is_refused(api: ApiUnderTest, test_id: str) -> N
     assert {e["field"] for e in problem["errors"]} == {"permisions"}
 
 
-async def test_unknown_routes_and_methods_are_problems(api: ApiUnderTest) -> None:
+async def test_unknown_routes_and_methods_are_problems(api: ApiUnderTest, test_id: str) -> None:
     assert_problem(await api.client.get("/v1/no-such-thing"), 404)
     wrong_method = await api.client.delete("/v1/templates")
     assert_problem(wrong_method, 405)
     assert "GET" in wrong_method.headers["allow"]
+    # GET and PUT of this path are two routes; Allow names both.
+    spread = await api.client.delete(f"/v1/accounts/a-{test_id}/permissions")
+    assert_problem(spread, 405)
+    assert {"GET", "PUT"} <= set(spread.headers["allow"].split(", "))

@@ -1,0 +1,13 @@
+"""Regular expressions of request fields, written to mean the same in every engine that
+reads them: pydantic (Rust regex), Python's re and clients' JSON Schema (ECMA-262).
+
+Their `\\s` differ (ECMA's lacks U+0085, Rust's lacks U+001C-U+001F, Python's has
+both), so whitespace is spelled out as Python's, which the event schemas check.
+"""
+
+# One character that is not whitespace to Python's str.isspace().
+NOT_SPACE = r"[^\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+# An id the events accept (schemas.types.Identifier, length aside): no whitespace at
+# either end.
+TRIMMED = rf"^{NOT_SPACE}(?:[\s\S]*{NOT_SPACE})?$"
