@@ -10,23 +10,33 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+import structlog
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.outreach.api import accounts, appeals, ops, shop, templates
 from services.outreach.api.auth import customers_account
 from services.outreach.api.metrics import RequestMetrics
 from services.outreach.api.plans import router as plans_router
 from services.outreach.api.problems import (
+    Problem,
     as_problem_media,
     install_problem_handlers,
+    problem_response,
     problem_responses,
 )
 from services.outreach.api.runtime import Runtime, open_runtime
 from services.shared.kafka import wait_for_kafka
 from services.shared.settings import Settings
 
+log = structlog.get_logger(__name__)
+
 TITLE = "CRM Broadcast API"
 VERSION = "1.0.0"
+UNAVAILABLE = (KafkaConnectionError, KafkaTimeoutError, RedisConnectionError, RedisTimeoutError)
 DESCRIPTION = (
     "Seller-facing API of CRM Broadcast. Authenticate with `Authorization: Bearer <JWT>`; "
     "every error is `application/problem+json`."
@@ -39,9 +49,10 @@ def _assemble(lifespan: Any = None) -> FastAPI:
         version=VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses=problem_responses(500),
+        responses=problem_responses(500, 503),
     )
     install_problem_handlers(app)
+    install_unavailable_handlers(app)
     app.add_middleware(RequestMetrics)
     app.include_router(ops.router)
     app.include_router(shop.router)
@@ -57,6 +68,27 @@ def _assemble(lifespan: Any = None) -> FastAPI:
     )
     _document_problems(app)
     return app
+
+
+def install_unavailable_handlers(app: FastAPI) -> None:
+    """Kafka or Redis not answering is an outage to wait out, not a bug: 503 with
+    Retry-After rather than 500."""
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency_unavailable", path=request.url.path, error=repr(exc))
+        runtime: Runtime = request.app.state.runtime
+        retry_after = runtime.outreach.retry_after_seconds
+        return problem_response(
+            Problem(
+                title="Service Unavailable",
+                status=503,
+                detail="a backing service (Kafka or Redis) does not answer; retry later",
+            ),
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    for error in UNAVAILABLE:
+        app.add_exception_handler(error, unavailable)
 
 
 def _document_problems(app: FastAPI) -> None:

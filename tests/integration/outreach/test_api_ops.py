@@ -8,6 +8,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from services.outreach.api.app import build_app
+from services.outreach.appeals import appeal_store
 from tests.integration.outreach.conftest import ApiUnderTest
 from tests.integration.outreach.serving import serving
 from tests.integration.outreach.support import assert_problem
@@ -42,6 +43,21 @@ async def test_readiness_names_what_does_not_answer(api: ApiUnderTest) -> None:
     await gone.aclose()
     assert problem["checks"] == {"kafka": True, "redis": False}
     assert "redis" in problem["detail"]
+
+
+async def test_a_backing_service_that_does_not_answer_is_a_503(
+    api: ApiUnderTest, test_id: str
+) -> None:
+    gone = aioredis.Redis.from_url("redis://127.0.0.1:1/0")
+    runtime = replace(api.runtime, appeals=appeal_store(api.settings, gone))
+    async with (
+        serving(build_app(runtime)) as base_url,
+        httpx.AsyncClient(base_url=base_url) as client,
+    ):
+        response = await client.get("/v1/appeals", headers=api.auth(f"seller-{test_id}"))
+    await gone.aclose()
+    assert_problem(response, 503)
+    assert response.headers["retry-after"] == str(runtime.outreach.retry_after_seconds)
 
 
 async def test_the_openapi_document_describes_every_endpoint(api: ApiUnderTest) -> None:
