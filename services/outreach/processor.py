@@ -166,7 +166,9 @@ class PlanProcessor:
         try:
             async with self.producer.transaction():
                 await self._publish(outcomes, letters, now)
-                self.handlers.checkpoint("before_commit")
+                if any(o.answer and o.answer.command == "SubmitPlan" for o in outcomes):
+                    # Test hook: a submit's changes and answer sent, not yet committed.
+                    self.handlers.checkpoint("before_commit")
                 offsets = _next_offsets(records)
                 if offsets:
                     await self.producer.send_offsets_to_transaction(offsets, self.group_id)

@@ -169,8 +169,11 @@ def begin_submit(
 
 
 def finish_submit(needed: QuotaNeeded, reserve_outcome: str, now: datetime) -> Change:
-    """A one-time plan's submit once the quota port answered `reserve`."""
-    if reserve_outcome == "reserved":
+    """A one-time plan's submit once the quota port answered `reserve`.
+
+    `already_reserved` is a replayed submit finding the unit its first attempt took.
+    """
+    if reserve_outcome in ("reserved", "already_reserved"):
         return _schedule(needed.plan, now)
     return _reject(needed.plan, "quota_exhausted", now)
 

@@ -19,7 +19,8 @@ from schemas.plans import (
     SubmitPlan,
 )
 from services.quota.sample_status import sample_status
-from services.shared.codec import decode
+from services.shared.codec import decode, encode
+from services.shared.kafka import new_producer
 from services.shared.settings import Settings
 from tests.integration.kafka_io import read_until_idle
 from tests.integration.outreach.processor_support import (
@@ -174,9 +175,6 @@ async def test_suspension_cancels_scheduled_and_ongoing_plans_and_blocks_submits
         seller, access="suspended", level=None, weekly_quota=0, occurred_at=now()
     )
     await outreach.set_status(suspended)
-    from services.shared.kafka import new_producer
-    from services.shared.codec import encode
-
     producer = new_producer(settings)
     await producer.start()
     await producer.send_and_wait(
