@@ -20,6 +20,7 @@ from schemas.outbound import Button
 from schemas.plans import PlanContent, PlanDraft
 from services.outreach.domain.templates import (
     PLACEHOLDERS,
+    Template,
     find,
     market_languages,
     placeholders_in,
@@ -44,6 +45,11 @@ MAX_SCHEDULE_AHEAD = timedelta(days=30)
 # An ISO 639 code in lowercase, optionally with a region as BCP 47 writes it: th, fil,
 # zh-SG, es-419. One spelling per language, so a customer's app language matches a key.
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:-(?:[A-Z]{2}|[0-9]{3}))?")
+_AUTOMATED_FIELDS = {
+    "trigger": "a trigger",
+    "starts_at": "starts_at, when it begins",
+    "ends_at": "ends_at, when it ends",
+}
 _KNOWN_PLACEHOLDERS = ", ".join(f"{{{name}}}" for name in sorted(PLACEHOLDERS))
 
 
@@ -88,8 +94,8 @@ def time_problems(draft: PlanDraft, *, now: datetime) -> list[Problem]:
                 Problem(
                     field="ends_at",
                     code="ends_in_past",
-                    message=f"ends_at ({draft.ends_at.isoformat()}) must be in the future; "
-                    f"it is now {now.isoformat()}.",
+                    message=f"The end time {draft.ends_at.isoformat()} is not in the future "
+                    f"(it is now {now.isoformat()}); choose a later end.",
                 )
             )
         return problems
@@ -100,8 +106,8 @@ def time_problems(draft: PlanDraft, *, now: datetime) -> list[Problem]:
                 Problem(
                     field="send_at",
                     code="send_at_in_past",
-                    message=f"send_at ({draft.send_at.isoformat()}) must be in the future; "
-                    f"it is now {now.isoformat()}. Choose a later time or send now.",
+                    message=f"The send time {draft.send_at.isoformat()} is not in the future "
+                    f"(it is now {now.isoformat()}); choose a later time or send now.",
                 )
             )
         elif draft.send_at > latest:
@@ -109,8 +115,8 @@ def time_problems(draft: PlanDraft, *, now: datetime) -> list[Problem]:
                 Problem(
                     field="send_at",
                     code="send_at_too_far",
-                    message=f"send_at ({draft.send_at.isoformat()}) is more than "
-                    f"{MAX_SCHEDULE_AHEAD.days} days ahead; the latest allowed now is "
+                    message=f"The send time {draft.send_at.isoformat()} is more than "
+                    f"{MAX_SCHEDULE_AHEAD.days} days ahead; choose a time no later than "
                     f"{latest.isoformat()}.",
                 )
             )
@@ -159,7 +165,7 @@ def content_from_template(
         if market is not None:
             template = template.in_languages(market_languages(market))
         if default_language not in template.texts:
-            return [_language_not_in_template(default_language, template.languages)]
+            return [_language_not_in_template(default_language, template)]
         texts = template.texts
     try:
         return PlanContent.model_validate(
@@ -182,7 +188,7 @@ def content_from_template(
 def _name_problems(draft: PlanDraft) -> list[Problem]:
     if draft.name.strip():
         return []
-    return [Problem(field="name", code="blank", message="name must not be blank.")]
+    return [Problem(field="name", code="blank", message="The plan name must not be blank.")]
 
 
 def _segment_problems(segment_id: str, known_segments: Set[str]) -> list[Problem]:
@@ -233,13 +239,13 @@ def _automated_shape_problems(draft: PlanDraft) -> list[Problem]:
         problems.append(_not_for("send_at", "automated", "trigger, starts_at and ends_at"))
     if draft.send_now:
         problems.append(_not_for("send_now", "automated", "trigger, starts_at and ends_at"))
-    for field in ("trigger", "starts_at", "ends_at"):
+    for field in _AUTOMATED_FIELDS:
         if getattr(draft, field) is None:
             problems.append(
                 Problem(
                     field=field,
                     code="missing",
-                    message=f"An automated plan needs {field}.",
+                    message=f"An automated plan needs {_AUTOMATED_FIELDS[field]}.",
                 )
             )
     starts_at, ends_at = draft.starts_at, draft.ends_at
@@ -248,8 +254,8 @@ def _automated_shape_problems(draft: PlanDraft) -> list[Problem]:
             Problem(
                 field="ends_at",
                 code="ends_before_start",
-                message=f"ends_at ({ends_at.isoformat()}) must be after "
-                f"starts_at ({starts_at.isoformat()}).",
+                message=f"The end time {ends_at.isoformat()} must be after the start time "
+                f"{starts_at.isoformat()}.",
             )
         )
     return problems
@@ -262,7 +268,7 @@ def _template_problems(content: PlanContent) -> list[Problem]:
     if template is None:
         return [_unknown_template(content.template_id)]
     if content.default_language not in template.languages:
-        return [_language_not_in_template(content.default_language, template.languages)]
+        return [_language_not_in_template(content.default_language, template)]
     return []
 
 
@@ -365,11 +371,12 @@ def _unknown_template(template_id: str) -> Problem:
     )
 
 
-def _language_not_in_template(language: str, languages: tuple[str, ...]) -> Problem:
+def _language_not_in_template(language: str, template: Template) -> Problem:
     return Problem(
         field="content.default_language",
         code="language_not_in_template",
-        message=f"The template has no {language} text; its languages are {', '.join(languages)}.",
+        message=f"Template {template.template_id} has no {language} text; its languages "
+        f"are {', '.join(template.languages)}.",
     )
 
 
