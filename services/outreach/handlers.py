@@ -98,7 +98,7 @@ class Handlers:
     async def _submit(self, plan: Plan, now: datetime) -> Change | Refusal:
         status = await self.quota.seller_status(plan.seller_id)
         access = status.access if status is not None else None
-        step = lifecycle.begin_submit(plan, access, time_problems(plan, now), now)
+        step = lifecycle.begin_submit(plan, access, time_problems(plan, now=now), now)
         if isinstance(step, QuotaNeeded):
             reservation = await self.quota.reserve(plan.seller_id, plan.plan_id, plan.type, step.at)
             self.checkpoint("after_quota")
