@@ -159,9 +159,7 @@ async def outreach_submit(ctx: BenchContext) -> dict[str, Any]:
             timeout=30,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
         ) as http:
-            headers = {
-                s: {"Authorization": f"Bearer {_token(settings, s)}"} for s in sellers
-            }
+            headers = {s: {"Authorization": f"Bearer {_token(settings, s)}"} for s in sellers}
             plans = await _drafts(http, sellers, headers, count)
 
             async def submit(i: int) -> None:
