@@ -53,6 +53,9 @@ def dev_up() -> None:
         port = os.environ.get("CRM_OPS_PORT") or str(registry.OPS_PORTS[name])
         process = supervisor.start(name, ["worker", name], {"CRM_OPS_PORT": port})
         err.print(f"worker {name}: pid {process.pid}, ops on :{port}, log {process.log}")
+    for name, args in registry.servers().items():
+        process = supervisor.start(name, args)
+        err.print(f"{name}: pid {process.pid}, on :{get_settings().api_port}, log {process.log}")
 
 
 @dev_app.command("down")
@@ -61,7 +64,7 @@ def dev_down() -> None:
     from services import registry
     from services.shared import supervisor
 
-    for name in reversed(registry.SERVICES):
+    for name in [*registry.servers(), *reversed(registry.SERVICES)]:
         if supervisor.stop(name):
             err.print(f"stopped {name}")
     raise typer.Exit(_stack("down"))
@@ -74,7 +77,7 @@ def dev_status() -> None:
     from services.shared import supervisor
 
     code = _stack("status")
-    for name in registry.workers():
+    for name in [*registry.workers(), *registry.servers()]:
         process = supervisor.status(name)
         state = f"running, pid {process.pid}" if process.running else "not running"
         err.print(f"[{name}] {state} (log {process.log})")

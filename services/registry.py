@@ -48,3 +48,11 @@ def workers() -> list[str]:
         if importlib.util.find_spec(f"services.{s}") is not None
         and importlib.util.find_spec(f"services.{s}.worker") is not None
     ]
+
+
+def servers() -> dict[str, list[str]]:
+    """Long-running `crm` commands besides the workers that `crm dev up` starts (name ->
+    arguments): the seller-facing API once outreach provides it."""
+    if part("outreach", "cli") is None:
+        return {}
+    return {"api": ["api"]}

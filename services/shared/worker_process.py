@@ -41,12 +41,14 @@ class WorkerProcess:
         }
         self.process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
+        # `crm` arguments; a subclass may run another long-lived command (`crm api`).
+        self.command = ["worker", name]
 
     def start(self) -> None:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(CRM), "worker", self.name], stdout=log, stderr=subprocess.STDOUT, env=self.env
+                [str(CRM), *self.command], stdout=log, stderr=subprocess.STDOUT, env=self.env
             )
 
     def log(self) -> bytes:

@@ -1,5 +1,195 @@
-"""/v1/plans: plan management through the plan processor (being built)."""
+"""/v1/plans: the seller's plan management (SPEC sections 5 and 7).
 
-from fastapi import APIRouter
+Reads come from the plan read model; every change is a command to the plan processor,
+and the answer it sends back is the response.
+"""
 
-router = APIRouter(tags=["plans"])
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import ValidationError
+
+from schemas.outbound import PlanType
+from schemas.plans import (
+    CancelPlan,
+    CreatePlan,
+    DeletePlan,
+    EditPlan,
+    Plan,
+    PlanCommandAnswered,
+    PlanDraft,
+    PlanStatus,
+    SubmitPlan,
+)
+from services.outreach.api.auth import Account, customers_account
+from services.outreach.api.plan_requests import PlanIn, PlanPatch, draft_from
+from services.outreach.api.problems import ProblemError
+from services.outreach.gateway import ReplyTimeout
+from services.outreach.handlers import PlanCommand
+from services.outreach.plans_runtime import PlansRuntime
+
+router = APIRouter(prefix="/v1/plans", tags=["plans"])
+
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("0b9f3c1e-7d0a-4d55-9a43-2f9c1a6e5b10")
+_STATUS_OF_OUTCOME = {"not_found": 404, "forbidden_action": 409, "version_conflict": 409}
+
+CustomersAccount = Annotated[Account, Depends(customers_account)]
+
+
+def _plans(request: Request) -> PlansRuntime:
+    runtime: PlansRuntime = request.app.state.runtime.plans
+    return runtime
+
+
+Plans = Annotated[PlansRuntime, Depends(_plans)]
+
+
+@router.get("", summary="The seller's plans, newest first")
+async def list_plans(
+    account: CustomersAccount,
+    plans: Plans,
+    type: Annotated[PlanType | None, Query()] = None,
+    status: Annotated[PlanStatus | None, Query()] = None,
+) -> dict[str, list[Plan]]:
+    items = await plans.read_model.list(account.seller_id, type=type, status=status)
+    return {"items": items}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Save a new draft")
+async def create_plan(
+    body: PlanIn,
+    account: CustomersAccount,
+    plans: Plans,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> Plan:
+    draft = _valid_draft(body.model_dump(exclude_unset=True), plans, account)
+    if idempotency_key:
+        # A retried POST (after a 503, say) answers with the plan the first one made.
+        plan_id = str(
+            uuid.uuid5(
+                _IDEMPOTENCY_NAMESPACE,
+                f"{account.seller_id}/{account.account_id}/{idempotency_key}",
+            )
+        )
+    else:
+        plan_id = str(uuid.uuid4())
+    answer = await _send(plans, CreatePlan(**_command_fields(account, plan_id, plans), draft=draft))
+    return await _applied(answer, plans)
+
+
+@router.get("/{plan_id}", summary="One plan")
+async def get_plan(plan_id: str, account: CustomersAccount, plans: Plans) -> Plan:
+    plan = await plans.read_model.get(account.seller_id, plan_id)
+    if plan is None:
+        raise _not_found(plan_id)
+    return plan
+
+
+@router.patch("/{plan_id}", summary="Edit a draft (only the fields given change)")
+async def edit_plan(plan_id: str, body: PlanPatch, account: CustomersAccount, plans: Plans) -> Plan:
+    current = await plans.read_model.get(account.seller_id, plan_id)
+    if current is None:
+        raise _not_found(plan_id)
+    if current.status != "draft":
+        raise ProblemError(409, "Forbidden action", f"cannot edit a plan that is {current.status}")
+    fields = PlanDraft.model_fields.keys()
+    merged: dict[str, Any] = current.model_dump(mode="json", include=set(fields))
+    merged.update(body.model_dump(exclude_unset=True, mode="json"))
+    draft = _valid_draft(merged, plans, account)
+    command = EditPlan(
+        **_command_fields(account, plan_id, plans), draft=draft, expected_version=current.version
+    )
+    return await _applied(await _send(plans, command), plans)
+
+
+@router.delete("/{plan_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a draft")
+async def delete_plan(plan_id: str, account: CustomersAccount, plans: Plans) -> Response:
+    answer = await _send(plans, DeletePlan(**_command_fields(account, plan_id, plans)))
+    await _applied(answer, plans)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{plan_id}/submit",
+    summary="Submit a draft: scheduled, sending, ongoing or rejected with its reason",
+)
+async def submit_plan(plan_id: str, account: CustomersAccount, plans: Plans) -> Plan:
+    answer = await _send(plans, SubmitPlan(**_command_fields(account, plan_id, plans)))
+    return await _applied(answer, plans)
+
+
+@router.post("/{plan_id}/cancel", summary="Cancel a scheduled or ongoing plan")
+async def cancel_plan(plan_id: str, account: CustomersAccount, plans: Plans) -> Plan:
+    answer = await _send(plans, CancelPlan(**_command_fields(account, plan_id, plans)))
+    return await _applied(answer, plans)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _command_fields(account: Account, plan_id: str, plans: PlansRuntime) -> dict[str, Any]:
+    return {
+        "event_id": uuid.uuid4(),
+        "occurred_at": plans.clock(),
+        "correlation_id": uuid.uuid4(),
+        "seller_id": account.seller_id,
+        "account_id": account.account_id,
+        "plan_id": plan_id,
+    }
+
+
+def _valid_draft(fields: dict[str, Any], plans: PlansRuntime, account: Account) -> PlanDraft:
+    try:
+        draft = draft_from(fields)
+    except ValidationError as exc:
+        raise ProblemError(
+            422, "Invalid plan", "the plan has invalid fields", errors=_errors_of(exc)
+        ) from None
+    if isinstance(draft, list):
+        raise ProblemError(422, "Invalid plan", "the plan has invalid fields", errors=draft)
+    problems = plans.validate(draft, account.seller_id)
+    if problems:
+        errors = [{"field": p.field, "message": p.message} for p in problems]
+        raise ProblemError(422, "Invalid plan", problems[0].message, errors=errors)
+    return draft
+
+
+def _errors_of(exc: ValidationError) -> list[dict[str, str]]:
+    errors = []
+    for error in exc.errors(include_url=False):
+        ctx = error.get("ctx") or {}
+        loc = [str(part) for part in error["loc"]]
+        if "field" in ctx:
+            loc.append(str(ctx["field"]))
+        errors.append({"field": ".".join(loc) or "body", "message": error["msg"]})
+    return errors
+
+
+async def _send(plans: PlansRuntime, command: PlanCommand) -> PlanCommandAnswered:
+    try:
+        return await plans.gateway.send(command)
+    except ReplyTimeout:
+        raise ProblemError(
+            503,
+            "Plan processor busy",
+            "the plan processor did not answer in time; the request may still take effect, "
+            "read the plan before retrying",
+            headers={"Retry-After": str(plans.retry_after_seconds)},
+        ) from None
+
+
+async def _applied(answer: PlanCommandAnswered, plans: PlansRuntime) -> Plan:
+    if answer.outcome != "applied" or answer.plan is None:
+        code = _STATUS_OF_OUTCOME.get(answer.outcome, 409)
+        title = "Plan not found" if code == 404 else "Forbidden action"
+        raise ProblemError(code, title, answer.detail or answer.outcome)
+    # Read your writes: the next GET must see what this answer says.
+    await plans.read_model.put(answer.plan, deleted=answer.command == "DeletePlan")
+    return answer.plan
+
+
+def _not_found(plan_id: str) -> ProblemError:
+    return ProblemError(404, "Plan not found", f"no plan {plan_id} for this seller")

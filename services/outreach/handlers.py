@@ -1,0 +1,150 @@
+"""What the plan processor does with one command, one seller status or one due plan:
+ask the pure lifecycle, call the quota port where the lifecycle says so, and return the
+changes to publish and the answer for the API.
+
+Quota calls are idempotent per plan, so a batch replayed after a crash (its transaction
+never committed) takes or gives back each unit at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import uuid4
+
+from schemas.envelope import Event
+from schemas.plans import (
+    CancelPlan,
+    CompletePlan,
+    CreatePlan,
+    DeletePlan,
+    EditPlan,
+    Plan,
+    PlanCommandAnswered,
+    SubmitPlan,
+)
+from schemas.seller import SellerStatusChanged
+from services.outreach.domain import lifecycle
+from services.outreach.domain.lifecycle import Change, QuotaNeeded, Refusal
+from services.outreach.domain.validation import time_problems
+from services.outreach.plan_book import Draft
+from services.quota.port import QuotaPort
+
+PlanCommand = CreatePlan | EditPlan | DeletePlan | SubmitPlan | CancelPlan | CompletePlan
+
+
+@dataclass
+class Outcome:
+    """One input's effect: changes to publish (with the command that caused them) and
+    the answer to send back."""
+
+    changes: list[tuple[Change, Event | None]] = field(default_factory=list)
+    answer: PlanCommandAnswered | None = None
+
+
+@dataclass
+class Handlers:
+    quota: QuotaPort
+    # Test hook: called at named points ("after_quota") so a test can kill the process there.
+    checkpoint: Callable[[str], None] = lambda _: None
+
+    async def command(self, draft: Draft, command: PlanCommand, now: datetime) -> Outcome:
+        existing = draft.get(command.seller_id, command.plan_id)
+        decision: Change | Refusal
+        if isinstance(command, CreatePlan):
+            decision = lifecycle.create(existing, command, now)
+            if existing is not None and isinstance(decision, Change):
+                return _answer(command, decision, now, publish=False)
+        elif existing is None:
+            decision = lifecycle.not_found(command.plan_id)
+        elif isinstance(command, EditPlan):
+            decision = lifecycle.edit(existing, command, now)
+        elif isinstance(command, DeletePlan):
+            decision = lifecycle.delete(existing, now)
+        elif isinstance(command, SubmitPlan):
+            decision = await self._submit(existing, now)
+        elif isinstance(command, CancelPlan):
+            decision = await self._cancel(existing, now, "seller_cancelled")
+        else:
+            decision = lifecycle.complete(existing, command, now)
+        if isinstance(decision, Change):
+            draft.put(decision.plan, deleted=decision.event == "PlanDeleted")
+        return _answer(command, decision, now)
+
+    async def status(self, draft: Draft, status: SellerStatusChanged, now: datetime) -> Outcome:
+        if status.access != "suspended":
+            return Outcome()
+        outcome = Outcome()
+        for plan in draft.of_seller(status.seller_id):
+            change = lifecycle.on_suspension(plan, status.occurred_at, now)
+            if change is None:
+                continue
+            await self._give_back(plan)
+            draft.put(change.plan)
+            outcome.changes.append((change, None))
+        return outcome
+
+    async def due(self, draft: Draft, plan: Plan, now: datetime) -> Outcome:
+        change = lifecycle.on_due(plan, now)
+        if change is None:
+            return Outcome()
+        if change.event == "PlanDispatched" and plan.type == "one_time" and plan.quota_at:
+            # From here on the unit is spent: a cancel can no longer give it back.
+            await self.quota.mark_dispatched(plan.seller_id, plan.plan_id, plan.type, plan.quota_at)
+        draft.put(change.plan)
+        return Outcome(changes=[(change, None)])
+
+    async def _submit(self, plan: Plan, now: datetime) -> Change | Refusal:
+        status = await self.quota.seller_status(plan.seller_id)
+        access = status.access if status is not None else None
+        step = lifecycle.begin_submit(plan, access, time_problems(plan, now=now), now)
+        if isinstance(step, QuotaNeeded):
+            reservation = await self.quota.reserve(plan.seller_id, plan.plan_id, plan.type, step.at)
+            self.checkpoint("after_quota")
+            return lifecycle.finish_submit(step, reservation.outcome, now)
+        if isinstance(step, Change) and step.plan.status == "rejected":
+            # A replayed submit may find a unit an earlier, aborted attempt took.
+            at = lifecycle.quota_instant(plan, now)
+            await self._give_back(step.plan.model_copy(update={"quota_at": at}))
+        return step
+
+    async def _cancel(self, plan: Plan, now: datetime, reason: str) -> Change | Refusal:
+        decision = lifecycle.cancel(plan, now, reason)
+        if isinstance(decision, Change):
+            await self._give_back(plan)
+        return decision
+
+    async def _give_back(self, plan: Plan) -> None:
+        if plan.type == "one_time" and plan.quota_at is not None:
+            await self.quota.release(plan.seller_id, plan.plan_id, plan.type, plan.quota_at)
+
+
+def _answer(
+    command: PlanCommand, decision: Change | Refusal, now: datetime, *, publish: bool = True
+) -> Outcome:
+    if isinstance(decision, Refusal):
+        answer = PlanCommandAnswered(
+            event_id=uuid4(),
+            occurred_at=now,
+            correlation_id=command.correlation_id,
+            seller_id=command.seller_id,
+            plan_id=command.plan_id,
+            command=command.event_type,
+            outcome=decision.outcome,
+            detail=decision.detail,
+            plan=None,
+        )
+        return Outcome(answer=answer)
+    answer = PlanCommandAnswered(
+        event_id=uuid4(),
+        occurred_at=now,
+        correlation_id=command.correlation_id,
+        seller_id=command.seller_id,
+        plan_id=command.plan_id,
+        command=command.event_type,
+        outcome="applied",
+        detail=None,
+        plan=decision.plan,
+    )
+    return Outcome(changes=[(decision, command)] if publish else [], answer=answer)

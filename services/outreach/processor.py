@@ -1,0 +1,335 @@
+"""The plan processor: the single writer of every seller's plans.
+
+It consumes crm.plan-commands and crm.seller-status (co-partitioned by seller_id, so one
+processor owns all of a seller's inputs) and, in one Kafka transaction per batch,
+publishes the plan changes to crm.plan-events, the answers to crm.plan-replies and the
+consumed offsets. A crash anywhere leaves either the whole batch or none of it in the
+log; the next owner replays an uncommitted batch from the same offsets.
+
+Its state is the log: on assignment it folds crm.plan-events of its partitions
+(read_committed). Due plans (send_at reached, timeframe over) are acted on in the same
+transactional loop, so a dispatch is published exactly once however often the process
+restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaError, ProducerFenced
+
+from schemas.envelope import Event
+from schemas.plans import Plan, PlanDeleted
+from schemas.seller import SellerStatusChanged
+from schemas.topics import key_of, topic
+from services.outreach import metrics
+from services.outreach.domain.lifecycle import Change
+from services.outreach.events import plan_event
+from services.outreach.handlers import Handlers, Outcome, PlanCommand
+from services.outreach.plan_book import Draft, PlanBook
+from services.outreach.read_model import PlanReadModel
+from services.shared.codec import DecodeError, decode, encode
+from services.shared.dead_letters import dead_letter_for
+from services.shared.kafka import new_consumer, new_producer
+from services.shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+from services.shared.consumer import Record  # noqa: E402
+
+SERVICE = "outreach"
+# How often the loop wakes without input, to act on due plans.
+IDLE_WAKE_SECONDS = 0.2
+READ_MODEL_CHECK_SECONDS = 5.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def processor_group(settings: Settings) -> str:
+    return f"{settings.topic_prefix}crm-outreach"
+
+
+class PlanProcessor:
+    def __init__(
+        self,
+        settings: Settings,
+        handlers: Handlers,
+        read_model: PlanReadModel,
+        *,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.handlers = handlers
+        self.read_model = read_model
+        self.clock = clock
+        self.book = PlanBook()
+        self.group_id = processor_group(settings)
+        self._commands = settings.topic("crm.plan-commands")
+        self._statuses = settings.topic("crm.seller-status")
+        self._events = settings.topic("crm.plan-events")
+        self._replies = settings.topic("crm.plan-replies")
+        # One transactional id for the group: a second processor fences the first, so
+        # there is never more than one writer (scaling out needs one id per partition).
+        self.producer: AIOKafkaProducer = new_producer(
+            settings, transactional_id=f"{self.group_id}-processor", linger_ms=0
+        )
+        self.consumer: AIOKafkaConsumer = new_consumer(
+            settings,
+            group_id=self.group_id,
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            max_poll_records=500,
+        )
+        self.loaded = asyncio.Event()
+        self._last_read_model_check = 0.0
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        # Starting the transactional producer first aborts whatever transaction a dead
+        # predecessor left open, so the fold below reads only committed events.
+        await self.producer.start()
+        await self.consumer.start()
+        self.consumer.subscribe([self._commands, self._statuses], listener=_Rebalance(self))
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.producer.stop()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await self.start()
+        try:
+            while not stopping.is_set():
+                await self.step()
+        finally:
+            await self.stop()
+
+    async def step(self) -> None:
+        """One batch: whatever input arrived plus the plans that came due, in one
+        transaction."""
+        batch = await self.consumer.getmany(
+            timeout_ms=int(self._wait_seconds() * 1000), max_records=500
+        )
+        records = [r for rs in batch.values() for r in rs]
+        now = self.clock()
+        due = self.book.due(now)
+        if records or due:
+            await self._process(records, due, now)
+        await self._check_read_model()
+
+    def _wait_seconds(self) -> float:
+        next_due = self.book.next_due()
+        if next_due is None:
+            return IDLE_WAKE_SECONDS
+        return max(0.0, min(IDLE_WAKE_SECONDS, (next_due - self.clock()).total_seconds()))
+
+    # --- one batch -------------------------------------------------------------------
+
+    async def _process(self, records: list[Record], due: list[Plan], now: datetime) -> None:
+        started = time.perf_counter()
+        draft = Draft(self.book)
+        partition_of = dict(self.book.partition_of)
+        by_seller: dict[str, list[Record]] = defaultdict(list)
+        letters: list[Event] = []
+        for record in records:
+            seller = record.key.decode() if record.key else ""
+            by_seller[seller].append(record)
+            partition_of.setdefault(seller, record.partition)
+        due_by_seller: dict[str, list[Plan]] = defaultdict(list)
+        for plan in due:
+            due_by_seller[plan.seller_id].append(plan)
+
+        async def seller_work(seller: str) -> list[Outcome]:
+            # One seller's inputs in log order; sellers run side by side.
+            done: list[Outcome] = []
+            for record in by_seller.get(seller, []):
+                done.append(await self._one(draft, record, now, letters))
+            for plan in due_by_seller.get(seller, []):
+                current = draft.get(plan.seller_id, plan.plan_id)
+                if current is not None and current.version == plan.version:
+                    done.append(await self.handlers.due(draft, current, now))
+            return done
+
+        sellers = set(by_seller) | set(due_by_seller)
+        results = await asyncio.gather(*(seller_work(s) for s in sellers))
+        outcomes = [o for per_seller in results for o in per_seller]
+        try:
+            async with self.producer.transaction():
+                await self._publish(outcomes, letters, now)
+                if any(o.answer and o.answer.command == "SubmitPlan" for o in outcomes):
+                    # Test hook: a submit's changes and answer sent, not yet committed.
+                    self.handlers.checkpoint("before_commit")
+                offsets = _next_offsets(records)
+                if offsets:
+                    await self.producer.send_offsets_to_transaction(offsets, self.group_id)
+        except ProducerFenced:
+            raise
+        except KafkaError:
+            log.exception("plan_batch_aborted", records=len(records), due=len(due))
+            metrics.BATCHES_ABORTED.inc()
+            await self._rewind(records)
+            return
+        draft.commit(partition_of)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        await self._project([(change, None) for o in outcomes for change, _ in o.changes])
+
+    async def _one(
+        self, draft: Draft, record: Record, now: datetime, letters: list[Event]
+    ) -> Outcome:
+        logical = self.settings.logical_topic(record.topic)
+        try:
+            event = decode(logical, record.value, max_bytes=self.settings.max_event_bytes)
+        except DecodeError as exc:
+            letters.append(_letter(record, exc.reason))
+            return Outcome()
+        if isinstance(event, SellerStatusChanged):
+            return await self.handlers.status(draft, event, now)
+        command: PlanCommand = event  # type: ignore[assignment]
+        outcome = await self.handlers.command(draft, command, now)
+        answered = outcome.answer.outcome if outcome.answer else "none"
+        metrics.COMMANDS.labels(command.event_type, answered).inc()
+        return outcome
+
+    async def _publish(self, outcomes: list[Outcome], letters: list[Event], now: datetime) -> None:
+        sends = []
+        for outcome in outcomes:
+            for change, cause in outcome.changes:
+                event = plan_event(change, cause, now)
+                metrics.PLAN_EVENTS.labels(event.event_type).inc()
+                sends.append(await self._send(self._events, event))
+            if outcome.answer is not None:
+                sends.append(await self._send(self._replies, outcome.answer))
+        for letter in letters:
+            sends.append(
+                await self.producer.send(self.settings.topic("crm.dead-letters"), encode(letter))
+            )
+        await asyncio.gather(*sends)
+
+    async def _send(self, physical: str, event: Event) -> asyncio.Future[object]:
+        key = key_of(event)
+        sent: asyncio.Future[object] = await self.producer.send(
+            physical, encode(event), key=key.encode() if key is not None else None
+        )
+        return sent
+
+    async def _rewind(self, records: list[Record]) -> None:
+        """Back to the last committed offsets: the aborted batch is read again."""
+        for tp in {TopicPartition(r.topic, r.partition) for r in records}:
+            committed = await self.consumer.committed(tp)
+            if committed is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, committed)
+
+    # --- state and read model ----------------------------------------------------------
+
+    async def load(self, partitions: set[int]) -> None:
+        """Fold the committed plan events of these partitions into the book."""
+        started = time.perf_counter()
+        reader = new_consumer(self.settings, isolation_level="read_committed")
+        await reader.start()
+        count = 0
+        try:
+            tps = [TopicPartition(self._events, p) for p in sorted(partitions)]
+            reader.assign(tps)
+            await reader.seek_to_beginning(*tps)
+            ends = await reader.end_offsets(tps)
+            remaining = {tp for tp in tps if ends[tp] > 0}
+            while remaining:
+                batch = await reader.getmany(*remaining, timeout_ms=500)
+                for tp, records in batch.items():
+                    for record in records:
+                        count += self._fold(record, tp.partition)
+                for tp in list(remaining):
+                    if await reader.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
+        finally:
+            await reader.stop()
+        plans = [
+            (plan, key in self.book.deleted)
+            for key, plan in self.book.plans.items()
+            if self.book.partition_of.get(key[0]) in partitions
+        ]
+        await self.read_model.put_many(plans)
+        log.info(
+            "plans_loaded",
+            partitions=sorted(partitions),
+            events=count,
+            plans=len(plans),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
+    def _fold(self, record: Record, partition: int) -> int:
+        try:
+            event = decode(topic("crm.plan-events").name, record.value, max_bytes=1 << 20)
+        except DecodeError as exc:
+            # Only this processor writes the topic; a bad record is a bug to look at,
+            # not a reason to stop owning the partition.
+            log.error("plan_event_unreadable", offset=record.offset, error=exc.reason)
+            return 0
+        plan: Plan = event.plan  # type: ignore[attr-defined]
+        self.book.apply(plan, deleted=isinstance(event, PlanDeleted), partition=partition)
+        return 1
+
+    async def _project(self, changes: list[tuple[Change, None]]) -> None:
+        if not changes:
+            return
+        try:
+            await self.read_model.put_many([(c.plan, c.event == "PlanDeleted") for c, _ in changes])
+        except Exception:
+            # The log has it; the periodic check rewrites the read model.
+            log.exception("read_model_write_failed")
+            self._last_read_model_check = 0.0
+
+    async def _check_read_model(self) -> None:
+        """After Redis lost data, write every owned plan again."""
+        if time.monotonic() - self._last_read_model_check < READ_MODEL_CHECK_SECONDS:
+            return
+        self._last_read_model_check = time.monotonic()
+        try:
+            if await self.read_model.is_complete():
+                return
+            await self.read_model.put_many(
+                [(plan, key in self.book.deleted) for key, plan in self.book.plans.items()]
+            )
+            await self.read_model.mark_complete()
+            log.info("read_model_resynced", plans=len(self.book.plans))
+        except Exception:
+            log.exception("read_model_check_failed")
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, processor: PlanProcessor) -> None:
+        self.processor = processor
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.processor.book.forget_partitions({tp.partition for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        partitions = {tp.partition for tp in assigned if tp.topic == self.processor._commands}
+        if partitions:
+            await self.processor.load(partitions)
+        self.processor.loaded.set()
+
+
+def _next_offsets(records: list[Record]) -> dict[TopicPartition, int]:
+    offsets: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+    return offsets
+
+
+def _letter(record: Record, reason: str) -> Event:
+    log.warning("dead_letter", topic=record.topic, offset=record.offset, error=reason)
+    return dead_letter_for(record, error=reason, service=SERVICE, timestamp_ms=record.timestamp)

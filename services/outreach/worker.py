@@ -1,0 +1,75 @@
+"""`crm worker outreach`: the plan processor (single writer of plans, scheduler of
+dispatches) and the projections the API reads, with /healthz, /readyz and /metrics on
+CRM_OPS_PORT."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+
+import structlog
+
+from services.outreach.handlers import Handlers
+from services.outreach.processor import PlanProcessor, utc_now
+from services.outreach.read_model import plan_read_model
+from services.quota.adapter import open_quota
+from services.shared.checks import kafka_check, redis_check
+from services.shared.kafka import wait_for_kafka
+from services.shared.logs import configure_logging
+from services.shared.ops import Health, start_ops_server
+from services.shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+SERVICE = "outreach"
+# Test hook: the processor kills itself with SIGKILL at this point of its first pass
+# (after_quota, before_commit), to show a crash there loses and duplicates nothing.
+CRASH_POINT_ENV = "CRM_OUTREACH_CRASH_POINT"
+
+
+def main(settings: Settings) -> None:
+    configure_logging(SERVICE, settings.log_level, settings.log_format)
+    asyncio.run(_until_signalled(settings))
+
+
+async def _until_signalled(settings: Settings) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await run(settings, stopping)
+
+
+def _crash_at(point: str | None) -> Callable[[str], None]:
+    def checkpoint(name: str) -> None:
+        if name == point:
+            log.warning("crashing_on_purpose", point=name)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint
+
+
+async def run(settings: Settings, stopping: asyncio.Event) -> None:
+    await wait_for_kafka(settings)
+    async with open_quota(settings) as quota:
+        handlers = Handlers(quota, checkpoint=_crash_at(os.environ.get(CRASH_POINT_ENV)))
+        processor = PlanProcessor(
+            settings, handlers, plan_read_model(quota.store.redis, settings), clock=utc_now
+        )
+
+        async def loaded() -> bool:
+            return processor.loaded.is_set()
+
+        health = Health(SERVICE)
+        health.add_check("kafka", kafka_check(settings))
+        health.add_check("redis", redis_check(settings))
+        health.add_check("plans_loaded", loaded)
+        runner, port = await start_ops_server(health, "0.0.0.0", settings.ops_port)
+        log.info("outreach_worker_started", ops_port=port)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(processor.run(stopping))
+        finally:
+            await runner.cleanup()
