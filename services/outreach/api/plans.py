@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from pydantic import ValidationError
 
 from schemas.outbound import PlanType
@@ -24,7 +24,9 @@ from schemas.plans import (
     PlanStatus,
     SubmitPlan,
 )
+from schemas.types import IDENTIFIER_MAX_LENGTH
 from services.outreach.api.auth import Account, customers_account
+from services.outreach.api.patterns import TRIMMED
 from services.outreach.api.plan_requests import PlanIn, PlanPatch, draft_from
 from services.outreach.api.problems import FieldError, ProblemError, problem_responses
 from services.outreach.gateway import ReplyTimeout
@@ -39,6 +41,9 @@ _IDEMPOTENCY_NAMESPACE = uuid.UUID("0b9f3c1e-7d0a-4d55-9a43-2f9c1a6e5b10")
 _STATUS_OF_OUTCOME = {"not_found": 404, "forbidden_action": 409, "version_conflict": 409}
 
 CustomersAccount = Annotated[Account, Depends(customers_account)]
+# An id the events accept (schemas.types.Identifier): anything else is a 422, not a
+# command the schema would refuse.
+PlanId = Annotated[str, Path(min_length=1, max_length=IDENTIFIER_MAX_LENGTH, pattern=TRIMMED)]
 
 
 def _plans(request: Request) -> PlansRuntime:
@@ -83,7 +88,7 @@ async def create_plan(
 
 
 @router.get("/{plan_id}", summary="One plan")
-async def get_plan(plan_id: str, account: CustomersAccount, plans: Plans) -> Plan:
+async def get_plan(plan_id: PlanId, account: CustomersAccount, plans: Plans) -> Plan:
     plan = await plans.read_model.get(account.seller_id, plan_id)
     if plan is None:
         raise _not_found(plan_id)
@@ -91,7 +96,9 @@ async def get_plan(plan_id: str, account: CustomersAccount, plans: Plans) -> Pla
 
 
 @router.patch("/{plan_id}", summary="Edit a draft (only the fields given change)")
-async def edit_plan(plan_id: str, body: PlanPatch, account: CustomersAccount, plans: Plans) -> Plan:
+async def edit_plan(
+    plan_id: PlanId, body: PlanPatch, account: CustomersAccount, plans: Plans
+) -> Plan:
     current = await plans.read_model.get(account.seller_id, plan_id)
     if current is None:
         raise _not_found(plan_id)
@@ -108,7 +115,7 @@ async def edit_plan(plan_id: str, body: PlanPatch, account: CustomersAccount, pl
 
 
 @router.delete("/{plan_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a draft")
-async def delete_plan(plan_id: str, account: CustomersAccount, plans: Plans) -> Response:
+async def delete_plan(plan_id: PlanId, account: CustomersAccount, plans: Plans) -> Response:
     answer = await _send(plans, DeletePlan(**_command_fields(account, plan_id, plans)))
     await _applied(answer, plans)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -118,13 +125,13 @@ async def delete_plan(plan_id: str, account: CustomersAccount, plans: Plans) -> 
     "/{plan_id}/submit",
     summary="Submit a draft: scheduled, sending, ongoing or rejected with its reason",
 )
-async def submit_plan(plan_id: str, account: CustomersAccount, plans: Plans) -> Plan:
+async def submit_plan(plan_id: PlanId, account: CustomersAccount, plans: Plans) -> Plan:
     answer = await _send(plans, SubmitPlan(**_command_fields(account, plan_id, plans)))
     return await _applied(answer, plans)
 
 
 @router.post("/{plan_id}/cancel", summary="Cancel a scheduled or ongoing plan")
-async def cancel_plan(plan_id: str, account: CustomersAccount, plans: Plans) -> Plan:
+async def cancel_plan(plan_id: PlanId, account: CustomersAccount, plans: Plans) -> Plan:
     answer = await _send(plans, CancelPlan(**_command_fields(account, plan_id, plans)))
     return await _applied(answer, plans)
 
@@ -132,7 +139,7 @@ async def cancel_plan(plan_id: str, account: CustomersAccount, plans: Plans) -> 
 # --- helpers -------------------------------------------------------------------------
 
 
-def _command_fields(account: Account, plan_id: str, plans: PlansRuntime) -> dict[str, Any]:
+def _command_fields(account: Account, plan_id: PlanId, plans: PlansRuntime) -> dict[str, Any]:
     return {
         "event_id": uuid.uuid4(),
         "occurred_at": plans.clock(),
