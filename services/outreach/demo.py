@@ -12,7 +12,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from services.outreach.api.auth import mint_token
+from services.outreach.api.auth import Role, mint_token
 from services.quota.sample_status import sample_status
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
@@ -169,7 +169,7 @@ def _plans_table(plans: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _headers(settings: Settings, seller: str, account: str, role: str) -> dict[str, str]:
+def _headers(settings: Settings, seller: str, account: str, role: Role) -> dict[str, str]:
     token = mint_token(
         settings.jwt_secret.get_secret_value(),
         seller_id=seller,

@@ -35,9 +35,13 @@ def readiness_checks(runtime: Runtime) -> Health:
     async def redis_answers() -> bool:
         return bool(await runtime.redis.ping())
 
+    async def plan_replies_read() -> bool:
+        return runtime.plans.gateway.ready
+
     health = Health("api")
     health.add_check("kafka", kafka_check(runtime.settings))
     health.add_check("redis", redis_answers)
+    health.add_check("plan_replies", plan_replies_read)
     return health
 
 

@@ -26,12 +26,14 @@ from schemas.plans import (
 )
 from services.outreach.api.auth import Account, customers_account
 from services.outreach.api.plan_requests import PlanIn, PlanPatch, draft_from
-from services.outreach.api.problems import ProblemError
+from services.outreach.api.problems import FieldError, ProblemError, problem_responses
 from services.outreach.gateway import ReplyTimeout
 from services.outreach.handlers import PlanCommand
 from services.outreach.plans_runtime import PlansRuntime
 
-router = APIRouter(prefix="/v1/plans", tags=["plans"])
+router = APIRouter(
+    prefix="/v1/plans", tags=["plans"], responses=problem_responses(404, 409, 422, 503)
+)
 
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("0b9f3c1e-7d0a-4d55-9a43-2f9c1a6e5b10")
 _STATUS_OF_OUTCOME = {"not_found": 404, "forbidden_action": 409, "version_conflict": 409}
@@ -145,26 +147,26 @@ def _valid_draft(fields: dict[str, Any], plans: PlansRuntime, account: Account) 
     try:
         draft = draft_from(fields)
     except ValidationError as exc:
-        raise ProblemError(
-            422, "Invalid plan", "the plan has invalid fields", errors=_errors_of(exc)
-        ) from None
+        errors = _errors_of(exc)
+        raise ProblemError(422, "Invalid plan", errors[0].message, errors=errors) from None
     if isinstance(draft, list):
-        raise ProblemError(422, "Invalid plan", "the plan has invalid fields", errors=draft)
+        errors = [FieldError(field=e["field"], message=e["message"]) for e in draft]
+        raise ProblemError(422, "Invalid plan", errors[0].message, errors=errors)
     problems = plans.validate(draft, account.seller_id)
     if problems:
-        errors = [{"field": p.field, "message": p.message} for p in problems]
+        errors = [FieldError(field=p.field, message=p.message) for p in problems]
         raise ProblemError(422, "Invalid plan", problems[0].message, errors=errors)
     return draft
 
 
-def _errors_of(exc: ValidationError) -> list[dict[str, str]]:
+def _errors_of(exc: ValidationError) -> list[FieldError]:
     errors = []
     for error in exc.errors(include_url=False):
         ctx = error.get("ctx") or {}
         loc = [str(part) for part in error["loc"]]
         if "field" in ctx:
             loc.append(str(ctx["field"]))
-        errors.append({"field": ".".join(loc) or "body", "message": error["msg"]})
+        errors.append(FieldError(field=".".join(loc) or "body", message=error["msg"]))
     return errors
 
 

@@ -20,7 +20,10 @@ from fastapi import Request
 from schemas.envelope import Event
 from services.outreach.appeals import AppealStore, appeal_store
 from services.outreach.config import OutreachSettings
+from services.outreach.gateway import PlanGateway
 from services.outreach.permissions import PermissionStore, permission_store
+from services.outreach.plans_runtime import PlansRuntime
+from services.outreach.read_model import plan_read_model
 from services.quota.adapter import open_quota
 from services.quota.port import QuotaPort
 from services.shared.codec import encode
@@ -45,7 +48,7 @@ class Runtime:
     quota: QuotaPort
     permissions: PermissionStore
     appeals: AppealStore
-    # The plan gateway joins here (`plans: PlanGateway`), opened in open_runtime below.
+    plans: PlansRuntime
 
     async def publish(self, topic: str, event: Event, key: str) -> RecordMetadata:
         """Send one event to a registry topic and wait until Kafka acknowledged it."""
@@ -71,16 +74,26 @@ async def open_runtime(
         # The quota port keeps its own wall clock: it sets Redis expiries, which Redis
         # measures in real time whatever time a test makes the API see.
         quota = await stack.enter_async_context(open_quota(settings))
-        # plans = await stack.enter_async_context(open_plan_gateway(settings, ...))
+        outreach = outreach or OutreachSettings()
+        gateway = PlanGateway(settings, timeout=outreach.reply_timeout_seconds)
+        await gateway.start()
+        stack.push_async_callback(gateway.stop)
+        plans = PlansRuntime(
+            gateway,
+            plan_read_model(redis, settings),
+            clock,
+            retry_after_seconds=outreach.retry_after_seconds,
+        )
         yield Runtime(
             settings=settings,
-            outreach=outreach or OutreachSettings(),
+            outreach=outreach,
             clock=clock,
             redis=redis,
             producer=producer,
             quota=quota,
             permissions=permission_store(settings, redis),
             appeals=appeal_store(settings, redis),
+            plans=plans,
         )
 
 

@@ -28,6 +28,9 @@ API_TOPICS = (
     "crm.seller-status",
     "crm.quota-ledger",
     "crm.dead-letters",
+    "crm.plan-commands",
+    "crm.plan-events",
+    "crm.plan-replies",
 )
 
 

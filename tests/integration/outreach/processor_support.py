@@ -58,6 +58,18 @@ def automated_draft(**fields: Any) -> PlanDraft:
     return PlanDraft.model_validate({**values, **fields})
 
 
+def command(cls: type[PlanCommand], seller: str, plan_id: str, **fields: Any) -> PlanCommand:
+    return cls(
+        event_id=uuid.uuid4(),
+        occurred_at=now(),
+        correlation_id=uuid.uuid4(),
+        seller_id=seller,
+        account_id=f"{seller}-owner",
+        plan_id=plan_id,
+        **fields,
+    )
+
+
 @dataclass
 class Outreach:
     settings: Settings
@@ -69,16 +81,7 @@ class Outreach:
     async def send(
         self, cls: type[PlanCommand], seller: str, plan_id: str, **fields: Any
     ) -> PlanCommandAnswered:
-        command = cls(
-            event_id=uuid.uuid4(),
-            occurred_at=now(),
-            correlation_id=uuid.uuid4(),
-            seller_id=seller,
-            account_id=f"{seller}-owner",
-            plan_id=plan_id,
-            **fields,
-        )
-        return await self.gateway.send(command)
+        return await self.gateway.send(command(cls, seller, plan_id, **fields))
 
     async def plan(self, cls: type[PlanCommand], seller: str, plan_id: str, **fields: Any) -> Plan:
         answer = await self.send(cls, seller, plan_id, **fields)

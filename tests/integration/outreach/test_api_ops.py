@@ -18,7 +18,10 @@ async def test_health_readiness_and_metrics(api: ApiUnderTest, test_id: str) -> 
     assert (await api.client.get("/healthz")).json() == {"status": "ok", "service": "api"}
     ready = await api.client.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json() == {"status": "ready", "checks": {"kafka": True, "redis": True}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"kafka": True, "redis": True, "plan_replies": True},
+    }
     await api.client.get(f"/v1/accounts/a-{test_id}/permissions")  # 401, no token
 
     metrics = (await api.client.get("/metrics")).text
@@ -41,7 +44,7 @@ async def test_readiness_names_what_does_not_answer(api: ApiUnderTest) -> None:
         assert (await client.get("/healthz")).status_code == 200
         problem = assert_problem(await client.get("/readyz"), 503)
     await gone.aclose()
-    assert problem["checks"] == {"kafka": True, "redis": False}
+    assert problem["checks"] == {"kafka": True, "redis": False, "plan_replies": True}
     assert "redis" in problem["detail"]
 
 
@@ -84,12 +87,19 @@ async def test_the_openapi_document_describes_every_endpoint(api: ApiUnderTest) 
         ("GET", "/v1/appeals"),
         ("POST", "/v1/appeals"),
         ("PUT", "/v1/accounts/{account_id}/permissions"),
+        ("GET", "/v1/plans"),
+        ("POST", "/v1/plans"),
+        ("GET", "/v1/plans/{plan_id}"),
+        ("PATCH", "/v1/plans/{plan_id}"),
+        ("DELETE", "/v1/plans/{plan_id}"),
+        ("POST", "/v1/plans/{plan_id}/submit"),
+        ("POST", "/v1/plans/{plan_id}/cancel"),
     }
     for (method, path), operation in operations.items():
         responses = operation["responses"]
         success = [s for s in responses if s.startswith("2")]
         assert success, (method, path)
-        # A body on every success but "204 No Content".
+        # 204 No Content is the one success without a body (DELETE of a draft).
         assert all(responses[s].get("content") for s in success if s != "204"), (method, path)
         for status, response in responses.items():
             if status[0] in "45":
