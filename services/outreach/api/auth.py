@@ -51,11 +51,13 @@ def mint_token(
     secret: str,
     seller_id: str,
     account_id: str,
-    role: Role,
+    role: str,
     ttl: timedelta | int,
     now: datetime,
 ) -> str:
     """A token for `account_id` of `seller_id`, valid from `now` for `ttl` (seconds)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     lifetime = ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl)
     claims = {
         "sub": account_id,

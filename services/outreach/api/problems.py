@@ -56,7 +56,7 @@ class ProblemError(Exception):
         title: str,
         detail: str,
         headers: Mapping[str, str] | None = None,
-        errors: Sequence[FieldError] | None = None,
+        errors: Sequence[FieldError | Mapping[str, str]] | None = None,
         *,
         type: str = ABOUT_BLANK,
     ) -> None:
@@ -66,7 +66,7 @@ class ProblemError(Exception):
             title=title,
             status=status,
             detail=detail,
-            errors=list(errors) if errors is not None else None,
+            errors=[FieldError.model_validate(e) for e in errors] if errors is not None else None,
         )
         self.headers = dict(headers or {})
 
@@ -120,7 +120,7 @@ _UNREADABLE_BODY = "There was an error parsing the body"
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
-    # Routing's 404 and 405 arrive here too; 405 keeps its Allow header.
+    # Routing's 404 and 405 arrive here too; a 405 names every method of the path.
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
         return problem_response(_invalid([FieldError(field="body", message="not valid JSON")]))

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+
+from schemas.seller import SellerStatusChanged
+from services.quota.adapter import RedisQuota
+
+_status_offsets = itertools.count(1)
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
@@ -31,3 +37,9 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert isinstance(body["type"], str)
     assert body["type"]
     return body
+
+
+async def project_status(quota: object, status: SellerStatusChanged) -> None:
+    """Straight into the quota's status projection, as its consumer would write it."""
+    assert isinstance(quota, RedisQuota)
+    await quota.store.put_status(status, next(_status_offsets))

@@ -4,30 +4,24 @@ decisions the appeals consumer reads from crm.appeals."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import uuid
 from contextlib import suppress
 from datetime import datetime
 
-from schemas.seller import AppealDecided, AppealSubmitted
+from schemas.seller import Access, AppealDecided, AppealSubmitted
 from services.outreach.appeals import appeals_consumer
-from services.quota.adapter import RedisQuota
 from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from tests.integration.kafka_io import read_records
 from tests.integration.outreach.conftest import ApiUnderTest
-from tests.integration.outreach.support import assert_problem, eventually
-
-_offsets = itertools.count(1)
+from tests.integration.outreach.support import assert_problem, eventually, project_status
 
 
-async def _set_status(api: ApiUnderTest, seller: str, access: str) -> None:
-    # Straight into the quota's status projection, as its consumer would write it.
-    assert isinstance(api.runtime.quota, RedisQuota)
+async def _set_status(api: ApiUnderTest, seller: str, access: Access) -> None:
     level = None if access == "suspended" else 2
     quota = 0 if access == "suspended" else 3
-    status = sample_status(seller, access=access, level=level, weekly_quota=quota)  # type: ignore[arg-type]
-    await api.runtime.quota.store.put_status(status, next(_offsets))
+    status = sample_status(seller, access=access, level=level, weekly_quota=quota)
+    await project_status(api.runtime.quota, status)
 
 
 async def test_a_suspended_seller_appeals_once_and_sees_the_decision(

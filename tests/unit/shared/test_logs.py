@@ -1,11 +1,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 import structlog
 
 from services.shared.logs import configure_logging, get_logger
+
+
+@pytest.fixture(autouse=True)
+def _structlog_config_restored() -> Iterator[None]:
+    # configure_logging points structlog at the sys.stderr of the moment, which capsys
+    # closes after the test: later tests in the same session must not log into it.
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def test_json_lines_carry_the_service_and_bound_record_context(
