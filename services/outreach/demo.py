@@ -44,7 +44,9 @@ async def run(settings: Settings, out: Console) -> None:
         )
 
         out.rule("one-time plans at level 2: three units a week")
-        send_at = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+        # A unit belongs to the week of send_at; twenty minutes ahead keeps the plans in
+        # the week /v1/shop/status reports (unless the demo runs just before Monday).
+        send_at = (datetime.now(UTC) + timedelta(minutes=20)).isoformat()
         plans = []
         for n in range(4):
             plan = await _create(http, owner, _one_time(f"Flash sale {n + 1}", send_at))
