@@ -90,8 +90,11 @@ async def kafka_request_reply(ctx: BenchContext) -> dict[str, Any]:
     common = {"bootstrap_servers": settings.kafka_bootstrap}
     client = AIOKafkaProducer(**common, acks="all", enable_idempotence=True, linger_ms=0)
     echo_out = AIOKafkaProducer(**common, acks="all", enable_idempotence=True, linger_ms=0)
-    echo_in = AIOKafkaConsumer(requests, **common, group_id=f"{ctx.run_id}-echo")
-    listen = AIOKafkaConsumer(replies, **common, group_id=f"{ctx.run_id}-listen")
+    # The topics are new: from the earliest offset, no request sent while a consumer was
+    # still joining is missed.
+    fresh = {"auto_offset_reset": "earliest"}
+    echo_in = AIOKafkaConsumer(requests, **common, **fresh, group_id=f"{ctx.run_id}-echo")
+    listen = AIOKafkaConsumer(replies, **common, **fresh, group_id=f"{ctx.run_id}-listen")
     waiting: dict[bytes, asyncio.Future[None]] = {}
     for part in (client, echo_out, echo_in, listen):
         await part.start()
