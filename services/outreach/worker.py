@@ -1,5 +1,6 @@
 """`crm worker outreach`: the plan processor (single writer of plans, scheduler of
-dispatches) and the projections the API reads, with /healthz, /readyz and /metrics on
+dispatches) and the projections the API reads (permissions from crm.seller-accounts,
+appeals from crm.appeals), with /healthz, /readyz and /metrics on
 CRM_OPS_PORT."""
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Callable
 
 import structlog
 
+from services.outreach.appeals import appeals_consumer
 from services.outreach.handlers import Handlers
+from services.outreach.permissions import permissions_consumer
 from services.outreach.processor import PlanProcessor, utc_now
 from services.outreach.read_model import plan_read_model
 from services.quota.adapter import open_quota
@@ -59,17 +62,28 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
             settings, handlers, plan_read_model(quota.store.redis, settings), clock=utc_now
         )
 
+        redis = quota.store.redis
+        group = f"{settings.topic_prefix}crm-outreach"
+        permissions = permissions_consumer(settings, redis, f"{group}-permissions")
+        appeals = appeals_consumer(settings, redis, f"{group}-appeals")
+
         async def loaded() -> bool:
             return processor.loaded.is_set()
+
+        async def projecting() -> bool:
+            return permissions.ready and appeals.ready
 
         health = Health(SERVICE)
         health.add_check("kafka", kafka_check(settings))
         health.add_check("redis", redis_check(settings))
         health.add_check("plans_loaded", loaded)
+        health.add_check("projections", projecting)
         runner, port = await start_ops_server(health, "0.0.0.0", settings.ops_port)
         log.info("outreach_worker_started", ops_port=port)
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(processor.run(stopping))
+                tasks.create_task(permissions.run(stopping))
+                tasks.create_task(appeals.run(stopping))
         finally:
             await runner.cleanup()

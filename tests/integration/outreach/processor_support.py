@@ -27,6 +27,8 @@ OUTREACH_TOPICS = (
     "crm.seller-status",
     "crm.quota-ledger",
     "crm.dead-letters",
+    "crm.seller-accounts",
+    "crm.appeals",
 )
 
 
