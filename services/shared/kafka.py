@@ -9,7 +9,12 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    for_code,
+)
 
 from schemas.topics import ALL_TOPICS, TopicSpec, topic
 from services.shared.settings import Settings
@@ -78,10 +83,19 @@ async def create_topics(
                 topic_configs=topic_configs(spec),
             )
             try:
-                await client.create_topics([new])
-                created.append(spec.name)
+                response = await client.create_topics([new])
             except TopicAlreadyExistsError:
-                pass  # another process won the race; the topic is there, which is all we need
+                continue  # another process won the race; the topic is there, which is all we need
+            # aiokafka reports per-topic failures in the response instead of raising them.
+            # A listing just after a creation may still miss that topic, so "already
+            # exists" is common and is not a creation.
+            for _name, code, *message in response.topic_errors:
+                if code == TopicAlreadyExistsError.errno:
+                    break
+                if code:
+                    raise for_code(code)(f"creating {new.name}: {message}")
+            else:
+                created.append(spec.name)
         return created
 
 
