@@ -7,32 +7,11 @@ from typing import Any
 from uuid import uuid4
 
 from schemas.envelope import Event
-from schemas.plans import (
-    PlanCancelled,
-    PlanCompleted,
-    PlanCreated,
-    PlanDeleted,
-    PlanDispatched,
-    PlanEdited,
-    PlanEnded,
-    PlanRejected,
-    PlanScheduled,
-    PlanStarted,
-)
-from services.outreach.domain.lifecycle import Change, EventName
+from schemas.topics import topic
+from services.outreach.domain.lifecycle import Change
 
-_CLASSES: dict[EventName, Any] = {
-    "PlanCreated": PlanCreated,
-    "PlanEdited": PlanEdited,
-    "PlanDeleted": PlanDeleted,
-    "PlanScheduled": PlanScheduled,
-    "PlanDispatched": PlanDispatched,
-    "PlanStarted": PlanStarted,
-    "PlanEnded": PlanEnded,
-    "PlanCompleted": PlanCompleted,
-    "PlanCancelled": PlanCancelled,
-    "PlanRejected": PlanRejected,
-}
+# The registry already lists the lifecycle events: look them up rather than list them again.
+_CLASSES: dict[str, Any] = {cls.__name__: cls for cls in topic("crm.plan-events").event_types}
 
 
 def plan_event(change: Change, cause: Event | None, now: datetime) -> Event:

@@ -22,6 +22,7 @@ from schemas.plans import (
     EditPlan,
     Plan,
     PlanCommandAnswered,
+    ReplyOutcome,
     SubmitPlan,
 )
 from schemas.seller import SellerStatusChanged
@@ -123,19 +124,14 @@ class Handlers:
 def _answer(
     command: PlanCommand, decision: Change | Refusal, now: datetime, *, publish: bool = True
 ) -> Outcome:
-    if isinstance(decision, Refusal):
-        answer = PlanCommandAnswered(
-            event_id=uuid4(),
-            occurred_at=now,
-            correlation_id=command.correlation_id,
-            seller_id=command.seller_id,
-            plan_id=command.plan_id,
-            command=command.event_type,
-            outcome=decision.outcome,
-            detail=decision.detail,
-            plan=None,
-        )
-        return Outcome(answer=answer)
+    changes: list[tuple[Change, Event | None]] = []
+    outcome: ReplyOutcome
+    if isinstance(decision, Change):
+        outcome, detail, plan = "applied", None, decision.plan
+        if publish:
+            changes.append((decision, command))
+    else:
+        outcome, detail, plan = decision.outcome, decision.detail, None
     answer = PlanCommandAnswered(
         event_id=uuid4(),
         occurred_at=now,
@@ -143,8 +139,8 @@ def _answer(
         seller_id=command.seller_id,
         plan_id=command.plan_id,
         command=command.event_type,
-        outcome="applied",
-        detail=None,
-        plan=decision.plan,
+        outcome=outcome,
+        detail=detail,
+        plan=plan,
     )
-    return Outcome(changes=[(decision, command)] if publish else [], answer=answer)
+    return Outcome(changes=changes, answer=answer)

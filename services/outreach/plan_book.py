@@ -59,9 +59,7 @@ class PlanBook:
         until a committed change moves them on)."""
         found: list[Plan] = []
         seen: set[PlanKey] = set()
-        for at, seller_id, plan_id, version in sorted(self._due):
-            if at > now:
-                break
+        for _, seller_id, plan_id, version in sorted(d for d in self._due if d[0] <= now):
             plan = self.get(seller_id, plan_id)
             if plan is None or plan.version != version or (seller_id, plan_id) in seen:
                 continue

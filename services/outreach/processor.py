@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from schemas.envelope import Event
 from schemas.plans import Plan, PlanDeleted
 from schemas.seller import SellerStatusChanged
-from schemas.topics import key_of, topic
+from schemas.topics import key_of
 from services.outreach import metrics
 from services.outreach.domain.lifecycle import Change
 from services.outreach.events import plan_event
@@ -271,7 +271,7 @@ class PlanProcessor:
 
     def _fold(self, record: Record, partition: int) -> int:
         try:
-            event = decode(topic("crm.plan-events").name, record.value, max_bytes=1 << 20)
+            event = decode("crm.plan-events", record.value, max_bytes=1 << 20)
         except DecodeError as exc:
             # Only this processor writes the topic; a bad record is a bug to look at,
             # not a reason to stop owning the partition.

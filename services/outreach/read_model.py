@@ -9,6 +9,7 @@ answer it just got) and a resync can all write in any order.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -48,10 +49,10 @@ class PlanReadModel:
         """Present while the read model holds everything the processor committed."""
         return f"{self._prefix}:plans-complete"
 
-    async def put(self, plan: Plan, *, deleted: bool = False) -> bool:
-        applied = await self._upsert(
-            keys=[self._plan_key(plan.seller_id, plan.plan_id), self._index_key(plan.seller_id)],
-            args=[
+    def _upsert_call(self, plan: Plan, deleted: bool) -> tuple[list[str], list[Any]]:
+        return (
+            [self._plan_key(plan.seller_id, plan.plan_id), self._index_key(plan.seller_id)],
+            [
                 plan.version,
                 plan.model_dump_json(),
                 "1" if deleted else "0",
@@ -59,25 +60,16 @@ class PlanReadModel:
                 plan.created_at.timestamp(),
             ],
         )
-        return bool(applied)
+
+    async def put(self, plan: Plan, *, deleted: bool = False) -> bool:
+        keys, args = self._upsert_call(plan, deleted)
+        return bool(await self._upsert(keys=keys, args=args))
 
     async def put_many(self, plans: Iterable[tuple[Plan, bool]]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             for plan, deleted in plans:
-                await self._upsert(
-                    keys=[
-                        self._plan_key(plan.seller_id, plan.plan_id),
-                        self._index_key(plan.seller_id),
-                    ],
-                    args=[
-                        plan.version,
-                        plan.model_dump_json(),
-                        "1" if deleted else "0",
-                        plan.plan_id,
-                        plan.created_at.timestamp(),
-                    ],
-                    client=pipe,
-                )
+                keys, args = self._upsert_call(plan, deleted)
+                await self._upsert(keys=keys, args=args, client=pipe)
             await pipe.execute()
 
     async def get(self, seller_id: str, plan_id: str) -> Plan | None:

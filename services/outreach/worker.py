@@ -20,9 +20,9 @@ from services.outreach.read_model import plan_read_model
 from services.quota.adapter import open_quota
 from services.shared.checks import kafka_check, redis_check
 from services.shared.kafka import wait_for_kafka
-from services.shared.logs import configure_logging
 from services.shared.ops import Health, start_ops_server
 from services.shared.settings import Settings
+from services.shared.signals import run_until_signalled
 
 log = structlog.get_logger(__name__)
 
@@ -33,16 +33,7 @@ CRASH_POINT_ENV = "CRM_OUTREACH_CRASH_POINT"
 
 
 def main(settings: Settings) -> None:
-    configure_logging(SERVICE, settings.log_level, settings.log_format)
-    asyncio.run(_until_signalled(settings))
-
-
-async def _until_signalled(settings: Settings) -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    await run(settings, stopping)
+    run_until_signalled(SERVICE, settings, run)
 
 
 def _crash_at(point: str | None) -> Callable[[str], None]:

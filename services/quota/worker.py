@@ -5,7 +5,6 @@ and serves /healthz, /readyz and /metrics on CRM_OPS_PORT."""
 from __future__ import annotations
 
 import asyncio
-import signal
 from contextlib import suppress
 from datetime import timedelta
 
@@ -18,9 +17,9 @@ from services.quota.reconciler import republish_pending
 from services.quota.status_projection import status_consumer
 from services.shared.checks import kafka_check, redis_check
 from services.shared.kafka import wait_for_kafka
-from services.shared.logs import configure_logging
 from services.shared.ops import Health, start_ops_server
 from services.shared.settings import Settings
+from services.shared.signals import run_until_signalled
 
 log = structlog.get_logger(__name__)
 
@@ -32,16 +31,7 @@ RECONCILE_GRACE_SECONDS = 30.0
 
 
 def main(settings: Settings) -> None:
-    configure_logging(SERVICE, settings.log_level, settings.log_format)
-    asyncio.run(_until_signalled(settings))
-
-
-async def _until_signalled(settings: Settings) -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    await run(settings, stopping)
+    run_until_signalled(SERVICE, settings, run)
 
 
 async def run(settings: Settings, stopping: asyncio.Event) -> None:
