@@ -163,6 +163,16 @@ EMPTY = Relationship()
 """The relationship of a pair nothing has happened to yet."""
 
 
+def to_stored_json(rel: Relationship) -> bytes:
+    """The compact stored form: fields still at their defaults are left out (most pairs
+    only followed or viewed, so this is most of the saving)."""
+    return rel.model_dump_json(exclude_defaults=True).encode()
+
+
+def from_stored_json(raw: bytes | str) -> Relationship:
+    return Relationship.model_validate_json(raw)
+
+
 def evolve(rel: Relationship, event: RelationshipEvent) -> Relationship:
     """`rel` with `event` folded in; folding the same event again gives the same state."""
     at = event.occurred_at.astimezone(UTC)
