@@ -6,13 +6,13 @@ and small capped collections rather than histories. `evolve(rel, event)` folds o
 - Idempotent: folding an event again changes nothing. Times merge by max (min for the first
   order), orders are keyed by order_id, capped collections merge by latest time per id.
 - Order-independent: the state depends on the set of events, not their arrival order —
-  with one documented exception, orders arriving after an older-or-equal order was archived
-  (see `_fold_order`).
+  with one documented exception: a new order that arrives after an order placed at the same
+  time or later was already archived is taken for a redelivery (see `_fold_order`).
 
 Where only the latest time of an activity is kept (follow, unfollow, view, chat, cart add),
 a query "before instant C" cannot see an earlier occurrence hidden behind a later one:
 such an activity at or after C reads as "none before C". Orders keep each time, so order
-queries are exact for every cut-off within the retention horizon.
+queries are exact for every cut-off after the latest archived order.
 """
 
 from __future__ import annotations

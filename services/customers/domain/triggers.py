@@ -20,8 +20,8 @@ Delays are elapsed time (24 hours a day), not market-local calendar days: a DST 
 not move them. A decision depends on events up to the due moment, so a late look decides as
 an on-time one would, with two exceptions: nothing fires at or after ends_at, and a due
 moment hidden behind a later cart add or follow (only the latest of each is kept) is not
-found. Orders keep every time, so post_purchase and win_back have no such gap. At most once
-per customer per plan: the caller keeps `already_fired`.
+found. Orders keep every time within the retention horizon, so post_purchase and win_back
+have no such gap. At most once per customer per plan: the caller keeps `already_fired`.
 """
 
 from __future__ import annotations
