@@ -1,0 +1,1 @@
+"""Customers: per seller-customer relationships and profiles, segments and automated triggers."""
