@@ -46,6 +46,7 @@ from schemas.plans import (
     SubmitPlan,
 )
 from schemas.quota import QuotaReleased, QuotaReserved
+from schemas.segments import AutomatedPlanFired, SegmentDefined, SegmentDeleted
 from schemas.seller import (
     AppealDecided,
     AppealSubmitted,
@@ -124,6 +125,8 @@ PlanEvent = Annotated[
 ]
 PlanReply = Annotated[PlanCommandAnswered, _D]
 QuotaLedgerEvent = Annotated[QuotaReserved | QuotaReleased, _D]
+SegmentEvent = Annotated[SegmentDefined | SegmentDeleted, _D]
+PlanFiringEvent = Annotated[AutomatedPlanFired, _D]
 OutboundMessageEvent = Annotated[OutboundMessage, _D]
 DeadLetterEvent = Annotated[DeadLetter, _D]
 
@@ -168,6 +171,9 @@ AnyEvent = Annotated[
     | PlanCommandAnswered
     | QuotaReserved
     | QuotaReleased
+    | SegmentDefined
+    | SegmentDeleted
+    | AutomatedPlanFired
     | OutboundMessage
     | DeadLetter,
     _D,
@@ -188,6 +194,8 @@ _UNIONS: dict[str, Any] = {
     "crm.plan-events": PlanEvent,
     "crm.plan-replies": PlanReply,
     "crm.quota-ledger": QuotaLedgerEvent,
+    "crm.segments": SegmentEvent,
+    "crm.plan-firings": PlanFiringEvent,
     "crm.outbound-messages": OutboundMessageEvent,
     "crm.dead-letters": DeadLetterEvent,
 }
@@ -233,6 +241,11 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     # process reads all of it from its end; an answer matters for seconds.
     _spec("crm.plan-replies", "internal", retention_ms=_DAY_MS),
     _spec("crm.quota-ledger", "out"),
+    # Not in SPEC section 6: custom segment definitions (the API writes, the customers
+    # projection reads) and automated plans firing for one customer (the customers
+    # worker writes in transactions, delivery reads). Both are sources of truth.
+    _spec("crm.segments", "internal"),
+    _spec("crm.plan-firings", "internal"),
     # The chat system consumes it within seconds; 90 days answer support questions.
     _spec("crm.outbound-messages", "out", key_field="customer_id", retention_ms=90 * _DAY_MS),
     _spec(

@@ -1,6 +1,6 @@
 """Every registered event type goes through the real broker and comes back equal: SPEC
 section 6's from shared/examples/events.jsonl, the plan topics' (whose fields SPEC leaves
-to us) from schemas/examples/plans.jsonl."""
+to us) from schemas/examples/*.jsonl."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from services.shared.kafka import new_producer
 from services.shared.settings import Settings
 from tests.integration.kafka_io import read_records
 
-PLAN_EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "plans.jsonl"
+OUR_EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "schemas" / "examples").glob("*.jsonl"))
 
 
 def _normalised(value: object) -> object:
@@ -36,7 +36,7 @@ async def test_every_example_event_round_trips_through_kafka(
     topics,
     examples_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
-    text = examples_path.read_text() + PLAN_EXAMPLES.read_text()
+    text = "".join(path.read_text() for path in [examples_path, *OUR_EXAMPLES])
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]
     names = sorted({line["topic"] for line in lines})
     await topics(*names)

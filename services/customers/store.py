@@ -1,0 +1,235 @@
+"""The customers projection in Redis: what a seller's customers did, their profiles, each
+seller's market, and the daily segment memberships delivery reads.
+
+Layout (P = CRM_TOPIC_PREFIX + "customers"; {seller} is a hash tag, so one seller's keys
+share a cluster slot):
+
+    P:{seller}:rel                  hash  customer_id → Relationship, compact JSON
+    P:profiles                      hash  customer_id → Profile, compact JSON
+    P:markets                       hash  seller_id → market (from crm.seller-status)
+    P:sellers                       set   sellers with at least one relationship
+    P:{seller}:members:<D>:<segment>  set   customer ids, membership as of day D
+    P:{seller}:sizes:<D>            hash  segment_id → member count as of D
+    P:{seller}:as_of                string  D of the latest complete recompute
+
+Why this shape: every segment question scans one seller's customers, so a seller's
+relationships live in one hash that HSCAN walks in large pages (one round trip per
+thousands of customers) and no key listing is ever needed. Profiles are per customer and
+shared by sellers, so they are fetched by HMGET for the customers of the page at hand.
+Memberships of a day are written completely before `as_of` moves to it, so a reader
+(the API, delivery at dispatch) sees one whole day or the one before, never a mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from services.customers.domain.profile import Profile
+from services.customers.domain.relationship import (
+    Relationship,
+    from_stored_json,
+    to_stored_json,
+)
+from services.shared.settings import Settings
+
+# redis-py's mapping parameter is invariant in its value type; dict[str, int] is fine.
+_Mapping = dict[Any, Any]
+SCAN_PAGE = 5000
+# Memberships of older days are kept a little, for a dispatch that read `as_of` just
+# before midnight moved it.
+MEMBERSHIP_TTL = timedelta(days=3)
+
+
+def customers_prefix(settings: Settings) -> str:
+    """Follows the topic prefix so tests and parallel demos sharing a Redis stay apart."""
+    return f"{settings.topic_prefix}customers"
+
+
+def customers_redis(settings: Settings, *, max_connections: int = 50) -> aioredis.Redis:
+    """Bytes in and out: relationships are decoded straight from bytes."""
+    return aioredis.Redis.from_url(
+        settings.redis_url, decode_responses=False, max_connections=max_connections
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class CustomerStore:
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    # keys
+
+    def rel_key(self, seller_id: str) -> str:
+        return f"{self.prefix}:{{{seller_id}}}:rel"
+
+    @property
+    def profiles_key(self) -> str:
+        return f"{self.prefix}:profiles"
+
+    @property
+    def markets_key(self) -> str:
+        return f"{self.prefix}:markets"
+
+    @property
+    def sellers_key(self) -> str:
+        return f"{self.prefix}:sellers"
+
+    def members_key(self, seller_id: str, as_of: date, segment_id: str) -> str:
+        return f"{self.prefix}:{{{seller_id}}}:members:{as_of.isoformat()}:{segment_id}"
+
+    def sizes_key(self, seller_id: str, as_of: date) -> str:
+        return f"{self.prefix}:{{{seller_id}}}:sizes:{as_of.isoformat()}"
+
+    def as_of_key(self, seller_id: str) -> str:
+        return f"{self.prefix}:{{{seller_id}}}:as_of"
+
+    # relationships
+
+    async def load_relationships(
+        self, seller_id: str, customer_ids: Sequence[str]
+    ) -> dict[str, Relationship]:
+        """The stored relationships of these customers (absent ones are left out)."""
+        if not customer_ids:
+            return {}
+        raw = await self.redis.hmget(self.rel_key(seller_id), list(customer_ids))
+        return {c: from_stored_json(r) for c, r in zip(customer_ids, raw, strict=True) if r}
+
+    async def save_relationships(self, changed: Mapping[str, Mapping[str, Relationship]]) -> None:
+        """Write seller → customer → relationship in one round trip."""
+        if not changed:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for seller_id, rels in changed.items():
+            pipe.hset(
+                self.rel_key(seller_id),
+                mapping={c: to_stored_json(rel) for c, rel in rels.items()},
+            )
+        pipe.sadd(self.sellers_key, *changed)
+        await pipe.execute()
+
+    async def scan_raw(
+        self, seller_id: str, page: int = SCAN_PAGE
+    ) -> AsyncIterator[list[tuple[str, bytes]]]:
+        """The seller's (customer_id, stored JSON) pairs, one HSCAN page at a time."""
+        cursor = 0
+        key = self.rel_key(seller_id)
+        while True:
+            cursor, chunk = await self.redis.hscan(key, cursor, count=page)
+            if chunk:
+                yield [(_text(c), r) for c, r in cast(dict[bytes, bytes], chunk).items()]
+            if cursor == 0:
+                return
+
+    async def relationships(
+        self, seller_id: str, page: int = SCAN_PAGE
+    ) -> AsyncIterator[list[tuple[str, Relationship]]]:
+        """The seller's relationships, decoded, one page at a time."""
+        async for chunk in self.scan_raw(seller_id, page):
+            yield [(c, from_stored_json(r)) for c, r in chunk]
+
+    async def customer_count(self, seller_id: str) -> int:
+        return int(await self.redis.hlen(self.rel_key(seller_id)))
+
+    # profiles
+
+    async def profiles(self, customer_ids: Sequence[str]) -> dict[str, Profile]:
+        if not customer_ids:
+            return {}
+        raw = await self.redis.hmget(self.profiles_key, list(customer_ids))
+        return {
+            c: Profile.model_validate_json(r) for c, r in zip(customer_ids, raw, strict=True) if r
+        }
+
+    async def save_profiles(self, profiles: Mapping[str, Profile]) -> None:
+        if profiles:
+            await self.redis.hset(
+                self.profiles_key,
+                mapping={c: p.model_dump_json(exclude_none=True) for c, p in profiles.items()},
+            )
+
+    # sellers and markets
+
+    async def set_markets(self, markets: Mapping[str, str]) -> None:
+        if markets:
+            values: _Mapping = dict(markets)
+            await self.redis.hset(self.markets_key, mapping=values)
+
+    async def market(self, seller_id: str) -> str | None:
+        raw = await self.redis.hget(self.markets_key, seller_id)
+        return None if raw is None else _text(raw)
+
+    async def markets(self) -> dict[str, str]:
+        raw = await self.redis.hgetall(self.markets_key)
+        return {_text(s): _text(m) for s, m in raw.items()}
+
+    async def sellers(self) -> set[str]:
+        """Sellers with at least one relationship."""
+        return {_text(s) for s in await self.redis.smembers(self.sellers_key)}
+
+    # memberships
+
+    async def write_memberships(
+        self, seller_id: str, as_of: date, members: Mapping[str, Iterable[str]]
+    ) -> dict[str, int]:
+        """Store every segment's members as of `as_of`, then point `as_of` at that day.
+        Returns the sizes. A segment missing from `members` has no members that day."""
+        sizes: dict[str, int] = {}
+        ttl = int(MEMBERSHIP_TTL.total_seconds())
+        pipe = self.redis.pipeline(transaction=False)
+        for segment_id, customers in members.items():
+            key = self.members_key(seller_id, as_of, segment_id)
+            listed = list(customers)
+            sizes[segment_id] = len(listed)
+            pipe.delete(key)
+            for start in range(0, len(listed), SCAN_PAGE):
+                pipe.sadd(key, *listed[start : start + SCAN_PAGE])
+            pipe.expire(key, ttl)
+        sizes_key = self.sizes_key(seller_id, as_of)
+        pipe.delete(sizes_key)
+        if sizes:
+            pipe.hset(sizes_key, mapping=cast(_Mapping, sizes))
+        pipe.expire(sizes_key, ttl)
+        await pipe.execute()
+        await self.redis.set(self.as_of_key(seller_id), as_of.isoformat())
+        return sizes
+
+    async def latest_as_of(self, seller_id: str) -> date | None:
+        raw = await self.redis.get(self.as_of_key(seller_id))
+        return None if raw is None else date.fromisoformat(_text(raw))
+
+    async def sizes(self, seller_id: str) -> tuple[date | None, dict[str, int]]:
+        """Every segment's size as of the latest complete recompute."""
+        as_of = await self.latest_as_of(seller_id)
+        if as_of is None:
+            return None, {}
+        raw = await self.redis.hgetall(self.sizes_key(seller_id, as_of))
+        return as_of, {_text(k): int(v) for k, v in raw.items()}
+
+    async def members(
+        self, seller_id: str, segment_id: str, as_of: date | None = None
+    ) -> AsyncIterator[list[str]]:
+        """The segment's members as of `as_of` (default: the latest recompute), in pages:
+        what delivery reads at dispatch."""
+        day = as_of or await self.latest_as_of(seller_id)
+        if day is None:
+            return
+        key = self.members_key(seller_id, day, segment_id)
+        cursor = 0
+        while True:
+            cursor, chunk = await self.redis.sscan(key, cursor, count=SCAN_PAGE)
+            if chunk:
+                yield [_text(c) for c in chunk]
+            if cursor == 0:
+                return
+
+
+def customer_store(settings: Settings, redis: aioredis.Redis) -> CustomerStore:
+    return CustomerStore(redis, customers_prefix(settings))
