@@ -39,6 +39,15 @@ from services.shared.settings import Settings
 # redis-py's mapping parameter is invariant in its value type; dict[str, int] is fine.
 _Mapping = dict[Any, Any]
 SCAN_PAGE = 5000
+# KEYS[1] the seller's as_of. ARGV[1] the day just written (ISO dates sort as they read).
+_ADVANCE_AS_OF = """
+local stored = redis.call('GET', KEYS[1])
+if stored and stored >= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
 # Memberships of older days are kept a little, for a dispatch that read `as_of` just
 # before midnight moved it.
 MEMBERSHIP_TTL = timedelta(days=3)
@@ -64,6 +73,7 @@ class CustomerStore:
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
+        self._advance_as_of = redis.register_script(_ADVANCE_AS_OF)
 
     # keys
 
@@ -179,8 +189,10 @@ class CustomerStore:
     async def write_memberships(
         self, seller_id: str, as_of: date, members: Mapping[str, Iterable[str]]
     ) -> dict[str, int]:
-        """Store every segment's members as of `as_of`, then point `as_of` at that day.
-        Returns the sizes. A segment missing from `members` has no members that day."""
+        """Store every segment's members as of `as_of`, then point `as_of` at that day
+        unless a later day is already there (a recompute of a past day never takes readers
+        back in time). Returns the sizes. A segment missing from `members` has no members
+        that day."""
         sizes: dict[str, int] = {}
         ttl = int(MEMBERSHIP_TTL.total_seconds())
         pipe = self.redis.pipeline(transaction=False)
@@ -198,7 +210,7 @@ class CustomerStore:
             pipe.hset(sizes_key, mapping=cast(_Mapping, sizes))
         pipe.expire(sizes_key, ttl)
         await pipe.execute()
-        await self.redis.set(self.as_of_key(seller_id), as_of.isoformat())
+        await self._advance_as_of(keys=[self.as_of_key(seller_id)], args=[as_of.isoformat()])
         return sizes
 
     async def latest_as_of(self, seller_id: str) -> date | None:

@@ -43,6 +43,9 @@ class Cutoff:
         return instant if instant is not None and instant < self.at else None
 
 
+# A recompute asks the same few midnights once per customer and rule: computing them
+# (combine + astimezone) was most of the rules' cost.
+@lru_cache(maxsize=4096)
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     # Midnight exists in every market zone: their DST changes happen at 01:00-03:00.
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)

@@ -113,23 +113,44 @@ def top_spenders(spend_by_customer: Mapping[str, float]) -> set[str]:
     return {customer for customer, spend in spenders.items() if spend > first_left_out}
 
 
+class BuiltinTally:
+    """The seven built-in segments, tallied one relationship at a time: a scan that reads a
+    seller's customers page by page adds each page, then asks for the members once.
+
+    Each relationship is judged once and dropped; only the spend of customers who spent is
+    held for the high_value_customers ranking at the end.
+    """
+
+    def __init__(self, cut: Cutoff) -> None:
+        self.cut = cut
+        self._members: dict[SegmentId, set[str]] = {s: set() for s in BUILTIN_SEGMENT_IDS}
+        self._spend_by_customer: dict[str, float] = {}
+
+    def add(self, customer_id: str, rel: Relationship) -> None:
+        cut = self.cut
+        for segment, belongs in RELATIONSHIP_RULES.items():
+            if belongs(rel, cut):
+                self._members[segment].add(customer_id)
+        spend = high_value_spend(rel, cut)
+        if spend > 0:
+            self._spend_by_customer[customer_id] = spend
+
+    def members(self) -> dict[SegmentId, set[str]]:
+        """Every built-in segment's members over the relationships added so far."""
+        found = {segment: set(customers) for segment, customers in self._members.items()}
+        found["high_value_customers"] = top_spenders(self._spend_by_customer)
+        return found
+
+
 def memberships(
     relationships: Iterable[tuple[str, Relationship]], as_of: date, market: str
 ) -> dict[SegmentId, set[str]]:
     """Members of every built-in segment as of `as_of`, from one pass over a seller's
     (customer_id, relationship) pairs."""
-    cut = cutoff(as_of, market)
-    members: dict[SegmentId, set[str]] = {segment: set() for segment in BUILTIN_SEGMENT_IDS}
-    spend_by_customer: dict[str, float] = {}
+    tally = BuiltinTally(cutoff(as_of, market))
     for customer_id, rel in relationships:
-        for segment, belongs in RELATIONSHIP_RULES.items():
-            if belongs(rel, cut):
-                members[segment].add(customer_id)
-        spend = high_value_spend(rel, cut)
-        if spend > 0:
-            spend_by_customer[customer_id] = spend
-    members["high_value_customers"] = top_spenders(spend_by_customer)
-    return members
+        tally.add(customer_id, rel)
+    return tally.members()
 
 
 def members(
