@@ -1,4 +1,5 @@
-"""Synthetic customers for the segment benchmarks: relationships folded by the domain from
+"""Synthetic customers for the segment benchmarks (services/customers/synthetic.py makes a
+shop's events for the demo; this makes stored relationships in bulk): relationships folded by the domain from
 a realistic mix of events, stored with pipelining as the projection stores them.
 
 The mix, per seller: 35% viewers, 20% followers (some also viewed), 10% cart adders,
