@@ -18,7 +18,13 @@ from types import ModuleType
 SERVICES = ("eligibility", "quota", "outreach", "customers", "delivery")
 
 # Each worker's /healthz, /readyz and /metrics in development; CRM_OPS_PORT overrides.
-OPS_PORTS = {"eligibility": 9101, "quota": 9102, "outreach": 9103, "delivery": 9104, "customers": 9105}
+OPS_PORTS = {
+    "eligibility": 9101,
+    "quota": 9102,
+    "outreach": 9103,
+    "delivery": 9104,
+    "customers": 9105,
+}
 
 
 def part(service: str, name: str) -> ModuleType | None:
