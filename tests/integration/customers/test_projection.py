@@ -9,12 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from schemas.envelope import Event
 from schemas.segments import SegmentCondition, SegmentDefined
 from schemas.topics import key_of
 from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.relationship import fold
 from services.customers.projection import TOPICS, CustomerProjection
+from services.customers.replay import WorkerRunning, rebuild_customers
 from services.customers.store import customer_store, customers_prefix, customers_redis
 from services.quota.sample_status import sample_status
 from services.shared.codec import encode
@@ -154,5 +157,36 @@ async def test_a_redelivered_batch_changes_nothing(settings: Settings, redis_url
         again = await store.load_relationships("s1", list(_histories()))
         assert again == first
         assert first["c-buyer"].order_count == 2
+    finally:
+        await redis.aclose()
+
+
+async def test_replay_rebuilds_a_lost_projection_and_refuses_beside_a_live_worker(
+    settings: Settings, topics: Callable[..., Any], redis_url: str, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"redis_url": redis_url})
+    await topics(*TOPICS, "crm.dead-letters")
+    histories = _histories()
+    events = [(_topic_of(e), _as(e, customer)) for customer, es in histories.items() for e in es]
+    events.append(("crm.seller-status", sample_status("s1", market="TH")))
+    await _publish(settings, events)
+    redis = customers_redis(settings)
+    store = customer_store(settings, redis)
+    try:
+        folded = await rebuild_customers(settings)
+        assert folded == len(events)
+        stored = await store.load_relationships("s1", list(histories))
+        for customer, history in histories.items():
+            assert stored[customer] == fold(_as(e, customer) for e in history), customer
+        assert await store.market("s1") == "TH"
+
+        worker = WorkerProcess("customers", settings, tmp_path / "customers.log")
+        worker.start()
+        try:
+            await worker.wait_ready()
+            with pytest.raises(WorkerRunning):
+                await rebuild_customers(settings)
+        finally:
+            worker.stop()
     finally:
         await redis.aclose()
