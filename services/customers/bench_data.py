@@ -1,6 +1,6 @@
-"""Synthetic customers for the segment benchmarks (services/customers/synthetic.py makes a
-shop's events for the demo; this makes stored relationships in bulk): relationships folded by the domain from
-a realistic mix of events, stored with pipelining as the projection stores them.
+"""Synthetic customers in bulk for the segment benchmarks: relationships folded by the
+domain from a realistic mix of events, stored with pipelining as the projection stores
+them. (`synthetic.py` makes one shop's events for the demo and the tests.)
 
 The mix, per seller: 35% viewers, 20% followers (some also viewed), 10% cart adders,
 35% buyers with 1-20 orders over the last two years (some follow, some viewed lately).

@@ -19,8 +19,9 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
+import redis.asyncio as aioredis
 import structlog
 from pydantic import ValidationError
 
@@ -39,11 +40,18 @@ from services.customers.segment_metrics import (
     SELLER_RECOMPUTES,
     UNDECODABLE,
 )
-from services.customers.store import CustomerStore
+from services.customers.store import CustomerStore, customer_store, customers_prefix
+from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 # Sellers judged at once: enough that Redis round trips overlap judging on two cores,
 # few enough that memberships held in memory stay small.
 CONCURRENCY = 4
@@ -224,3 +232,16 @@ async def count_matching(
             if matches_at(conditions, rel, profiles.get(customer_id), cut)
         )
     return count
+
+
+def recompute_for(settings: Settings, redis: aioredis.Redis, clock: Clock = utc_now) -> Recompute:
+    """A Recompute over the customers store and segment definitions of `settings`."""
+    store = customer_store(settings, redis)
+    return Recompute(store, SegmentDefinitions(redis, customers_prefix(settings)), clock)
+
+
+async def recompute_seller(
+    settings: Settings, redis: aioredis.Redis, seller_id: str, as_of: date | None = None
+) -> SellerRecomputed:
+    """One seller as of `as_of` (default: today in its market), on a bytes client."""
+    return await recompute_for(settings, redis).seller(seller_id, as_of)

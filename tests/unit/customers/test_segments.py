@@ -10,10 +10,12 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from services.customers.domain.cutoff import cutoff
 from services.customers.domain.relationship import EMPTY, Relationship, RelationshipEvent, fold
 from services.customers.domain.segments import (
     BUILTIN_SEGMENT_IDS,
     RELATIONSHIP_RULES,
+    BuiltinTally,
     SegmentId,
     members,
     memberships,
@@ -300,3 +302,22 @@ def test_every_segment_but_high_value_is_judged_per_relationship() -> None:
 def test_an_unknown_segment_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown built-in segment 'vip'"):
         members("vip", [], D, "TH")  # type: ignore[arg-type]
+
+
+def test_a_tally_fed_in_pages_gives_the_one_pass_memberships() -> None:
+    def buyer(n: int) -> Relationship:
+        return fold([ordered(th("2024-06-01"), f"o{n}", float(n * 10)), followed(th("2024-01-01"))])
+
+    population = [(f"c{n}", buyer(n)) for n in range(1, 25)]
+    population.append(("cart", fold([cart_added(th("2024-06-28"))])))
+    tally = BuiltinTally(cutoff(D, "TH"))
+    for start in range(0, len(population), 7):
+        for customer_id, rel in population[start : start + 7]:
+            tally.add(customer_id, rel)
+    first = tally.members()
+    assert first == memberships(population, D, "TH")
+    # 24 spenders give 3 places: the three biggest.
+    assert first["high_value_customers"] == {"c22", "c23", "c24"}
+    # Asking again, or changing what was answered, leaves the tally as it was.
+    first["cart_abandoners"].clear()
+    assert tally.members() == memberships(population, D, "TH")
