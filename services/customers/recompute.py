@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -32,7 +32,7 @@ from services.customers.domain.conditions import Condition, matches_at
 from services.customers.domain.cutoff import Cutoff, cutoff
 from services.customers.domain.daily import local_today
 from services.customers.domain.profile import Profile
-from services.customers.domain.relationship import Relationship, from_stored_json
+from services.customers.domain.relationship import EMPTY, Relationship, from_stored_json
 from services.customers.domain.segments import BuiltinTally
 from services.customers.segment_metrics import (
     CUSTOMERS_JUDGED,
@@ -58,6 +58,9 @@ CONCURRENCY = 4
 
 NO_MARKET = "no_market"
 UNKNOWN_MARKET = "unknown_market"
+# Memberships as of a day that has not begun would miss that day's events, and `as_of`
+# never moves back: the daily recompute would leave the seller alone until then.
+FUTURE_DAY = "as_of_in_the_future"
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class SellerRecomputed:
     customers: int = 0
     sizes: dict[str, int] = field(default_factory=dict)
     skipped: str | None = None
-    """no_market (no crm.seller-status seen yet) or unknown_market."""
+    """no_market (no crm.seller-status seen yet), unknown_market or as_of_in_the_future."""
     seconds: float = 0.0
 
 
@@ -132,7 +135,12 @@ class Recompute:
             log.warning("segments_recompute_skipped", seller_id=seller_id, reason=skipped)
             SELLER_RECOMPUTES.labels(market=market or "", outcome=skipped).inc()
             return SellerRecomputed(seller_id, market, None, skipped=skipped)
-        day = as_of or local_today(market, self.clock())
+        today = local_today(market, self.clock())
+        day = as_of or today
+        if day > today:
+            log.warning("segments_recompute_skipped", seller_id=seller_id, reason=FUTURE_DAY)
+            SELLER_RECOMPUTES.labels(market=market, outcome=FUTURE_DAY).inc()
+            return SellerRecomputed(seller_id, market, None, skipped=FUTURE_DAY)
         cut = cutoff(day, market)
         customs = [
             CustomSegment(d.segment_id, d.domain_conditions())
@@ -215,6 +223,11 @@ class Recompute:
         return {seller for seller, known in markets.items() if known == market}
 
 
+PREVIEW_PAGE = 1000
+"""Smaller pages than the recompute's: a preview runs inside an API request, and each page
+is judged without yielding the event loop."""
+
+
 async def count_matching(
     store: CustomerStore, seller_id: str, conditions: Sequence[Condition], cut: Cutoff
 ) -> int:
@@ -222,15 +235,38 @@ async def count_matching(
     custom segment's size computed on demand (the preview), by the recompute's rule."""
     with_profiles = needs_profiles([conditions])
     count = 0
-    async for page in store.scan_raw(seller_id):
+    async for page in store.scan_raw(seller_id, PREVIEW_PAGE):
         profiles = (
             await store.profiles([customer_id for customer_id, _ in page]) if with_profiles else {}
         )
-        count += sum(
-            1
-            for customer_id, rel in _decoded(seller_id, page)
-            if matches_at(conditions, rel, profiles.get(customer_id), cut)
-        )
+        count += count_page(seller_id, page, profiles, conditions, cut)
+    return count
+
+
+def count_page(
+    seller_id: str,
+    page: list[tuple[str, bytes]],
+    profiles: Mapping[str, Profile],
+    conditions: Sequence[Condition],
+    cut: Cutoff,
+) -> int:
+    """The customers of one page meeting every condition (`matches_at`).
+
+    Conditions on profile attributes are asked first, of the profile alone: the AND fails
+    whatever the relationship says when one of them does, and those customers' stored
+    relationships are then never decoded (most of a preview's time). An attribute's
+    measure reads only the profile, so asking them over the empty relationship is the same
+    question; tests/unit/customers/test_preview.py checks the count equals `matches_at`.
+    """
+    on_profile = [c for c in conditions if FIELD_KINDS[c.field] == "attribute"]
+    count = 0
+    for customer_id, raw in page:
+        profile = profiles.get(customer_id)
+        if on_profile and not matches_at(on_profile, EMPTY, profile, cut):
+            continue
+        for _, rel in _decoded(seller_id, [(customer_id, raw)]):
+            if matches_at(conditions, rel, profile, cut):
+                count += 1
     return count
 
 

@@ -3,7 +3,7 @@ validation context and a clock."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,18 +13,20 @@ from services.outreach.gateway import PlanGateway
 from services.outreach.read_model import PlanReadModel
 
 
+async def _builtins_only(_seller_id: str) -> frozenset[str]:
+    return frozenset(BUILTIN_SEGMENTS)
+
+
 @dataclass
 class PlansRuntime:
     gateway: PlanGateway
     read_model: PlanReadModel
     clock: Callable[[], datetime]
     retry_after_seconds: int = 2
-    # Custom segments arrive with the customers service; the built-in ones always exist.
-    known_segments: Callable[[str], frozenset[str]] = field(
-        default=lambda _seller: frozenset(BUILTIN_SEGMENTS)
-    )
+    # The seller's live custom segment ids (read from the customers store by the API's
+    # runtime); the built-in ones always exist.
+    known_segments: Callable[[str], Awaitable[frozenset[str]]] = field(default=_builtins_only)
 
-    def validate(self, draft: PlanDraft, seller_id: str = "") -> list[Problem]:
-        return validate_draft(
-            draft, now=self.clock(), known_segments=self.known_segments(seller_id)
-        )
+    async def validate(self, draft: PlanDraft, seller_id: str = "") -> list[Problem]:
+        known = await self.known_segments(seller_id)
+        return validate_draft(draft, now=self.clock(), known_segments=known)

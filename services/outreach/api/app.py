@@ -29,6 +29,7 @@ from services.outreach.api.problems import (
     problem_responses,
 )
 from services.outreach.api.runtime import Runtime, open_runtime
+from services.outreach.api.segments import router as segments_router
 from services.shared.kafka import wait_for_kafka
 from services.shared.settings import Settings
 
@@ -61,11 +62,12 @@ def _assemble(lifespan: Any = None) -> FastAPI:
     app.include_router(accounts.router)
     # Every plan, segment and overview route is a Customers endpoint: a sub-account
     # without `customers` is refused before a handler runs.
-    app.include_router(
-        plans_router,
-        dependencies=[Depends(customers_account)],
-        responses=problem_responses(401, 403),
-    )
+    for customers_router in (plans_router, segments_router):
+        app.include_router(
+            customers_router,
+            dependencies=[Depends(customers_account)],
+            responses=problem_responses(401, 403),
+        )
     _document_problems(app)
     return app
 

@@ -72,7 +72,7 @@ async def create_plan(
     plans: Plans,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> Plan:
-    draft = _valid_draft(body.model_dump(exclude_unset=True), plans, account)
+    draft = await _valid_draft(body.model_dump(exclude_unset=True), plans, account)
     if idempotency_key:
         # A retried POST (after a 503, say) answers with the plan the first one made.
         plan_id = str(
@@ -107,7 +107,7 @@ async def edit_plan(
     fields = PlanDraft.model_fields.keys()
     merged: dict[str, Any] = current.model_dump(mode="json", include=set(fields))
     merged.update(body.model_dump(exclude_unset=True, mode="json"))
-    draft = _valid_draft(merged, plans, account)
+    draft = await _valid_draft(merged, plans, account)
     command = EditPlan(
         **_command_fields(account, plan_id, plans), draft=draft, expected_version=current.version
     )
@@ -150,7 +150,7 @@ def _command_fields(account: Account, plan_id: PlanId, plans: PlansRuntime) -> d
     }
 
 
-def _valid_draft(fields: dict[str, Any], plans: PlansRuntime, account: Account) -> PlanDraft:
+async def _valid_draft(fields: dict[str, Any], plans: PlansRuntime, account: Account) -> PlanDraft:
     try:
         draft = draft_from(fields)
     except ValidationError as exc:
@@ -159,7 +159,7 @@ def _valid_draft(fields: dict[str, Any], plans: PlansRuntime, account: Account) 
     if isinstance(draft, list):
         errors = [FieldError(field=e["field"], message=e["message"]) for e in draft]
         raise ProblemError(422, "Invalid plan", errors[0].message, errors=errors)
-    problems = plans.validate(draft, account.seller_id)
+    problems = await plans.validate(draft, account.seller_id)
     if problems:
         errors = [FieldError(field=p.field, message=p.message) for p in problems]
         raise ProblemError(422, "Invalid plan", problems[0].message, errors=errors)

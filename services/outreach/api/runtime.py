@@ -1,5 +1,6 @@
 """What the API's routes work with: settings, the clock, Redis, a Kafka producer, the
-quota port and outreach's projections — opened once per process, closed at exit.
+quota port, outreach's projections and the customers store — opened once per process,
+closed at exit.
 
 Routes get it with `Depends(runtime_of)`; tests open one on their own topics and
 Redis prefix and inject a fixed clock.
@@ -18,6 +19,13 @@ from aiokafka.structs import RecordMetadata
 from fastapi import Request
 
 from schemas.envelope import Event
+from services.customers.definitions import SegmentDefinitions
+from services.customers.store import (
+    CustomerStore,
+    customer_store,
+    customers_prefix,
+    customers_redis,
+)
 from services.outreach.appeals import AppealStore, appeal_store
 from services.outreach.config import OutreachSettings
 from services.outreach.gateway import PlanGateway
@@ -49,6 +57,9 @@ class Runtime:
     permissions: PermissionStore
     appeals: AppealStore
     plans: PlansRuntime
+    # The customers projection (bytes client) and the custom segment definitions.
+    customers: CustomerStore
+    segments: SegmentDefinitions
 
     async def publish(self, topic: str, event: Event, key: str) -> RecordMetadata:
         """Send one event to a registry topic and wait until Kafka acknowledged it."""
@@ -78,11 +89,19 @@ async def open_runtime(
         gateway = PlanGateway(settings, timeout=outreach.reply_timeout_seconds)
         await gateway.start()
         stack.push_async_callback(gateway.stop)
+        customers_client = customers_redis(settings)
+        stack.push_async_callback(customers_client.aclose)
+        segments = SegmentDefinitions(customers_client, customers_prefix(settings))
+
+        async def known_segments(seller_id: str) -> frozenset[str]:
+            return frozenset(d.segment_id for d in await segments.live(seller_id))
+
         plans = PlansRuntime(
             gateway,
             plan_read_model(redis, settings),
             clock,
             retry_after_seconds=outreach.retry_after_seconds,
+            known_segments=known_segments,
         )
         yield Runtime(
             settings=settings,
@@ -94,6 +113,8 @@ async def open_runtime(
             permissions=permission_store(settings, redis),
             appeals=appeal_store(settings, redis),
             plans=plans,
+            customers=customer_store(settings, customers_client),
+            segments=segments,
         )
 
 
