@@ -20,6 +20,9 @@ from services.shared.settings import Settings, get_settings
 
 out = Console(width=None if sys.stdout.isatty() else 140)
 segments_app = typer.Typer(help="Customer segments: memberships as of a day.")
+# Sellers listed one by one in the summary; the rest are totalled.
+SHOWN = 20
+# Sellers listed one by one in the summary; the rest are totalled.
 
 
 def register(app: typer.Typer) -> None:
@@ -93,7 +96,7 @@ async def _recompute(
 
 def _summary(done: list[SellerRecomputed]) -> Table:
     table = Table("seller", "market", "as of", "customers", "sizes")
-    for d in sorted(done, key=lambda d: d.seller_id)[:50]:
+    for d in sorted(done, key=lambda d: d.seller_id)[:SHOWN]:
         sizes = ", ".join(f"{k} {v}" for k, v in sorted(d.sizes.items()))
         table.add_row(
             d.seller_id,
@@ -102,7 +105,7 @@ def _summary(done: list[SellerRecomputed]) -> Table:
             f"{d.customers:,}",
             sizes or d.skipped or "",
         )
-    if len(done) > 50:
+    if len(done) > SHOWN:
         customers = sum(d.customers for d in done)
-        table.add_row(f"… {len(done) - 50} more", "", "", f"{customers:,} in all", "")
+        table.add_row(f"… {len(done) - SHOWN} more", "", "", f"{customers:,} in all", "")
     return table

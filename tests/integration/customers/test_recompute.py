@@ -44,12 +44,11 @@ async def crafted(settings: Settings, redis_url: str, test_id: str) -> AsyncIter
     async with shop(settings, redis_url) as s:
         await fill(s.store, f"s-{test_id}", crafted_histories())
         await s.store.save_profiles(crafted_profiles())
-        for offset, (segment_id, conditions) in enumerate(
-            [
-                ("java-buyers", JAVA_BUYERS),
-                ("frequent", [{"field": "order_count", "op": "gte", "value": 2}]),
-            ]
-        ):
+        customs: list[tuple[str, list[Any]]] = [
+            ("java-buyers", JAVA_BUYERS),
+            ("frequent", [{"field": "order_count", "op": "gte", "value": 2}]),
+        ]
+        for offset, (segment_id, conditions) in enumerate(customs):
             await s.definitions.apply(_defined(f"s-{test_id}", segment_id, conditions), offset)
         yield s
 
@@ -99,8 +98,8 @@ class FailingAfterOnePage(CustomerStore):
 
     async def scan_raw(
         self, seller_id: str, page: int = 2
-    ) -> AsyncIterator[list[tuple[str, bytes]]]:  # type: ignore[override]
-        async for chunk in super().scan_raw(seller_id, 2):
+    ) -> AsyncIterator[list[tuple[str, bytes]]]:
+        async for chunk in super().scan_raw(seller_id, page):
             yield chunk
             raise ConnectionError("redis went away")
 
