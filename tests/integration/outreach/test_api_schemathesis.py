@@ -15,7 +15,7 @@ from services.shared.settings import Settings
 from tests.integration.outreach.plans_api import plans_api, utc_now
 from tests.integration.outreach.processor_support import OUTREACH_TOPICS
 
-TOPICS = (*OUTREACH_TOPICS, "crm.seller-accounts", "crm.appeals")
+TOPICS = (*OUTREACH_TOPICS, "crm.seller-accounts", "crm.appeals", "crm.segments")
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
