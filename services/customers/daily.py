@@ -1,8 +1,9 @@
 """The daily recompute (SPEC section 5): at 00:00 in each market, that market's sellers
 are recomputed as of the day that begins, so sizes read during the day are "as of
-yesterday". At start, every seller whose memberships lag today in its market catches up.
+yesterday". At start, and every 15 minutes in between (a seller whose market arrives
+late), every seller whose memberships lag today in its market catches up.
 
-Both are "bring the sellers of a market up to today": a seller already as of today is
+All are "bring the sellers of a market up to today": a seller already as of today is
 left alone, so a run that failed half-way is retried for the sellers it missed only.
 The clock is injected: tests move it across midnights; `nap_seconds` bounds each wait so
 a clock that jumps is noticed.
@@ -30,6 +31,10 @@ log = structlog.get_logger(__name__)
 NAP_SECONDS = 60.0
 # After a failed run (Redis away, say), the market is tried again this much later.
 RETRY_AFTER = timedelta(minutes=1)
+# Between midnights, sellers still behind today are looked for this often: a seller whose
+# market (crm.seller-status) arrives after the start would otherwise wait for midnight.
+# Cheap when none lags: one GET per seller of the market.
+SWEEP_EVERY = timedelta(minutes=15)
 
 
 class DailyRecompute:
@@ -41,17 +46,22 @@ class DailyRecompute:
         clock: Clock,
         *,
         nap_seconds: float = NAP_SECONDS,
+        sweep_every: timedelta = SWEEP_EVERY,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self.nap_seconds = nap_seconds
+        self.sweep_every = sweep_every
         self.recompute = Recompute(store, definitions, clock)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Catch up, then recompute each market at its midnights until `stopping`."""
-        due = {market: self.clock() for market in MARKET_TIME_ZONES}
-        trigger = dict.fromkeys(MARKET_TIME_ZONES, "catch_up")
+        """Catch up, then recompute each market at its midnights (and sweep for sellers
+        still behind in between) until `stopping`."""
+        start = self.clock()
+        due = dict.fromkeys(MARKET_TIME_ZONES, start)
+        midnight = {market: next_local_midnight(market, start) for market in MARKET_TIME_ZONES}
+        retrying: set[str] = set()
         try:
             await self.report_sellers_without_market()
         except Exception:
@@ -61,14 +71,23 @@ class DailyRecompute:
             for market, at in due.items():
                 if stopping.is_set() or now < at:
                     continue
-                try:
-                    await self.bring_up_to_date(market, trigger[market])
-                except Exception:
-                    log.exception("segments_daily_failed", market=market, trigger=trigger[market])
-                    DAILY_RUNS.labels(market=market, trigger="failed").inc()
-                    due[market], trigger[market] = self.clock() + RETRY_AFTER, "retry"
+                if now >= midnight[market]:
+                    trigger = "midnight"
+                elif market in retrying:
+                    trigger = "retry"
                 else:
-                    due[market], trigger[market] = next_local_midnight(market, now), "midnight"
+                    trigger = "catch_up"
+                try:
+                    await self.bring_up_to_date(market, trigger)
+                except Exception:
+                    log.exception("segments_daily_failed", market=market, trigger=trigger)
+                    DAILY_RUNS.labels(market=market, trigger="failed").inc()
+                    due[market] = self.clock() + RETRY_AFTER
+                    retrying.add(market)
+                else:
+                    retrying.discard(market)
+                    midnight[market] = next_local_midnight(market, now)
+                    due[market] = min(midnight[market], now + self.sweep_every)
             wait = (min(due.values()) - self.clock()).total_seconds()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), max(0.0, min(wait, self.nap_seconds)))
@@ -83,7 +102,9 @@ class DailyRecompute:
         seconds = time.perf_counter() - started
         DAILY_RUNS.labels(market=market, trigger=trigger).inc()
         DAILY_RUN_SECONDS.labels(market=market, trigger=trigger).observe(seconds)
-        log.info(
+        # A sweep that found nobody behind is routine: logged only when debugging.
+        report = log.info if done or trigger == "midnight" else log.debug
+        report(
             "segments_daily_run",
             market=market,
             trigger=trigger,

@@ -1,5 +1,5 @@
-"""The daily recompute with a clock the test moves: catch-up at start, then each market at
-its own 00:00, as of the day that begins."""
+"""The daily recompute with a clock the test moves: catch-up at start, a sweep for a seller
+placed later, then each market at its own 00:00, as of the day that begins."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ async def test_catch_up_then_each_market_at_its_own_midnight(
     settings: Settings, redis_url: str, test_id: str
 ) -> None:
     jakarta, london, unplaced = f"id-{test_id}", f"gb-{test_id}", f"none-{test_id}"
+    late = f"late-{test_id}"
     async with shop(settings, redis_url) as s:
         await fill(s.store, jakarta, crafted_histories(), market="ID")
         await fill(s.store, london, {"c1": [b.followed(idn("2024-05-01"))]}, market="GB")
         await fill(s.store, unplaced, {"c1": [b.followed(idn("2024-05-01"))]}, market=None)
+        await fill(s.store, late, {"c1": [b.followed(idn("2024-05-01"))]}, market=None)
         # London is already as of its today (06:00 there): the catch-up leaves it alone.
         await s.store.write_memberships(london, D, {})
         skipped_before = _skipped_without_market()
@@ -45,6 +47,11 @@ async def test_catch_up_then_each_market_at_its_own_midnight(
             assert await eventually(lambda: reaches(jakarta, D), timeout=10)
             assert (await s.store.sizes(jakarta))[1]["cart_abandoners"] == 1
 
+            # A market learnt after the start: the next sweep, 15 minutes on, catches it up.
+            await s.store.set_markets({late: "ID"})
+            s.clock.now = idn("2024-07-03", "12:15:01")
+            assert await eventually(lambda: reaches(late, D), timeout=10)
+
             # Midnight in Jakarta (17:00 UTC): Jakarta moves to the 4th, London does not.
             s.clock.now = idn("2024-07-04", "00:00:01")
             assert await eventually(lambda: reaches(jakarta, D + timedelta(days=1)), timeout=10)
@@ -55,7 +62,7 @@ async def test_catch_up_then_each_market_at_its_own_midnight(
             assert await eventually(lambda: reaches(london, D + timedelta(days=1)), timeout=10)
             assert (await s.store.sizes(london))[1]["followers_not_purchased"] == 1
             assert await as_of(unplaced) is None
-            assert _skipped_without_market() == skipped_before + 1
+            assert _skipped_without_market() == skipped_before + 2
         finally:
             stopping.set()
             await asyncio.wait_for(running, 10)
