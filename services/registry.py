@@ -15,10 +15,16 @@ import importlib.util
 from types import ModuleType
 
 # Pipeline order: upstream services first (dev up starts them in this order).
-SERVICES = ("eligibility", "quota", "outreach", "delivery")
+SERVICES = ("eligibility", "quota", "outreach", "customers", "delivery")
 
 # Each worker's /healthz, /readyz and /metrics in development; CRM_OPS_PORT overrides.
-OPS_PORTS = {"eligibility": 9101, "quota": 9102, "outreach": 9103, "delivery": 9104}
+OPS_PORTS = {
+    "eligibility": 9101,
+    "quota": 9102,
+    "outreach": 9103,
+    "delivery": 9104,
+    "customers": 9105,
+}
 
 
 def part(service: str, name: str) -> ModuleType | None:

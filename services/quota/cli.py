@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from services.customers.replay import WorkerRunning, rebuild_customers
 from services.quota.adapter import open_quota
 from services.quota.rebuild import RebuildReport
 from services.shared.logs import configure_logging
@@ -32,26 +34,45 @@ def register(app: typer.Typer) -> None:
 
 
 def replay() -> None:
-    """Rebuild the quota projections in Redis from the topics: counters from
-    crm.quota-ledger, seller statuses from crm.seller-status. Reservations wait meanwhile."""
-    report = asyncio.run(_replay(_settings()))
+    """Rebuild the Redis projections from the topics: quota counters from
+    crm.quota-ledger and seller statuses from crm.seller-status (reservations wait
+    meanwhile), then the customers projection from the customer topics (stop
+    `crm worker customers` first)."""
+    settings = _settings()
+    report = asyncio.run(_replay(settings))
     table = Table("rebuild", "value")
     for name, value in vars(report).items():
         table.add_row(name, str(value))
+    try:
+        folded = asyncio.run(_replay_customers(settings))
+    except WorkerRunning as exc:
+        out.print(table)
+        out.print(f"[red]customers projection not replayed: {exc}[/red]")
+        raise typer.Exit(1) from None
+    table.add_row("customer events folded", str(folded))
     out.print(table)
+
+
+async def _replay_customers(settings: Settings) -> int:
+    with Progress(console=out, transient=False) as progress:
+        return await rebuild_customers(settings, _advancer(progress))
+
+
+def _advancer(progress: Progress) -> Callable[[str, int, int], None]:
+    tasks: dict[str, TaskID] = {}
+
+    def advance(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    return advance
 
 
 async def _replay(settings: Settings) -> RebuildReport:
     with Progress(console=out, transient=False) as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def advance(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done, total=total)
-
         async with open_quota(settings) as port:
-            return await port.rebuilder.rebuild(advance)
+            return await port.rebuilder.rebuild(_advancer(progress))
 
 
 def quota(

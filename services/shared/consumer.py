@@ -29,6 +29,7 @@ Record: TypeAlias = ConsumerRecord[bytes, bytes]
 __all__ = ["DeadLetteringConsumer", "Record", "Rejected"]
 
 Handler = Callable[[Event, Record], Awaitable[None]]
+Flush = Callable[[], Awaitable[None]]
 
 
 class DeadLetteringConsumer:
@@ -42,12 +43,16 @@ class DeadLetteringConsumer:
         handler: Handler,
         max_records: int = 500,
         consumer_options: dict[str, Any] | None = None,
+        flush: Flush | None = None,
     ) -> None:
+        """`flush`, when given, runs after a batch's handlers and before its offsets are
+        committed: handlers may collect a batch's events and write them in one go."""
         self.settings = settings
         self.service = service
         self.topics = list(topics)
         self.handler = handler
         self.max_records = max_records
+        self.flush = flush
         self.consumer: AIOKafkaConsumer = new_consumer(
             settings, *self.topics, group_id=group_id, **(consumer_options or {})
         )
@@ -100,6 +105,8 @@ class DeadLetteringConsumer:
                         pending.append(await self._dead_letter(record, logical, exc.reason))
                         continue
                 EVENTS_CONSUMED.labels(self.service, logical, event.event_type).inc()
+        if self.flush is not None:
+            await self.flush()
         if pending:
             await asyncio.gather(*pending)
         await self.consumer.commit()

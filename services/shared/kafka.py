@@ -96,7 +96,20 @@ async def create_topics(
                     raise for_code(code)(f"creating {new.name}: {message}")
             else:
                 created.append(spec.name)
+        await _until_described(client, [settings.topic(name) for name in created])
         return created
+
+
+async def _until_described(client: AIOKafkaAdminClient, names: list[str]) -> None:
+    # The controller answers a creation before every broker's metadata has the topic's
+    # partitions; a caller that produces or describes at once would see none.
+    for _ in range(100):
+        if not names:
+            return
+        described = await client.describe_topics(names)
+        names = [t["topic"] for t in described if t.get("error_code") or not t["partitions"]]
+        if names:
+            await asyncio.sleep(0.05)
 
 
 async def delete_topics(settings: Settings, names: Iterable[str]) -> None:

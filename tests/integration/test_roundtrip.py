@@ -14,7 +14,9 @@ from services.shared.kafka import new_producer
 from services.shared.settings import Settings
 from tests.integration.kafka_io import read_records
 
-OUR_EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "schemas" / "examples").glob("*.jsonl"))
+OUR_EXAMPLES = sorted(
+    (Path(__file__).resolve().parents[2] / "schemas" / "examples").glob("*.jsonl")
+)
 
 
 def _normalised(value: object) -> object:

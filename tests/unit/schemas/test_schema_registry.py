@@ -12,6 +12,7 @@ import schemas.engagement
 import schemas.outbound
 import schemas.plans
 import schemas.quota
+import schemas.segments
 import schemas.seller
 from schemas.envelope import Event
 from schemas.markets import MARKET_TIME_ZONES, Market
@@ -26,6 +27,7 @@ EVENT_MODULES = (
     schemas.outbound,
     schemas.plans,
     schemas.quota,
+    schemas.segments,
     schemas.seller,
 )
 SPEC_TOPICS = {
@@ -45,7 +47,11 @@ SPEC_TOPICS = {
     "crm.dead-letters": ("out", None),
 }
 # Beyond SPEC section 6, each recorded in the README.
-EXTRA_TOPICS = {"crm.plan-replies": ("internal", "seller_id")}
+EXTRA_TOPICS = {
+    "crm.plan-replies": ("internal", "seller_id"),
+    "crm.segments": ("internal", "seller_id"),
+    "crm.plan-firings": ("internal", "seller_id"),
+}
 
 
 def _defined_event_classes() -> set[type[Event]]:

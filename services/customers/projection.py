@@ -1,0 +1,157 @@
+"""The customer topics → the customers store, one batch at a time.
+
+- crm.customer-activity, crm.outbound-messages, crm.chat-engagement (read, clicked) fold
+  into the (seller, customer) Relationship;
+- crm.customer-profiles into the customer's Profile;
+- crm.seller-status gives each seller's market (the calendar of its segments);
+- crm.segments into the custom segment definitions.
+
+A batch's events are collected by `handle` and written by `flush` in a few round trips:
+one HMGET of the pairs it touches, the fold, one pipelined HSET. Folding is idempotent and
+order-independent (see domain.relationship), so a redelivered batch after a crash changes
+nothing and plain at-least-once consumption is exact. One projection writes a seller's
+pairs at a time (one consumer group, a read-fold-write per batch): two running at once
+could lose each other's updates, so the worker runs a single member of its group.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import structlog
+
+from schemas.customer import CustomerProfileUpdated
+from schemas.engagement import MessageDelivered, MessageFailed
+from schemas.envelope import Event
+from schemas.segments import SegmentDefined, SegmentDeleted
+from schemas.seller import SellerStatusChanged
+from services.customers.applied import Applied, Observer
+from services.customers.definitions import SegmentDefinitions
+from services.customers.domain.profile import evolve_profile
+from services.customers.domain.relationship import (
+    EMPTY,
+    Relationship,
+    RelationshipEvent,
+    evolve,
+)
+from services.customers.store import CustomerStore
+from services.shared.consumer import Record, Rejected
+
+log = structlog.get_logger(__name__)
+
+TOPICS = (
+    "crm.customer-activity",
+    "crm.customer-profiles",
+    "crm.outbound-messages",
+    "crm.chat-engagement",
+    "crm.seller-status",
+    "crm.segments",
+)
+
+Pair = tuple[str, str]
+
+
+@dataclass
+class _Batch:
+    pairs: dict[Pair, list[RelationshipEvent]] = field(default_factory=lambda: defaultdict(list))
+    profiles: dict[str, list[CustomerProfileUpdated]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    markets: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.pairs or self.profiles or self.markets)
+
+
+class CustomerProjection:
+    def __init__(
+        self,
+        store: CustomerStore,
+        definitions: SegmentDefinitions,
+        observer: Observer | None = None,
+    ) -> None:
+        self.store = store
+        self.definitions = definitions
+        self.observer = observer
+        self._batch = _Batch()
+
+    async def handle(self, event: Event, record: Record | None, offset: int | None = None) -> None:
+        """Collect one event of the batch (segment definitions are written at once: they
+        are few, and versioned by offset)."""
+        match event:
+            case MessageDelivered() | MessageFailed():
+                return  # delivery facts: the Delivery issue's performance figures
+            case CustomerProfileUpdated():
+                self._batch.profiles[event.customer_id].append(event)
+            case SellerStatusChanged():
+                self._batch.markets[event.seller_id] = event.market
+            case SegmentDefined() | SegmentDeleted():
+                await self._define(event, record, offset)
+            case _ if isinstance(event, RelationshipEvent):
+                self._batch.pairs[(event.seller_id, event.customer_id)].append(event)
+            case _:
+                raise Rejected(f"{event.event_type} is not a customer event")
+
+    async def _define(
+        self, event: SegmentDefined | SegmentDeleted, record: Record | None, offset: int | None
+    ) -> None:
+        if record is not None:
+            key = record.key.decode(errors="replace") if record.key is not None else None
+            if key != event.seller_id:
+                # Offsets order a seller's definitions only within its partition.
+                raise Rejected(f"key: must be the seller_id {event.seller_id!r}, got {key!r}")
+            offset = record.offset
+        if offset is None:
+            raise ValueError("a segment definition is versioned by its record's offset")
+        await self.definitions.apply(event, offset)
+
+    async def flush(self) -> None:
+        """Write the collected batch and hand the folded pairs to the observer."""
+        batch, self._batch = self._batch, _Batch()
+        if not batch:
+            return
+        applied = await self._fold_pairs(batch.pairs)
+        await self._fold_profiles(batch.profiles)
+        await self.store.set_markets(batch.markets)
+        if applied and self.observer is not None:
+            await self.observer(applied)
+
+    async def _fold_pairs(self, pairs: dict[Pair, list[RelationshipEvent]]) -> list[Applied]:
+        by_seller: dict[str, list[str]] = defaultdict(list)
+        for seller_id, customer_id in pairs:
+            by_seller[seller_id].append(customer_id)
+        changed: dict[str, dict[str, Relationship]] = {}
+        applied: list[Applied] = []
+        for seller_id, customers in by_seller.items():
+            stored = await self.store.load_relationships(seller_id, customers)
+            for customer_id in customers:
+                events = pairs[(seller_id, customer_id)]
+                rel = stored.get(customer_id, EMPTY)
+                for event in events:
+                    rel = evolve(rel, event)
+                changed.setdefault(seller_id, {})[customer_id] = rel
+                applied += [Applied(seller_id, customer_id, e, rel) for e in events]
+        await self.store.save_relationships(changed)
+        return applied
+
+    async def _fold_profiles(self, profiles: dict[str, list[CustomerProfileUpdated]]) -> None:
+        if not profiles:
+            return
+        customers = list(profiles)
+        stored = await self.store.profiles(customers)
+        updated = {}
+        for customer_id in customers:
+            profile = stored.get(customer_id)
+            for event in profiles[customer_id]:
+                profile = evolve_profile(profile, event)
+            if profile is not None:
+                updated[customer_id] = profile
+        await self.store.save_profiles(updated)
+
+    async def apply(self, events: Iterable[tuple[int, Event]]) -> None:
+        """Fold (offset, event) pairs read outside the consumer (a replay) as one batch."""
+        for offset, event in events:
+            await self.handle(event, None, offset)
+        await self.flush()

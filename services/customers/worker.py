@@ -1,0 +1,64 @@
+"""`crm worker customers`: the customers projection (activity, profiles, engagement,
+seller markets, custom segment definitions → Redis), with /healthz, /readyz and
+/metrics on CRM_OPS_PORT."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from services.customers.definitions import SegmentDefinitions
+from services.customers.projection import TOPICS, CustomerProjection
+from services.customers.store import customer_store, customers_prefix, customers_redis
+from services.shared.checks import kafka_check, redis_check
+from services.shared.consumer import DeadLetteringConsumer
+from services.shared.kafka import wait_for_kafka
+from services.shared.ops import Health, start_ops_server
+from services.shared.settings import Settings
+from services.shared.signals import run_until_signalled
+
+log = structlog.get_logger(__name__)
+
+SERVICE = "customers"
+
+
+def main(settings: Settings) -> None:
+    run_until_signalled(SERVICE, settings, run)
+
+
+def projection_group(settings: Settings) -> str:
+    return f"{settings.topic_prefix}crm-customers"
+
+
+async def run(settings: Settings, stopping: asyncio.Event) -> None:
+    await wait_for_kafka(settings)
+    redis = customers_redis(settings)
+    store = customer_store(settings, redis)
+    definitions = SegmentDefinitions(redis, customers_prefix(settings))
+    projection = CustomerProjection(store, definitions)
+    consumer = DeadLetteringConsumer(
+        settings,
+        service=SERVICE,
+        topics=TOPICS,
+        group_id=projection_group(settings),
+        handler=projection.handle,
+        flush=projection.flush,
+        max_records=5000,
+    )
+
+    async def projecting() -> bool:
+        return consumer.ready
+
+    health = Health(SERVICE)
+    health.add_check("kafka", kafka_check(settings))
+    health.add_check("redis", redis_check(settings))
+    health.add_check("projection", projecting)
+    runner, port = await start_ops_server(health, "0.0.0.0", settings.ops_port)
+    log.info("customers_worker_started", ops_port=port)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(consumer.run(stopping))
+    finally:
+        await runner.cleanup()
+        await redis.aclose()
