@@ -1,14 +1,17 @@
 """`crm worker customers`: the customers projection (activity, profiles, engagement,
-seller markets, custom segment definitions → Redis), with /healthz, /readyz and
-/metrics on CRM_OPS_PORT."""
+seller markets, custom segment definitions → Redis) and the trigger engine firing
+automated plans onto crm.plan-firings, with /healthz, /readyz and /metrics on
+CRM_OPS_PORT."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import structlog
 
 from services.customers.definitions import SegmentDefinitions
+from services.customers.firing import TriggerEngine, crash_checkpoint
 from services.customers.projection import TOPICS, CustomerProjection
 from services.customers.store import customer_store, customers_prefix, customers_redis
 from services.shared.checks import kafka_check, redis_check
@@ -36,7 +39,8 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     redis = customers_redis(settings)
     store = customer_store(settings, redis)
     definitions = SegmentDefinitions(redis, customers_prefix(settings))
-    projection = CustomerProjection(store, definitions)
+    engine = TriggerEngine(settings, store, lambda: datetime.now(UTC), crash_checkpoint())
+    projection = CustomerProjection(store, definitions, observer=engine.observe)
     consumer = DeadLetteringConsumer(
         settings,
         service=SERVICE,
@@ -50,15 +54,20 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     async def projecting() -> bool:
         return consumer.ready
 
+    async def firing() -> bool:
+        return engine.ready
+
     health = Health(SERVICE)
     health.add_check("kafka", kafka_check(settings))
     health.add_check("redis", redis_check(settings))
     health.add_check("projection", projecting)
+    health.add_check("firing", firing)
     runner, port = await start_ops_server(health, "0.0.0.0", settings.ops_port)
     log.info("customers_worker_started", ops_port=port)
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(consumer.run(stopping))
+            tasks.create_task(engine.run(stopping))
     finally:
         await runner.cleanup()
         await redis.aclose()

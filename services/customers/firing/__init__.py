@@ -9,9 +9,15 @@ from collections.abc import Callable
 
 import structlog
 
-from services.customers.firing.engine import TriggerEngine, firings_transactional_id
+from services.customers.firing.engine import TOPICS, TriggerEngine, firings_transactional_id
 
-__all__ = ["CRASH_POINT_ENV", "TriggerEngine", "crash_checkpoint", "firings_transactional_id"]
+__all__ = [
+    "CRASH_POINT_ENV",
+    "TOPICS",
+    "TriggerEngine",
+    "crash_checkpoint",
+    "firings_transactional_id",
+]
 
 log = structlog.get_logger(__name__)
 

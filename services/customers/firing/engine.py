@@ -52,6 +52,8 @@ log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
 Checkpoint = Callable[[str], None]
 
+# What the engine reads (plan-events) and writes (plan-firings); both must exist.
+TOPICS = ("crm.plan-events", "crm.plan-firings")
 # Firings of one pass beyond this wait for the next pass (one transaction each).
 MAX_FIRINGS_PER_TRANSACTION = 500
 # A pair whose relationship is missing from the store (Redis lost it and the projection
