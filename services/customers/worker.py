@@ -12,10 +12,10 @@ import structlog
 
 from services.customers.definitions import SegmentDefinitions
 from services.customers.firing import TriggerEngine, crash_checkpoint
+from services.customers.firing.watermark import WatermarkedConsumer
 from services.customers.projection import TOPICS, CustomerProjection
 from services.customers.store import customer_store, customers_prefix, customers_redis
 from services.shared.checks import kafka_check, redis_check
-from services.shared.consumer import DeadLetteringConsumer
 from services.shared.kafka import wait_for_kafka
 from services.shared.ops import Health, start_ops_server
 from services.shared.settings import Settings
@@ -41,7 +41,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     definitions = SegmentDefinitions(redis, customers_prefix(settings))
     engine = TriggerEngine(settings, store, lambda: datetime.now(UTC), crash_checkpoint())
     projection = CustomerProjection(store, definitions, observer=engine.observe)
-    consumer = DeadLetteringConsumer(
+    consumer = WatermarkedConsumer(
         settings,
         service=SERVICE,
         topics=TOPICS,
@@ -50,6 +50,8 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
         flush=projection.flush,
         max_records=5000,
     )
+    # Firings are decided only as far as the projection has applied customer events.
+    engine.watermark = consumer.watermark
 
     async def projecting() -> bool:
         return consumer.ready

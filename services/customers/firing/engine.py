@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 import structlog
@@ -40,8 +40,9 @@ from services.customers.domain.trigger_timing import next_look
 from services.customers.domain.triggers import due_at, firing_moment, should_fire
 from services.customers.firing import metrics
 from services.customers.firing.events import plan_fired
+from services.customers.firing.fired import FiredPairs
 from services.customers.firing.plans import LivePlan, LivePlans, PlanChange
-from services.customers.firing.schedule import Pair, Schedule
+from services.customers.firing.schedule import Schedule
 from services.customers.store import CustomerStore
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.kafka import admin_client, new_consumer, new_producer
@@ -51,6 +52,8 @@ log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
 Checkpoint = Callable[[str], None]
+Watermark = Callable[[], Awaitable[datetime | None]]
+"""Up to when the projection has applied every customer event (None: not known yet)."""
 
 # What the engine reads (plan-events) and writes (plan-firings); both must exist.
 TOPICS = ("crm.plan-events", "crm.plan-firings")
@@ -74,6 +77,7 @@ class TriggerEngine:
         clock: Clock,
         checkpoint: Checkpoint = lambda _: None,
         *,
+        watermark: Watermark | None = None,
         poll_seconds: float = 1.0,
         max_firings_per_transaction: int = MAX_FIRINGS_PER_TRANSACTION,
     ) -> None:
@@ -81,11 +85,12 @@ class TriggerEngine:
         self.store = store
         self.clock = clock
         self.checkpoint = checkpoint
+        self.watermark = watermark
         self.poll_seconds = poll_seconds
         self.max_firings_per_transaction = max_firings_per_transaction
         self.plans = LivePlans()
         self.schedule = Schedule()
-        self.fired: set[Pair] = set()
+        self.fired = FiredPairs()
         self.passes = 0
         """Timer passes completed (tests wait on it after moving the clock)."""
         self._plans_loaded = False
@@ -194,7 +199,7 @@ class TriggerEngine:
             log.error("firing_unreadable", offset=offset, error=exc.reason)
             return
         assert isinstance(event, AutomatedPlanFired)
-        self.fired.add((event.plan_id, event.customer_id))
+        self.fired.add(event.plan_id, event.customer_id)
 
     # --- plans --------------------------------------------------------------------------
 
@@ -217,6 +222,7 @@ class TriggerEngine:
         if stopping.is_set():
             return
         self._plans_loaded = True
+        self.fired.keep_only(set(self.plans.plan_ids()))
         metrics.LIVE_PLANS.set(len(self.plans))
         for seller in self.plans.sellers():
             await self._scan(seller, self.plans.of_seller(seller))
@@ -235,6 +241,7 @@ class TriggerEngine:
                         stopped.add(plan_id)
             if stopped:
                 dropped = self.schedule.drop_plans(stopped)
+                self.fired.forget(stopped)
                 log.info("plans_stopped", plans=sorted(stopped), dropped=dropped)
             for plan_id in started:
                 plan = self.plans.get(plan_id)
@@ -295,9 +302,16 @@ class TriggerEngine:
     async def _fire_when_due(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             self._wakeup.clear()
-            due = self.schedule.pop_due(self.clock(), self.max_firings_per_transaction)
+            now = self.clock()
+            horizon = await self._horizon(now)
+            due = (
+                []
+                if horizon is None
+                else self.schedule.pop_due(horizon, self.max_firings_per_transaction)
+            )
             if due:
-                await self._fire(due)
+                assert horizon is not None
+                await self._fire(due, now, horizon)
             self.passes += 1
             metrics.SCHEDULED_PAIRS.set(len(self.schedule))
             if len(due) == self.max_firings_per_transaction:
@@ -305,17 +319,32 @@ class TriggerEngine:
                 continue
             await self._sleep()
 
+    async def _horizon(self, now: datetime) -> datetime | None:
+        """The latest due moment that can be decided now: `now`, held back to how far the
+        projection has applied events."""
+        if self.watermark is None:
+            return now
+        applied = await self.watermark()
+        if applied is None:
+            return None
+        metrics.PROJECTION_BEHIND.set(max(0.0, (now - applied).total_seconds()))
+        return min(now, applied)
+
     async def _sleep(self) -> None:
         """Until the next pair is due, something new is scheduled, or the poll interval
-        passes (a clock moved by a test is noticed within it)."""
+        passes (a clock moved by a test, a projection catching up, are noticed within it)."""
         timeout = self.poll_seconds
         next_at = self.schedule.next_at()
         if next_at is not None:
-            timeout = min(timeout, max(0.0, (next_at - self.clock()).total_seconds()))
+            until = (next_at - self.clock()).total_seconds()
+            if until > 0:  # one already due waits for the projection: the poll interval
+                timeout = min(timeout, until)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout)
 
-    async def _fire(self, due: list[tuple[datetime, str, str]]) -> None:
+    async def _fire(
+        self, due: list[tuple[datetime, str, str]], now: datetime, horizon: datetime
+    ) -> None:
         by_seller: dict[str, list[tuple[LivePlan, str]]] = defaultdict(list)
         for _, plan_id, customer_id in due:
             plan = self.plans.get(plan_id)
@@ -324,29 +353,37 @@ class TriggerEngine:
         firings: list[AutomatedPlanFired] = []
         for seller_id, pairs in by_seller.items():
             rels = await self._relationships(seller_id, sorted({c for _, c in pairs}))
-            now = self.clock()
             for plan, customer_id in pairs:
-                firing = self._decide(plan, customer_id, rels.get(customer_id), now)
+                firing = self._decide(plan, customer_id, rels.get(customer_id), now, horizon)
                 if firing is not None:
                     firings.append(firing)
         if firings:
             await self._commit(firings)
 
     def _decide(
-        self, plan: LivePlan, customer_id: str, rel: Relationship | None, now: datetime
+        self,
+        plan: LivePlan,
+        customer_id: str,
+        rel: Relationship | None,
+        now: datetime,
+        horizon: datetime,
     ) -> AutomatedPlanFired | None:
-        """The firing of this pair now, or None (then the pair waits for its next look)."""
+        """The firing of this pair, or None (then the pair waits for its next look).
+        Decided as of `horizon`, which the store is complete up to; sent only before the
+        plan's end."""
         if self.plans.get(plan.plan_id) is None or (plan.plan_id, customer_id) in self.fired:
             return None  # stopped or fired while the relationships were read
+        start, end = plan.window
+        if not now < end:
+            return None
         if rel is None:
             self.schedule.push(now + MISSING_RELATIONSHIP_RETRY, plan.plan_id, customer_id)
             return None
-        start, end = plan.window
-        if should_fire(plan.trigger, rel, now, start, end, already_fired=False):
-            moment = firing_moment(plan.trigger, rel, now, start, end)
+        if should_fire(plan.trigger, rel, horizon, start, end, already_fired=False):
+            moment = firing_moment(plan.trigger, rel, horizon, start, end)
             assert moment is not None
             return plan_fired(plan, customer_id, moment, now)
-        self._look_later(plan, customer_id, rel, now)
+        self._look_later(plan, customer_id, rel, horizon)
         return None
 
     async def _commit(self, firings: list[AutomatedPlanFired]) -> None:
@@ -374,7 +411,7 @@ class TriggerEngine:
                 self.schedule.push(now, firing.plan_id, firing.customer_id)
             return
         for firing in firings:
-            self.fired.add((firing.plan_id, firing.customer_id))
+            self.fired.add(firing.plan_id, firing.customer_id)
             metrics.FIRINGS.labels(firing.trigger.type).inc()
         log.info(
             "plans_fired",

@@ -23,3 +23,7 @@ SCAN_SECONDS = Histogram(
     "Scanning one seller's relationships for a plan that went live.",
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+PROJECTION_BEHIND = Gauge(
+    "crm_customers_firing_projection_behind_seconds",
+    "How far behind the clock the projection's applied events are; firings wait for it.",
+)

@@ -67,6 +67,9 @@ class LivePlans:
     def of_seller(self, seller_id: str) -> list[LivePlan]:
         return list(self._by_seller.get(seller_id, {}).values())
 
+    def plan_ids(self) -> list[str]:
+        return list(self._live)
+
     def sellers(self) -> list[str]:
         return [seller for seller, plans in self._by_seller.items() if plans]
 

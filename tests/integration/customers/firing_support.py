@@ -20,6 +20,7 @@ from services.customers.applied import Applied
 from services.customers.domain.relationship import Relationship, RelationshipEvent, fold
 from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.firing import TriggerEngine
+from services.customers.firing.engine import Watermark
 from services.customers.store import CustomerStore, customer_store, customers_redis
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_consumer, new_producer
@@ -178,11 +179,13 @@ async def _after(engine: TriggerEngine, passes: int) -> bool:
 
 
 @asynccontextmanager
-async def running_engine(settings: Settings, clock: FixedClock) -> AsyncIterator[Harness]:
+async def running_engine(
+    settings: Settings, clock: FixedClock, watermark: Watermark | None = None
+) -> AsyncIterator[Harness]:
     """The engine on the test's topics, ready; stopped (and its errors raised) after."""
     redis = customers_redis(settings)
     store = customer_store(settings, redis)
-    engine = TriggerEngine(settings, store, clock, poll_seconds=0.05)
+    engine = TriggerEngine(settings, store, clock, watermark=watermark, poll_seconds=0.05)
     stopping = asyncio.Event()
     task = asyncio.create_task(engine.run(stopping))
     # A short fetch wait: a read_committed fetch can sit out its whole wait before the

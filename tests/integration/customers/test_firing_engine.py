@@ -162,3 +162,26 @@ async def test_a_restarted_engine_fires_what_came_due_while_it_was_down_and_noth
         assert sorted(f.customer_id for f in fired) == ["c-before", "c-while-down"]
         late = next(f for f in fired if f.customer_id == "c-while-down")
         assert (late.due_at, late.occurred_at) == (STARTS + 34 * HOUR, STARTS + 40 * HOUR)
+
+
+async def test_firings_wait_for_the_projection_to_apply_the_events_before_them(
+    firing_settings: Settings,
+) -> None:
+    plan = automated_plan("plan-1", {"type": "cart_abandoned"}, STARTS, ENDS)
+    applied: list[datetime | None] = [None]
+
+    async def watermark() -> datetime | None:
+        return applied[0]
+
+    async with running_engine(firing_settings, FixedClock(STARTS), watermark) as h:
+        await h.start_plan(plan)
+        await h.arm("c-waits", [cart_added(STARTS + HOUR)])
+        await h.arm("c-buys", [cart_added(STARTS + HOUR)])
+        assert await h.at(STARTS + 26 * HOUR) == []  # how far it applied: not known yet
+        applied[0] = STARTS + 2 * HOUR
+        assert await h.at(STARTS + 26 * HOUR) == []  # due, but the projection is behind
+        # The backlog holds c-buys' order, placed inside the wait: it cancels the reminder.
+        await h.arm("c-buys", [ordered(STARTS + 3 * HOUR)])
+        applied[0] = STARTS + 26 * HOUR
+        await h.at(STARTS + 26 * HOUR)
+        assert await h.firings.pairs() == [("plan-1", "c-waits")]
