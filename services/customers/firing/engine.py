@@ -65,6 +65,22 @@ MISSING_RELATIONSHIP_RETRY = timedelta(seconds=30)
 RECOVERY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
 
 
+def _stored(*fields: str) -> tuple[bytes, ...]:
+    for field in fields:
+        assert field in Relationship.model_fields, field
+    return tuple(f'"{field}"'.encode() for field in fields)
+
+
+# The stored JSON leaves out fields at their defaults (to_stored_json), so a relationship
+# without one of these keys holds nothing that can arm the trigger.
+ANCHOR_FIELDS: dict[str, tuple[bytes, ...]] = {
+    "cart_abandoned": _stored("last_cart_add_at"),
+    "new_follower": _stored("followed_at"),
+    "post_purchase": _stored("orders", "last_archived_order_at"),
+    "win_back": _stored("orders", "last_archived_order_at"),
+}
+
+
 def firings_transactional_id(settings: Settings) -> str:
     return f"{settings.topic_prefix}crm-customers-firings"
 
@@ -243,10 +259,13 @@ class TriggerEngine:
                 dropped = self.schedule.drop_plans(stopped)
                 self.fired.forget(stopped)
                 log.info("plans_stopped", plans=sorted(stopped), dropped=dropped)
+            by_seller: dict[str, list[LivePlan]] = defaultdict(list)
             for plan_id in started:
                 plan = self.plans.get(plan_id)
                 if plan is not None:  # not stopped again later in the same batch
-                    await self._scan(plan.seller_id, [plan])
+                    by_seller[plan.seller_id].append(plan)
+            for seller_id, plans in by_seller.items():
+                await self._scan(seller_id, plans)
             metrics.LIVE_PLANS.set(len(self.plans))
 
     def _fold_plan(self, raw: bytes | None, offset: int) -> tuple[PlanChange | None, str]:
@@ -263,9 +282,12 @@ class TriggerEngine:
         started = time.perf_counter()
         customers = 0
         before = len(self.schedule)
+        anchors = {field for plan in plans for field in ANCHOR_FIELDS[plan.trigger.type]}
         async for chunk in self.store.scan_raw(seller_id):
             now = self.clock()
             for customer_id, raw in chunk:
+                if not any(field in raw for field in anchors):
+                    continue  # nothing that arms these triggers: not worth decoding
                 rel = _relationship(seller_id, customer_id, raw)
                 if rel is None:
                     continue

@@ -75,6 +75,8 @@ class LivePlans:
 
     def apply(self, plan: Plan) -> PlanChange | None:
         """Fold one state of a plan; says what the engine must do about it."""
+        if plan.type != "automated":
+            return None  # a plan never changes type; others are not remembered at all
         if plan.version <= self._versions.get(plan.plan_id, 0):
             return None
         self._versions[plan.plan_id] = plan.version

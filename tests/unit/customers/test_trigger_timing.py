@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.plans import Trigger
-from services.customers.domain.relationship import EMPTY, RelationshipEvent, fold
+from services.customers.domain.relationship import EMPTY, RelationshipEvent, fold, to_stored_json
 from services.customers.domain.trigger_timing import candidates, live_window, next_look
 from services.customers.domain.triggers import should_fire
+from services.customers.firing.engine import ANCHOR_FIELDS
 from tests.unit.customers.builders import (
     cart_added,
     followed,
@@ -188,3 +189,14 @@ def test_looking_only_at_next_look_fires_when_looking_always_would(
         assert look < end
         now = look
     pytest.fail("next_look did not settle")
+
+
+@settings(max_examples=300, deadline=None)
+@given(trigger=triggers, history=st.lists(events, max_size=12))
+def test_the_scan_skips_only_relationships_that_cannot_arm_the_trigger(
+    trigger: Trigger, history: list[RelationshipEvent]
+) -> None:
+    rel = fold(history)
+    raw = to_stored_json(rel)
+    if candidates(trigger, rel):
+        assert any(field in raw for field in ANCHOR_FIELDS[trigger.type])
