@@ -1,18 +1,21 @@
 """`crm worker customers`: the customers projection (activity, profiles, engagement,
-seller markets, custom segment definitions → Redis), with /healthz, /readyz and
-/metrics on CRM_OPS_PORT."""
+seller markets, custom segment definitions → Redis) and the trigger engine firing
+automated plans onto crm.plan-firings, with /healthz, /readyz and /metrics on
+CRM_OPS_PORT."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import structlog
 
 from services.customers.definitions import SegmentDefinitions
+from services.customers.firing import TriggerEngine, crash_checkpoint
+from services.customers.firing.watermark import WatermarkedConsumer
 from services.customers.projection import TOPICS, CustomerProjection
 from services.customers.store import customer_store, customers_prefix, customers_redis
 from services.shared.checks import kafka_check, redis_check
-from services.shared.consumer import DeadLetteringConsumer
 from services.shared.kafka import wait_for_kafka
 from services.shared.ops import Health, start_ops_server
 from services.shared.settings import Settings
@@ -36,8 +39,9 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     redis = customers_redis(settings)
     store = customer_store(settings, redis)
     definitions = SegmentDefinitions(redis, customers_prefix(settings))
-    projection = CustomerProjection(store, definitions)
-    consumer = DeadLetteringConsumer(
+    engine = TriggerEngine(settings, store, lambda: datetime.now(UTC), crash_checkpoint())
+    projection = CustomerProjection(store, definitions, observer=engine.observe)
+    consumer = WatermarkedConsumer(
         settings,
         service=SERVICE,
         topics=TOPICS,
@@ -46,19 +50,26 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
         flush=projection.flush,
         max_records=5000,
     )
+    # Firings are decided only as far as the projection has applied customer events.
+    engine.watermark = consumer.watermark
 
     async def projecting() -> bool:
         return consumer.ready
+
+    async def firing() -> bool:
+        return engine.ready
 
     health = Health(SERVICE)
     health.add_check("kafka", kafka_check(settings))
     health.add_check("redis", redis_check(settings))
     health.add_check("projection", projecting)
+    health.add_check("firing", firing)
     runner, port = await start_ops_server(health, "0.0.0.0", settings.ops_port)
     log.info("customers_worker_started", ops_port=port)
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(consumer.run(stopping))
+            tasks.create_task(engine.run(stopping))
     finally:
         await runner.cleanup()
         await redis.aclose()

@@ -27,12 +27,16 @@ have no such gap. At most once per customer per plan: the caller keeps `already_
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from schemas.customer import CartAdded, OrderPlaced, ShopFollowed
 from schemas.plans import Trigger
 from services.customers.domain.relationship import Relationship, RelationshipEvent
 
 
+# Cached: the firing engine asks for every customer it scans, and filling the defaults
+# copies the model each time. A trigger is frozen and hashable; plans use a handful.
+@lru_cache(maxsize=1024)
 def delay(trigger: Trigger) -> timedelta:
     """How long the trigger waits after the event that arms it, defaults applied."""
     filled = trigger.with_defaults()

@@ -16,6 +16,7 @@ from schemas.segments import SegmentCondition, SegmentDefined
 from schemas.topics import key_of
 from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.relationship import fold
+from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.projection import TOPICS, CustomerProjection
 from services.customers.replay import WorkerRunning, rebuild_customers
 from services.customers.store import customer_store, customers_prefix, customers_redis
@@ -79,7 +80,7 @@ async def test_the_worker_projects_relationships_profiles_markets_and_definition
     settings: Settings, topics: Callable[..., Any], redis_url: str, tmp_path: Path
 ) -> None:
     settings = settings.model_copy(update={"redis_url": redis_url})
-    await topics(*TOPICS, "crm.dead-letters")
+    await topics(*TOPICS, *FIRING_TOPICS, "crm.dead-letters")
     histories = _histories()
     events: list[tuple[str, Event]] = [
         (_topic_of(e), _as(e, customer)) for customer, es in histories.items() for e in es
@@ -165,7 +166,7 @@ async def test_replay_rebuilds_a_lost_projection_and_refuses_beside_a_live_worke
     settings: Settings, topics: Callable[..., Any], redis_url: str, tmp_path: Path
 ) -> None:
     settings = settings.model_copy(update={"redis_url": redis_url})
-    await topics(*TOPICS, "crm.dead-letters")
+    await topics(*TOPICS, *FIRING_TOPICS, "crm.dead-letters")
     histories = _histories()
     events = [(_topic_of(e), _as(e, customer)) for customer, es in histories.items() for e in es]
     events.append(("crm.seller-status", sample_status("s1", market="TH")))

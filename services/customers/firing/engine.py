@@ -1,0 +1,491 @@
+"""The firing engine: hands one customer at a time to delivery when an automated plan's
+trigger comes due for them (SPEC section 5), as AutomatedPlanFired on crm.plan-firings.
+
+State, all rebuilt at start:
+
+- the live automated plans, folded from crm.plan-events (read_committed, from the start);
+- the pairs already fired, folded from crm.plan-firings up to its end;
+- a timetable of when to look at each (plan, customer) pair next, filled by scanning each
+  live plan's seller in the store and by `observe` (the projection's written batches).
+
+Exactly once: every firing goes out in a Kafka transaction under one fixed transactional
+id, and a pair joins the fired set only after its transaction committed. Starting the
+producer fences a predecessor and aborts its open transaction, so the fold of
+crm.plan-firings that follows sees every firing that will ever be committed under that id;
+a firing that was due but aborted is due still, and the next look finds it.
+
+One engine runs at a time (the fixed id fences a second one); it is small work next to
+the projection: a heap and one HMGET per seller per pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError, ProducerFenced
+from pydantic import ValidationError
+
+from schemas.plans import Plan
+from schemas.segments import AutomatedPlanFired
+from services.customers.applied import Applied
+from services.customers.domain.relationship import Relationship, from_stored_json
+from services.customers.domain.trigger_timing import next_look
+from services.customers.domain.triggers import due_at, firing_moment, should_fire
+from services.customers.firing import metrics
+from services.customers.firing.events import plan_fired
+from services.customers.firing.fired import FiredPairs
+from services.customers.firing.plans import LivePlan, LivePlans, PlanChange
+from services.customers.firing.schedule import Schedule
+from services.customers.store import CustomerStore
+from services.shared.codec import DecodeError, decode, encode
+from services.shared.kafka import admin_client, new_consumer, new_producer
+from services.shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+Checkpoint = Callable[[str], None]
+Watermark = Callable[[], Awaitable[datetime | None]]
+"""Up to when the projection has applied every customer event (None: not known yet)."""
+
+# What the engine reads (plan-events) and writes (plan-firings); both must exist.
+TOPICS = ("crm.plan-events", "crm.plan-firings")
+# Firings of one pass beyond this wait for the next pass (one transaction each).
+MAX_FIRINGS_PER_TRANSACTION = 500
+# A pair whose relationship is missing from the store (Redis lost it and the projection
+# is rebuilding) is looked at again this much later.
+MISSING_RELATIONSHIP_RETRY = timedelta(seconds=30)
+RECOVERY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
+
+
+def _stored(*fields: str) -> tuple[bytes, ...]:
+    for field in fields:
+        assert field in Relationship.model_fields, field
+    return tuple(f'"{field}"'.encode() for field in fields)
+
+
+# The stored JSON leaves out fields at their defaults (to_stored_json), so a relationship
+# without one of these keys holds nothing that can arm the trigger.
+ANCHOR_FIELDS: dict[str, tuple[bytes, ...]] = {
+    "cart_abandoned": _stored("last_cart_add_at"),
+    "new_follower": _stored("followed_at"),
+    "post_purchase": _stored("orders", "last_archived_order_at"),
+    "win_back": _stored("orders", "last_archived_order_at"),
+}
+
+
+def firings_transactional_id(settings: Settings) -> str:
+    return f"{settings.topic_prefix}crm-customers-firings"
+
+
+class TriggerEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        store: CustomerStore,
+        clock: Clock,
+        checkpoint: Checkpoint = lambda _: None,
+        *,
+        watermark: Watermark | None = None,
+        poll_seconds: float = 1.0,
+        max_firings_per_transaction: int = MAX_FIRINGS_PER_TRANSACTION,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.checkpoint = checkpoint
+        self.watermark = watermark
+        self.poll_seconds = poll_seconds
+        self.max_firings_per_transaction = max_firings_per_transaction
+        self.plans = LivePlans()
+        self.schedule = Schedule()
+        self.fired = FiredPairs()
+        self.passes = 0
+        """Timer passes completed (tests wait on it after moving the clock)."""
+        self._plans_loaded = False
+        self._ready = False
+        self._wakeup = asyncio.Event()
+        self._firings_topic = settings.topic("crm.plan-firings")
+        self._plan_events_topic = settings.topic("crm.plan-events")
+        self._producer: AIOKafkaProducer | None = None
+        self._firings_reader: AIOKafkaConsumer | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Fired set and live plans loaded, every live plan's customers scanned."""
+        return self._ready
+
+    # --- the projection's hand-off ------------------------------------------------------
+
+    async def observe(self, applied: Sequence[Applied]) -> None:
+        """Arm the live plans of the sellers in a written batch. Before the plans are
+        loaded there is nothing to arm: the start-up scan reads what was written."""
+        if not self._plans_loaded:
+            return
+        now = self.clock()
+        for item in applied:
+            for plan in self.plans.of_seller(item.seller_id):
+                if due_at(plan.trigger, item.relationship, item.event) is None:
+                    continue  # the event does not arm this trigger (an order's cancelling
+                    # of a cart reminder is found at the reminder's look)
+                self._look_later(plan, item.customer_id, item.relationship, now)
+        self._changed()
+
+    # --- running ------------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        plan_reader = new_consumer(self.settings, isolation_level="read_committed")
+        self._firings_reader = new_consumer(self.settings, isolation_level="read_committed")
+        try:
+            # The producer first: its start fences a predecessor and aborts what it left
+            # open, so the fold below sees every firing ever to be committed.
+            self._producer = self._new_producer()
+            await self._producer.start()
+            await self._firings_reader.start()
+            await plan_reader.start()
+            started = time.perf_counter()
+            firings = await self._partitions(self._firings_topic, stopping)
+            if not firings:
+                return
+            self._firings_reader.assign(firings)
+            await self._firings_reader.seek_to_beginning(*firings)
+            await self._catch_up_fired()
+            log.info(
+                "firings_loaded",
+                fired=len(self.fired),
+                seconds=round(time.perf_counter() - started, 3),
+            )
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._follow_plans(plan_reader, stopping))
+                tasks.create_task(self._fire_when_due(stopping))
+        finally:
+            await plan_reader.stop()
+            await self._firings_reader.stop()
+            if self._producer is not None:
+                await self._producer.stop()
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return new_producer(
+            self.settings, transactional_id=firings_transactional_id(self.settings), linger_ms=0
+        )
+
+    async def _partitions(self, physical: str, stopping: asyncio.Event) -> list[TopicPartition]:
+        """The topic's partitions, once it exists (`crm topics create` makes it)."""
+        while not stopping.is_set():
+            async with admin_client(self.settings) as client:
+                if physical in await client.list_topics():
+                    described = await client.describe_topics([physical])
+                    return sorted(
+                        TopicPartition(physical, p["partition"])
+                        for t in described
+                        for p in t["partitions"]
+                    )
+            log.warning("firing_topic_missing", topic=physical)
+            await asyncio.sleep(self.poll_seconds)
+        return []
+
+    async def _catch_up_fired(self) -> None:
+        """Fold crm.plan-firings from where the reader stands to its current end."""
+        reader = self._firings_reader
+        assert reader is not None
+        partitions = list(reader.assignment())
+        ends = await reader.end_offsets(partitions)
+        remaining = {tp for tp in partitions if await reader.position(tp) < ends[tp]}
+        while remaining:
+            batch = await reader.getmany(*remaining, timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    self._fold_firing(record.value, record.offset)
+            for tp in list(remaining):
+                if await reader.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+
+    def _fold_firing(self, raw: bytes | None, offset: int) -> None:
+        try:
+            event = decode("crm.plan-firings", raw, max_bytes=self.settings.max_event_bytes)
+        except DecodeError as exc:
+            # Only this engine writes the topic: a bad record is a bug to look at.
+            log.error("firing_unreadable", offset=offset, error=exc.reason)
+            return
+        assert isinstance(event, AutomatedPlanFired)
+        self.fired.add(event.plan_id, event.customer_id)
+
+    # --- plans --------------------------------------------------------------------------
+
+    async def _follow_plans(self, reader: AIOKafkaConsumer, stopping: asyncio.Event) -> None:
+        partitions = await self._partitions(self._plan_events_topic, stopping)
+        if not partitions:
+            return
+        reader.assign(partitions)
+        await reader.seek_to_beginning(*partitions)
+        ends = await reader.end_offsets(partitions)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        while remaining and not stopping.is_set():
+            batch = await reader.getmany(*remaining, timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    self._fold_plan(record.value, record.offset)
+            for tp in list(remaining):
+                if await reader.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        if stopping.is_set():
+            return
+        self._plans_loaded = True
+        self.fired.keep_only(set(self.plans.plan_ids()))
+        metrics.LIVE_PLANS.set(len(self.plans))
+        for seller in self.plans.sellers():
+            await self._scan(seller, self.plans.of_seller(seller))
+        self._ready = True
+        log.info("firing_engine_ready", live_plans=len(self.plans), waiting=len(self.schedule))
+        while not stopping.is_set():
+            batch = await reader.getmany(timeout_ms=int(self.poll_seconds * 1000))
+            started: dict[str, None] = {}
+            stopped: set[str] = set()
+            for records in batch.values():
+                for record in records:
+                    change, plan_id = self._fold_plan(record.value, record.offset)
+                    if change is PlanChange.STARTED:
+                        started[plan_id] = None
+                    elif change is PlanChange.STOPPED:
+                        stopped.add(plan_id)
+            if stopped:
+                dropped = self.schedule.drop_plans(stopped)
+                self.fired.forget(stopped)
+                log.info("plans_stopped", plans=sorted(stopped), dropped=dropped)
+            by_seller: dict[str, list[LivePlan]] = defaultdict(list)
+            for plan_id in started:
+                plan = self.plans.get(plan_id)
+                if plan is not None:  # not stopped again later in the same batch
+                    by_seller[plan.seller_id].append(plan)
+            for seller_id, plans in by_seller.items():
+                await self._scan(seller_id, plans)
+            metrics.LIVE_PLANS.set(len(self.plans))
+
+    def _fold_plan(self, raw: bytes | None, offset: int) -> tuple[PlanChange | None, str]:
+        try:
+            event = decode("crm.plan-events", raw, max_bytes=1 << 20)
+        except DecodeError as exc:
+            log.error("plan_event_unreadable", offset=offset, error=exc.reason)
+            return None, ""
+        plan: Plan = event.plan  # type: ignore[attr-defined]
+        return self.plans.apply(plan), plan.plan_id
+
+    async def _scan(self, seller_id: str, plans: list[LivePlan]) -> None:
+        """Put every customer of the seller who may fire these plans on the timetable."""
+        started = time.perf_counter()
+        customers = 0
+        before = len(self.schedule)
+        anchors = {field for plan in plans for field in ANCHOR_FIELDS[plan.trigger.type]}
+        async for chunk in self.store.scan_raw(seller_id):
+            now = self.clock()
+            for customer_id, raw in chunk:
+                if not any(field in raw for field in anchors):
+                    continue  # nothing that arms these triggers: not worth decoding
+                rel = _relationship(seller_id, customer_id, raw)
+                if rel is None:
+                    continue
+                customers += 1
+                for plan in plans:
+                    self._look_later(plan, customer_id, rel, now)
+            self._changed()
+        seconds = time.perf_counter() - started
+        metrics.SCAN_SECONDS.observe(seconds)
+        log.info(
+            "plans_scanned",
+            seller_id=seller_id,
+            plans=[p.plan_id for p in plans],
+            customers=customers,
+            scheduled=len(self.schedule) - before,
+            seconds=round(seconds, 3),
+        )
+
+    def _look_later(
+        self, plan: LivePlan, customer_id: str, rel: Relationship, now: datetime
+    ) -> None:
+        if (plan.plan_id, customer_id) in self.fired:
+            return
+        at = next_look(plan.trigger, rel, now, plan.window)
+        if at is not None:
+            self.schedule.push(at, plan.plan_id, customer_id)
+
+    def _changed(self) -> None:
+        metrics.SCHEDULED_PAIRS.set(len(self.schedule))
+        self._wakeup.set()
+
+    # --- firing -------------------------------------------------------------------------
+
+    async def _fire_when_due(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            self._wakeup.clear()
+            now = self.clock()
+            horizon = await self._horizon(now)
+            due = (
+                []
+                if horizon is None
+                else self.schedule.pop_due(horizon, self.max_firings_per_transaction)
+            )
+            if due:
+                assert horizon is not None
+                await self._fire(due, now, horizon)
+            self.passes += 1
+            metrics.SCHEDULED_PAIRS.set(len(self.schedule))
+            if len(due) == self.max_firings_per_transaction:
+                await asyncio.sleep(0)  # more are due: straight on, letting others run
+                continue
+            await self._sleep()
+
+    async def _horizon(self, now: datetime) -> datetime | None:
+        """The latest due moment that can be decided now: `now`, held back to how far the
+        projection has applied events."""
+        if self.watermark is None:
+            return now
+        applied = await self.watermark()
+        if applied is None:
+            return None
+        metrics.PROJECTION_BEHIND.set(max(0.0, (now - applied).total_seconds()))
+        return min(now, applied)
+
+    async def _sleep(self) -> None:
+        """Until the next pair is due, something new is scheduled, or the poll interval
+        passes (a clock moved by a test, a projection catching up, are noticed within it)."""
+        timeout = self.poll_seconds
+        next_at = self.schedule.next_at()
+        if next_at is not None:
+            until = (next_at - self.clock()).total_seconds()
+            if until > 0:  # one already due waits for the projection: the poll interval
+                timeout = min(timeout, until)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    async def _fire(
+        self, due: list[tuple[datetime, str, str]], now: datetime, horizon: datetime
+    ) -> None:
+        by_seller: dict[str, list[tuple[LivePlan, str]]] = defaultdict(list)
+        for _, plan_id, customer_id in due:
+            plan = self.plans.get(plan_id)
+            if plan is not None and (plan_id, customer_id) not in self.fired:
+                by_seller[plan.seller_id].append((plan, customer_id))
+        firings: list[AutomatedPlanFired] = []
+        for seller_id, pairs in by_seller.items():
+            rels = await self._relationships(seller_id, sorted({c for _, c in pairs}))
+            for plan, customer_id in pairs:
+                firing = self._decide(plan, customer_id, rels.get(customer_id), now, horizon)
+                if firing is not None:
+                    firings.append(firing)
+        if firings:
+            await self._commit(firings)
+
+    def _decide(
+        self,
+        plan: LivePlan,
+        customer_id: str,
+        rel: Relationship | None,
+        now: datetime,
+        horizon: datetime,
+    ) -> AutomatedPlanFired | None:
+        """The firing of this pair, or None (then the pair waits for its next look).
+        Decided as of `horizon`, which the store is complete up to; sent only before the
+        plan's end."""
+        if self.plans.get(plan.plan_id) is None or (plan.plan_id, customer_id) in self.fired:
+            return None  # stopped or fired while the relationships were read
+        start, end = plan.window
+        if not now < end:
+            return None
+        if rel is None:
+            self.schedule.push(now + MISSING_RELATIONSHIP_RETRY, plan.plan_id, customer_id)
+            return None
+        if should_fire(plan.trigger, rel, horizon, start, end, already_fired=False):
+            moment = firing_moment(plan.trigger, rel, horizon, start, end)
+            assert moment is not None
+            return plan_fired(plan, customer_id, moment, now)
+        self._look_later(plan, customer_id, rel, horizon)
+        return None
+
+    async def _commit(self, firings: list[AutomatedPlanFired]) -> None:
+        producer = self._producer
+        assert producer is not None
+        started = time.perf_counter()
+        try:
+            async with producer.transaction():
+                sent = [
+                    await producer.send(self._firings_topic, encode(f), key=f.seller_id.encode())
+                    for f in firings
+                ]
+                await asyncio.gather(*sent)
+                # Test hook: the firings are in the log, not yet committed.
+                self.checkpoint("after_firings_sent")
+        except ProducerFenced:
+            log.error("firing_engine_fenced")  # another engine took over: stop this one
+            raise
+        except KafkaError:
+            log.exception("firing_transaction_aborted", firings=len(firings))
+            metrics.TRANSACTIONS_ABORTED.inc()
+            await self._recover()
+            now = self.clock()
+            for firing in firings:  # looked at again; the committed ones are in `fired`
+                self.schedule.push(now, firing.plan_id, firing.customer_id)
+            return
+        for firing in firings:
+            self.fired.add(firing.plan_id, firing.customer_id)
+            metrics.FIRINGS.labels(firing.trigger.type).inc()
+        log.info(
+            "plans_fired",
+            firings=len(firings),
+            plans=len({f.plan_id for f in firings}),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
+    async def _recover(self) -> None:
+        """After a failed transaction whose outcome may be unknown: a new producer under
+        the same id (aborting whatever is still open), then the firings that did commit.
+        Retries while Kafka is away; nothing can fire meanwhile anyway."""
+        attempt = 0
+        while True:
+            await asyncio.sleep(
+                RECOVERY_BACKOFF_SECONDS[min(attempt, len(RECOVERY_BACKOFF_SECONDS) - 1)]
+            )
+            attempt += 1
+            try:
+                if self._producer is not None:
+                    await self._producer.stop()
+                self._producer = self._new_producer()
+                await self._producer.start()
+                await self._catch_up_fired()
+                log.info("firing_engine_recovered", attempts=attempt)
+                return
+            except ProducerFenced:
+                raise
+            except KafkaError:
+                log.exception("firing_recovery_failed", attempt=attempt)
+
+    async def _relationships(
+        self, seller_id: str, customer_ids: list[str]
+    ) -> dict[str, Relationship]:
+        raw = await self.store.redis.hmget(self.store.rel_key(seller_id), customer_ids)
+        found: dict[str, Relationship] = {}
+        for customer_id, stored in zip(customer_ids, raw, strict=True):
+            rel = None if stored is None else _relationship(seller_id, customer_id, stored)
+            if rel is not None:
+                found[customer_id] = rel
+        return found
+
+
+def _relationship(seller_id: str, customer_id: str, raw: bytes | str) -> Relationship | None:
+    try:
+        return from_stored_json(raw)
+    except ValidationError as exc:
+        # One unreadable pair must not stop the plans of every other customer.
+        log.error(
+            "relationship_unreadable",
+            seller_id=seller_id,
+            customer_id=customer_id,
+            error=str(exc)[:300],
+        )
+        return None
