@@ -1,7 +1,7 @@
 """`crm worker customers`: the customers projection (activity, profiles, engagement,
-seller markets, custom segment definitions → Redis) and the trigger engine firing
-automated plans onto crm.plan-firings, with /healthz, /readyz and /metrics on
-CRM_OPS_PORT."""
+seller markets, custom segment definitions → Redis), the daily segment recompute at
+00:00 market-local, and the trigger engine firing automated plans onto
+crm.plan-firings, with /healthz, /readyz and /metrics on CRM_OPS_PORT."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from services.customers.daily import DailyRecompute
 from services.customers.definitions import SegmentDefinitions
 from services.customers.firing import TriggerEngine, crash_checkpoint
 from services.customers.firing.watermark import WatermarkedConsumer
@@ -30,6 +31,10 @@ def main(settings: Settings) -> None:
     run_until_signalled(SERVICE, settings, run)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def projection_group(settings: Settings) -> str:
     return f"{settings.topic_prefix}crm-customers"
 
@@ -39,7 +44,8 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     redis = customers_redis(settings)
     store = customer_store(settings, redis)
     definitions = SegmentDefinitions(redis, customers_prefix(settings))
-    engine = TriggerEngine(settings, store, lambda: datetime.now(UTC), crash_checkpoint())
+    engine = TriggerEngine(settings, store, _utc_now, crash_checkpoint())
+    daily = DailyRecompute(settings, store, definitions, _utc_now)
     projection = CustomerProjection(store, definitions, observer=engine.observe)
     consumer = WatermarkedConsumer(
         settings,
@@ -70,6 +76,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(consumer.run(stopping))
             tasks.create_task(engine.run(stopping))
+            tasks.create_task(daily.run(stopping))
     finally:
         await runner.cleanup()
         await redis.aclose()
