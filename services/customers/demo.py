@@ -111,8 +111,9 @@ async def _automated_plans(
     for n in range(4):
         fresh.append(("crm.customer-activity", _cart(seller, f"cart-{n}", added)))
     fresh.append(("crm.customer-activity", _order(seller, "cart-3", now)))
+    followed = datetime.now(UTC)  # after the plans went live: they welcome new followers only
     for n in range(2):
-        fresh.append(("crm.customer-activity", _follow(seller, f"fan-{n}", now)))
+        fresh.append(("crm.customer-activity", _follow(seller, f"fan-{n}", followed)))
     await _publish(settings, fresh)
     out.print(
         "  published: 4 cart adds due in 8 s (cart-3 then orders), 2 new followers;"
