@@ -16,9 +16,8 @@ from services.customers.firing import TriggerEngine, crash_checkpoint
 from services.customers.firing.watermark import WatermarkedConsumer
 from services.customers.projection import TOPICS, CustomerProjection
 from services.customers.store import customer_store, customers_prefix, customers_redis
-from services.shared.checks import kafka_check, redis_check
 from services.shared.kafka import wait_for_kafka
-from services.shared.ops import Health, start_ops_server
+from services.shared.serving import serving_ops
 from services.shared.settings import Settings
 from services.shared.signals import run_until_signalled
 
@@ -59,24 +58,18 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     # Firings are decided only as far as the projection has applied customer events.
     engine.watermark = consumer.watermark
 
-    async def projecting() -> bool:
-        return consumer.ready
-
-    async def firing() -> bool:
-        return engine.ready
-
-    health = Health(SERVICE)
-    health.add_check("kafka", kafka_check(settings))
-    health.add_check("redis", redis_check(settings))
-    health.add_check("projection", projecting)
-    health.add_check("firing", firing)
-    runner, port = await start_ops_server(health, "0.0.0.0", settings.ops_port)
-    log.info("customers_worker_started", ops_port=port)
     try:
-        async with asyncio.TaskGroup() as tasks:
+        async with (
+            serving_ops(
+                SERVICE,
+                settings,
+                projection=lambda: consumer.ready,
+                firing=lambda: engine.ready,
+            ),
+            asyncio.TaskGroup() as tasks,
+        ):
             tasks.create_task(consumer.run(stopping))
             tasks.create_task(engine.run(stopping))
             tasks.create_task(daily.run(stopping))
     finally:
-        await runner.cleanup()
         await redis.aclose()

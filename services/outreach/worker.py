@@ -18,9 +18,8 @@ from services.outreach.permissions import permissions_consumer
 from services.outreach.processor import PlanProcessor, utc_now
 from services.outreach.read_model import plan_read_model
 from services.quota.adapter import open_quota
-from services.shared.checks import kafka_check, redis_check
 from services.shared.kafka import wait_for_kafka
-from services.shared.ops import Health, start_ops_server
+from services.shared.serving import serving_ops
 from services.shared.settings import Settings
 from services.shared.signals import run_until_signalled
 
@@ -58,23 +57,15 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
         permissions = permissions_consumer(settings, redis, f"{group}-permissions")
         appeals = appeals_consumer(settings, redis, f"{group}-appeals")
 
-        async def loaded() -> bool:
-            return processor.loaded.is_set()
-
-        async def projecting() -> bool:
-            return permissions.ready and appeals.ready
-
-        health = Health(SERVICE)
-        health.add_check("kafka", kafka_check(settings))
-        health.add_check("redis", redis_check(settings))
-        health.add_check("plans_loaded", loaded)
-        health.add_check("projections", projecting)
-        runner, port = await start_ops_server(health, "0.0.0.0", settings.ops_port)
-        log.info("outreach_worker_started", ops_port=port)
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(processor.run(stopping))
-                tasks.create_task(permissions.run(stopping))
-                tasks.create_task(appeals.run(stopping))
-        finally:
-            await runner.cleanup()
+        async with (
+            serving_ops(
+                SERVICE,
+                settings,
+                plans_loaded=processor.loaded.is_set,
+                projections=lambda: permissions.ready and appeals.ready,
+            ),
+            asyncio.TaskGroup() as tasks,
+        ):
+            tasks.create_task(processor.run(stopping))
+            tasks.create_task(permissions.run(stopping))
+            tasks.create_task(appeals.run(stopping))

@@ -45,9 +45,13 @@ def _ms(instant: datetime) -> int:
 
 
 def quota_redis(settings: Settings, *, max_connections: int = 200) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
-        settings.redis_url, decode_responses=True, max_connections=max_connections
+    # A burst beyond the pool waits for a free connection (up to 10 s) instead of failing
+    # with "Too many connections": confirmations still running from one burst hold
+    # connections while the next burst's reservations arrive.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url, decode_responses=True, max_connections=max_connections, timeout=10
     )
+    return aioredis.Redis.from_pool(pool)
 
 
 WeekOperation = Literal["reserve", "release", "dispatch", "count"]

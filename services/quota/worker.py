@@ -15,9 +15,8 @@ from redis.exceptions import RedisError
 from services.quota.adapter import RedisQuota, open_quota, utc_now
 from services.quota.reconciler import republish_pending
 from services.quota.status_projection import status_consumer
-from services.shared.checks import kafka_check, redis_check
 from services.shared.kafka import wait_for_kafka
-from services.shared.ops import Health, start_ops_server
+from services.shared.serving import serving_ops
 from services.shared.settings import Settings
 from services.shared.signals import run_until_signalled
 
@@ -42,22 +41,12 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
         )
         caught_up = asyncio.Event()
 
-        async def restored() -> bool:
-            return caught_up.is_set()
-
-        async def partitions_assigned() -> bool:
-            return consumer.ready
-
-        health = Health(SERVICE)
-        health.add_check("kafka", kafka_check(settings))
-        health.add_check("redis", redis_check(settings))
-        health.add_check("restored", restored)
-        health.add_check("seller_status_consumer", partitions_assigned)
-        # Serving /healthz from the start: a long rebuild is not a dead process.
-        # All interfaces: Prometheus and the orchestrator probe from outside the host.
-        runner, port = await start_ops_server(health, "0.0.0.0", settings.ops_port)
-        log.info("quota_worker_started", ops_port=port)
-        try:
+        async with serving_ops(
+            SERVICE,
+            settings,
+            restored=caught_up.is_set,
+            seller_status_consumer=lambda: consumer.ready,
+        ):
             # Redis may have lost data while no worker ran, and a process may have
             # died between a Redis write and its ledger write.
             await quota.rebuilder.rebuild_if_lost()
@@ -66,8 +55,6 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(consumer.run(stopping))
                 tasks.create_task(_reconcile_until(stopping, quota))
-        finally:
-            await runner.cleanup()
     log.info("quota_worker_stopped")
 
 
