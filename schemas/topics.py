@@ -16,6 +16,7 @@ from schemas.customer import (
     ShopUnfollowed,
 )
 from schemas.dead_letter import DeadLetter
+from schemas.delivery import DeliveryProgressed
 from schemas.engagement import (
     MessageClicked,
     MessageDelivered,
@@ -128,6 +129,7 @@ QuotaLedgerEvent = Annotated[QuotaReserved | QuotaReleased, _D]
 SegmentEvent = Annotated[SegmentDefined | SegmentDeleted, _D]
 PlanFiringEvent = Annotated[AutomatedPlanFired, _D]
 OutboundMessageEvent = Annotated[OutboundMessage, _D]
+DeliveryProgressEvent = Annotated[DeliveryProgressed, _D]
 DeadLetterEvent = Annotated[DeadLetter, _D]
 
 AnyEvent = Annotated[
@@ -175,6 +177,7 @@ AnyEvent = Annotated[
     | SegmentDeleted
     | AutomatedPlanFired
     | OutboundMessage
+    | DeliveryProgressed
     | DeadLetter,
     _D,
 ]
@@ -197,6 +200,7 @@ _UNIONS: dict[str, Any] = {
     "crm.segments": SegmentEvent,
     "crm.plan-firings": PlanFiringEvent,
     "crm.outbound-messages": OutboundMessageEvent,
+    "crm.delivery-progress": DeliveryProgressEvent,
     "crm.dead-letters": DeadLetterEvent,
 }
 
@@ -248,6 +252,10 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     _spec("crm.plan-firings", "internal"),
     # The chat system consumes it within seconds; 90 days answer support questions.
     _spec("crm.outbound-messages", "out", key_field="customer_id", retention_ms=90 * _DAY_MS),
+    # Not in SPEC section 6: each plan's fan-out checkpoint and counts, written by
+    # delivery in the transactions that send its messages. Compacted: the latest
+    # record of a plan is all of it.
+    _spec("crm.delivery-progress", "internal", key_field="plan_id", cleanup_policy="compact"),
     _spec(
         "crm.dead-letters",
         "out",

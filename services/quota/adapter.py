@@ -9,7 +9,7 @@ publishes the fact again under the same event_id.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import cast
@@ -121,6 +121,12 @@ class RedisQuota:
         )
         CAP_DECISIONS.labels(decision.outcome).inc()
         return decision
+
+    async def may_send_many(
+        self, seller_id: str, messages: Sequence[tuple[str, str]], at: datetime
+    ) -> list[CapDecision]:
+        # One at a time for now; a batched script replaces this.
+        return [await self.may_send(seller_id, c, m, at) for c, m in messages]
 
     async def close(self) -> None:
         await self._confirmations.close()

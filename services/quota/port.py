@@ -7,7 +7,7 @@ adapter.py, and InMemoryQuota below for the unit tests of the services that call
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar, cast
@@ -110,6 +110,13 @@ class QuotaPort(Protocol):
         """May this message go to this customer at `at`? Decided once per message_id."""
         ...
 
+    async def may_send_many(
+        self, seller_id: str, messages: Sequence[tuple[str, str]], at: datetime
+    ) -> list[CapDecision]:
+        """`may_send` for many (customer_id, message_id) pairs of one seller, in order:
+        the answers equal asking one at a time (delivery asks a page of recipients)."""
+        ...
+
 
 @dataclass
 class InMemoryQuota:
@@ -170,6 +177,11 @@ class InMemoryQuota:
             self.caps.get(pair, CapHistory()), message_id, at, policy
         )
         return decision
+
+    async def may_send_many(
+        self, seller_id: str, messages: Sequence[tuple[str, str]], at: datetime
+    ) -> list[CapDecision]:
+        return [await self.may_send(seller_id, c, m, at) for c, m in messages]
 
     def _on_plan(
         self,

@@ -8,6 +8,7 @@ import pytest
 
 import schemas.customer
 import schemas.dead_letter
+import schemas.delivery
 import schemas.engagement
 import schemas.outbound
 import schemas.plans
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.unit
 EVENT_MODULES = (
     schemas.customer,
     schemas.dead_letter,
+    schemas.delivery,
     schemas.engagement,
     schemas.outbound,
     schemas.plans,
@@ -51,6 +53,7 @@ EXTRA_TOPICS = {
     "crm.plan-replies": ("internal", "seller_id"),
     "crm.segments": ("internal", "seller_id"),
     "crm.plan-firings": ("internal", "seller_id"),
+    "crm.delivery-progress": ("internal", "plan_id"),
 }
 
 
@@ -115,7 +118,7 @@ def test_layout_and_retention() -> None:
     compacted = {spec.name for spec in ALL_TOPICS if spec.cleanup_policy == "compact"}
     kept_forever = {spec.name for spec in ALL_TOPICS if spec.retention_ms == -1}
 
-    assert compacted == {"crm.customer-profiles", "crm.seller-status"}
+    assert compacted == {"crm.customer-profiles", "crm.seller-status", "crm.delivery-progress"}
     assert {"crm.seller-status", "crm.quota-ledger"} <= kept_forever
     assert {spec.name for spec in ALL_TOPICS if spec.direction == "in"} <= kept_forever
     assert topic("crm.outbound-messages").retention_ms == 90 * 24 * 3600 * 1000
