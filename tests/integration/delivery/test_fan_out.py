@@ -61,11 +61,13 @@ async def test_each_member_gets_one_message_in_their_language(
     first = by_customer["c0000"]
     assert first.message_id == str(message_id("p1", "c0000"))
     assert (first.product_ids, first.coupon_id, first.plan_type) == (["p9"], "cp1", "one_time")
-    assert first.button is not None and first.button.type == "coupon"
+    assert first.button is not None
+    assert first.button.type == "coupon"
     done = await completion(settings, "p1")
     assert (done.recipients, done.sent, done.suppressed) == (2500, 2500, {})
     progress = await final_progress(settings, "p1")
-    assert progress.done and progress.sent == 2500
+    assert progress.done
+    assert progress.sent == 2500
 
 
 async def test_blocked_customers_are_suppressed_until_they_unblock(
