@@ -132,9 +132,7 @@ class RedisQuota:
         if not messages:
             return []
         policy = frequency_cap_for(await self._market(seller_id))
-        decisions = await self.store.may_send_many(
-            seller_id, messages, at, policy, self._clock()
-        )
+        decisions = await self.store.may_send_many(seller_id, messages, at, policy, self._clock())
         for outcome, n in Counter(d.outcome for d in decisions).items():
             CAP_DECISIONS.labels(outcome).inc(n)
         return decisions
