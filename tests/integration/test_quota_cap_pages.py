@@ -33,9 +33,7 @@ class Quotas:
 
 
 @pytest.fixture
-async def quotas(
-    settings: Settings, topics, redis_url: str, redis_client
-) -> AsyncIterator[Quotas]:  # type: ignore[no-untyped-def]
+async def quotas(settings: Settings, topics, redis_url: str, redis_client) -> AsyncIterator[Quotas]:  # type: ignore[no-untyped-def]
     await topics(*QUOTA_TOPICS)
     second = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}b."})
     async with redis_quota(settings, redis_url) as paged, redis_quota(second, redis_url) as one:
@@ -61,7 +59,8 @@ async def _one_by_one(
 # Few customers and messages, so pages repeat customers and message ids, and the
 # cap (2 in 7 days) is reached; times span 13 days, out of order. (Redis forgets a
 # decision two windows after it; the fake never does, so a longer span would differ.)
-_messages = st.tuples(st.sampled_from(["c1", "c2", "c3"]), st.sampled_from(["m1", "m2", "m3", "m4"]))
+_customers = st.sampled_from(["c1", "c2", "c3"])
+_messages = st.tuples(_customers, st.sampled_from(["m1", "m2", "m3", "m4"]))
 _pages = st.lists(
     st.tuples(st.lists(_messages, max_size=12), st.integers(0, 13 * 24), st.booleans()),
     min_size=1,
