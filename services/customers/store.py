@@ -34,6 +34,7 @@ from services.customers.domain.relationship import (
     from_stored_json,
     to_stored_json,
 )
+from services.shared.redis_packing import HiredisPackingConnection
 from services.shared.settings import Settings
 
 # redis-py's mapping parameter is invariant in its value type; dict[str, int] is fine.
@@ -61,7 +62,10 @@ def customers_prefix(settings: Settings) -> str:
 def customers_redis(settings: Settings, *, max_connections: int = 50) -> aioredis.Redis:
     """Bytes in and out: relationships are decoded straight from bytes."""
     return aioredis.Redis.from_url(
-        settings.redis_url, decode_responses=False, max_connections=max_connections
+        settings.redis_url,
+        decode_responses=False,
+        max_connections=max_connections,
+        connection_class=HiredisPackingConnection,
     )
 
 

@@ -23,6 +23,7 @@ How exactly once holds:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import defaultdict
@@ -297,34 +298,32 @@ class Delivery:
         )
         started = time.perf_counter()
         chunks = list(chunked(todo, self.chunk_size)) or [[]]
-        for n, chunk in enumerate(chunks):
-            chunk_started = time.perf_counter()
-            final = n == len(chunks) - 1
-            active = await self._seller_active(plan.seller_id)
-            decided = await self._decide(plan, chunk, renderer, active)
-            tally = tally.add(decided.outcomes)
-            last = chunk[-1] if chunk else last
-            record = _progress(plan, as_of, last, tally, done=final, at=self.clock())
-            async with self.producer.transaction():
-                outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
-                for key, value in decided.messages:
-                    await outbox.add(key, value)
-                await outbox.flush()
-                sends = [await self._send(self._progress_topic, record, plan.plan_id)]
-                if final:
-                    sends.append(
-                        await self._send(
-                            self._commands, _completion(plan, tally, self.clock()), plan.seller_id
-                        )
+        # The next chunk is decided (Redis, encoding) while this one's transaction goes
+        # to Kafka: a decision made early is made once (the cap remembers it), so a
+        # chunk redone after a failure gets the same answers.
+        deciding = asyncio.create_task(self._decide_chunk(plan, chunks[0], renderer))
+        try:
+            for n, chunk in enumerate(chunks):
+                chunk_started = time.perf_counter()
+                final = n == len(chunks) - 1
+                decided = await deciding
+                if not final:
+                    deciding = asyncio.create_task(
+                        self._decide_chunk(plan, chunks[n + 1], renderer)
                     )
-                    await self.producer.send_offsets_to_transaction(offsets, self.group_id)
-                await asyncio.gather(*sends)
-                self.checkpoint("chunk_sent")
-            self.checkpoint("chunk_committed")
-            self.progress[plan.plan_id] = record
-            _count(plan, decided.outcomes)
-            metrics.FANOUT_HANDLED.set(tally.recipients)
-            metrics.CHUNK_SECONDS.observe(time.perf_counter() - chunk_started)
+                tally = tally.add(decided.outcomes)
+                last = chunk[-1] if chunk else last
+                record = _progress(plan, as_of, last, tally, done=final, at=self.clock())
+                await self._commit_chunk(plan, decided, record, offsets if final else None)
+                self.progress[plan.plan_id] = record
+                _count(plan, decided.outcomes)
+                metrics.FANOUT_HANDLED.set(tally.recipients)
+                metrics.CHUNK_SECONDS.observe(time.perf_counter() - chunk_started)
+        finally:
+            if not deciding.done():
+                deciding.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await deciding
         metrics.FANOUTS_COMPLETED.inc()
         metrics.FANOUT_RECIPIENTS.set(0)
         metrics.FANOUT_HANDLED.set(0)
@@ -337,6 +336,35 @@ class Delivery:
             suppressed=dict(tally.suppressed),
             seconds=round(seconds, 3),
         )
+
+    async def _commit_chunk(
+        self,
+        plan: Plan,
+        decided: _Decided,
+        record: DeliveryProgressed,
+        completing: dict[TopicPartition, int] | None,
+    ) -> None:
+        """One chunk's messages and progress in one transaction; the last chunk also
+        completes the plan and consumes its dispatch."""
+        async with self.producer.transaction():
+            outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
+            for key, value in decided.messages:
+                await outbox.add(key, value)
+            await outbox.flush()
+            sends = [await self._send(self._progress_topic, record, plan.plan_id)]
+            if completing is not None:
+                command = _completion(plan, record, self.clock())
+                sends.append(await self._send(self._commands, command, plan.seller_id))
+                await self.producer.send_offsets_to_transaction(completing, self.group_id)
+            await asyncio.gather(*sends)
+            self.checkpoint("chunk_sent")
+        self.checkpoint("chunk_committed")
+
+    async def _decide_chunk(
+        self, plan: Plan, customers: Sequence[str], renderer: PlanRenderer
+    ) -> _Decided:
+        active = await self._seller_active(plan.seller_id)
+        return await self._decide(plan, customers, renderer, active)
 
     async def _seller_active(self, seller_id: str) -> bool:
         status = await self.quota.seller_status(seller_id)
@@ -498,7 +526,7 @@ def _progress(
     )
 
 
-def _completion(plan: Plan, tally: Tally, at: datetime) -> CompletePlan:
+def _completion(plan: Plan, done: DeliveryProgressed, at: datetime) -> CompletePlan:
     # Ids derived from the plan: a completion sent twice is one command to the processor.
     correlation = uuid.uuid5(_COMPLETION_NAMESPACE, plan.plan_id)
     return CompletePlan(
@@ -508,9 +536,9 @@ def _completion(plan: Plan, tally: Tally, at: datetime) -> CompletePlan:
         seller_id=plan.seller_id,
         account_id=SERVICE,
         plan_id=plan.plan_id,
-        recipients=tally.recipients,
-        sent=tally.sent,
-        suppressed={str(k): v for k, v in tally.suppressed.items()},
+        recipients=done.recipients,
+        sent=done.sent,
+        suppressed={str(k): v for k, v in done.suppressed.items()},
     )
 
 

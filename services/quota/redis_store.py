@@ -29,6 +29,7 @@ from services.quota.domain.reservations import WeekUsage
 from services.quota.domain.week import Week, keys_expire_at, week_named
 from services.quota.keys import SLOTS, QuotaKeys
 from services.quota.script_pipeline import AutoPipeline, ScriptCall, run_scripts
+from services.shared.redis_packing import HiredisPackingConnection
 from services.shared.settings import Settings
 
 _SCRIPTS = Path(__file__).with_name("scripts")
@@ -57,7 +58,11 @@ def quota_redis(settings: Settings, *, max_connections: int = 200) -> aioredis.R
     # with "Too many connections": confirmations still running from one burst hold
     # connections while the next burst's reservations arrive.
     pool = aioredis.BlockingConnectionPool.from_url(
-        settings.redis_url, decode_responses=True, max_connections=max_connections, timeout=10
+        settings.redis_url,
+        decode_responses=True,
+        max_connections=max_connections,
+        timeout=10,
+        connection_class=HiredisPackingConnection,
     )
     return aioredis.Redis.from_pool(pool)
 
