@@ -28,18 +28,26 @@ class Receipt:
     received_at: datetime
     plan_id: str
 
+    def __post_init__(self) -> None:
+        # In UTC: aware datetimes sharing a zone compare and subtract by wall clock,
+        # which is wrong across a DST change.
+        object.__setattr__(self, "received_at", self.received_at.astimezone(UTC))
+
 
 def attributed_plan(receipts: Iterable[Receipt], at: datetime) -> str | None:
-    """The plan of the latest receipt in (at − 7 days, at], or None."""
-    start = at - ATTRIBUTION_WINDOW
-    candidates = [r for r in receipts if start < r.received_at <= at]
+    """The plan of the latest receipt in (at − 7 days, at], or None. The window is
+    elapsed time (168 hours), whatever the clocks did meanwhile."""
+    end = at.astimezone(UTC)
+    start = end - ATTRIBUTION_WINDOW
+    candidates = [r for r in receipts if start < r.received_at <= end]
     return max(candidates).plan_id if candidates else None
 
 
 def receipt_days(at: datetime) -> list[date]:
     """The UTC dates of the receipt buckets that can hold a receipt attributable at `at`."""
-    first = (at - ATTRIBUTION_WINDOW).astimezone(UTC).date()
-    last = at.astimezone(UTC).date()
+    last_instant = at.astimezone(UTC)
+    first = (last_instant - ATTRIBUTION_WINDOW).date()
+    last = last_instant.date()
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
