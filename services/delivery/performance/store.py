@@ -16,7 +16,8 @@ keys share a cluster slot and every script touches one slot):
     P:{seller}:day:<YYYY-MM-DD>        hash  "<plan_id>|<figure>" → amount, for the overview,
                                              by market-local day; expires after 400 days
     P:{seller}:receipts:<YYYY-MM-DD>   hash  customer_id → [[delivered µs, plan_id], …]
-                                             delivered that UTC day; expires 35 days after
+                                             delivered that UTC day; expires 35 days
+                                             after its last write
 
 Why: a plan with a million recipients keeps one hash field per customer for all four
 marks (not a key per message), and the marks expire with the plan's activity. The day
@@ -193,8 +194,9 @@ class PerformanceStore:
             pipe.hset(self.receipts_key(seller_id, day), customer_id, _encode_receipts(receipts))
             expiring.add((seller_id, day))
         for seller_id, day in expiring:
-            ends = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + RECEIPT_TTL
-            pipe.expireat(self.receipts_key(seller_id, day), ends)
+            # From the write, not from the day: a replay of an old log must find the
+            # receipts its orders are attributed to.
+            pipe.expire(self.receipts_key(seller_id, day), RECEIPT_TTL)
         await pipe.execute()
 
     # tallies
