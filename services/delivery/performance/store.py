@@ -22,8 +22,10 @@ keys share a cluster slot and every script touches one slot):
 Why: a plan with a million recipients keeps one hash field per customer for all four
 marks (not a key per message), and the marks expire with the plan's activity. The day
 buckets hold each plan's share, so the overview's per-segment figures need no knowledge
-of a plan's segment when its events are counted. Receipts live only as long as an
-order can still be attributed to them (7 days, with room for late events).
+of a plan's segment when its events are counted. Receipts are kept 35 days from their
+last write: an order needs 7 days of them, and a replay of an old log must still find them.
+Measured: about 60 bytes per customer for a plan's marks and 80 for a receipt, so a
+1,000,000-recipient plan costs about 140 MB until its marks and receipts expire.
 """
 
 from __future__ import annotations
