@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from services.outreach.api import accounts, appeals, ops, shop, templates
+from services.outreach.api import accounts, appeals, ops, performance, shop, templates
 from services.outreach.api.auth import customers_account
 from services.outreach.api.metrics import RequestMetrics
 from services.outreach.api.plans import router as plans_router
@@ -62,7 +62,7 @@ def _assemble(lifespan: Any = None) -> FastAPI:
     app.include_router(accounts.router)
     # Every plan, segment and overview route is a Customers endpoint: a sub-account
     # without `customers` is refused before a handler runs.
-    for customers_router in (plans_router, segments_router):
+    for customers_router in (plans_router, segments_router, performance.router):
         app.include_router(
             customers_router,
             dependencies=[Depends(customers_account)],

@@ -27,8 +27,10 @@ from schemas.plans import (
 from schemas.types import IDENTIFIER_MAX_LENGTH
 from services.outreach.api.auth import Account, customers_account
 from services.outreach.api.patterns import TRIMMED
+from services.outreach.api.performance import PlanPerformance, PlanWithPerformance
 from services.outreach.api.plan_requests import PlanIn, PlanPatch, draft_from
 from services.outreach.api.problems import FieldError, ProblemError, problem_responses
+from services.outreach.api.runtime import Runtime, runtime_of
 from services.outreach.gateway import ReplyTimeout
 from services.outreach.handlers import PlanCommand
 from services.outreach.plans_runtime import PlansRuntime
@@ -87,12 +89,19 @@ async def create_plan(
     return await _applied(answer, plans)
 
 
-@router.get("/{plan_id}", summary="One plan")
-async def get_plan(plan_id: PlanId, account: CustomersAccount, plans: Plans) -> Plan:
+@router.get("/{plan_id}", summary="One plan, with its performance once dispatched")
+async def get_plan(
+    plan_id: PlanId,
+    account: CustomersAccount,
+    plans: Plans,
+    runtime: Annotated[Runtime, Depends(runtime_of)],
+) -> PlanWithPerformance:
     plan = await plans.read_model.get(account.seller_id, plan_id)
     if plan is None:
         raise _not_found(plan_id)
-    return plan
+    figures = await runtime.performance.plan(account.seller_id, plan_id)
+    performance = PlanPerformance.model_validate(figures) if figures is not None else None
+    return PlanWithPerformance(**dict(plan), performance=performance)
 
 
 @router.patch("/{plan_id}", summary="Edit a draft (only the fields given change)")

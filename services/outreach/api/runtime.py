@@ -1,6 +1,6 @@
 """What the API's routes work with: settings, the clock, Redis, a Kafka producer, the
-quota port, outreach's projections and the customers store — opened once per process,
-closed at exit.
+quota port, outreach's projections, the customers store and delivery's figures — opened
+once per process, closed at exit.
 
 Routes get it with `Depends(runtime_of)`; tests open one on their own topics and
 Redis prefix and inject a fixed clock.
@@ -26,6 +26,7 @@ from services.customers.store import (
     customers_prefix,
     customers_redis,
 )
+from services.delivery.performance.reader import PerformanceReader, performance_reader
 from services.outreach.appeals import AppealStore, appeal_store
 from services.outreach.config import OutreachSettings
 from services.outreach.gateway import PlanGateway
@@ -60,6 +61,8 @@ class Runtime:
     # The customers projection (bytes client) and the custom segment definitions.
     customers: CustomerStore
     segments: SegmentDefinitions
+    # Delivery's figures of plans, segments and days.
+    performance: PerformanceReader
 
     async def publish(self, topic: str, event: Event, key: str) -> RecordMetadata:
         """Send one event to a registry topic and wait until Kafka acknowledged it."""
@@ -115,6 +118,7 @@ async def open_runtime(
             plans=plans,
             customers=customer_store(settings, customers_client),
             segments=segments,
+            performance=performance_reader(settings, redis),
         )
 
 

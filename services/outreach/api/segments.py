@@ -28,6 +28,7 @@ from services.customers.recompute import count_matching
 from services.customers.segment_writes import SEGMENTS_TOPIC, define_segment, delete_segment
 from services.outreach.api.auth import CustomersAccount
 from services.outreach.api.patterns import NOT_SPACE, TRIMMED
+from services.outreach.api.performance import SegmentPerformance
 from services.outreach.api.problems import FieldError, ProblemError, problem_responses
 from services.outreach.api.runtime import Runtime, runtime_of
 
@@ -106,7 +107,11 @@ class BuiltinSegment(BaseModel):
     builtin: Literal[True] = True
     size: int | None = Field(description="Members as of `as_of`; null before the first recompute.")
     as_of: date | None = Field(description="The day D of the latest complete recompute.")
-    performance: None = Field(default=None, description="Filled by delivery's figures (later).")
+    performance: SegmentPerformance | None = Field(
+        default=None,
+        description="Summed over the plans that targeted it (GET /v1/segments/{id} only); "
+        "null before any did.",
+    )
 
 
 class CustomSegment(BaseModel):
@@ -118,7 +123,7 @@ class CustomSegment(BaseModel):
     defined_at: datetime
     size: int | None = Field(description="Members as of `as_of`; null until it is recomputed.")
     as_of: date | None
-    performance: None = None
+    performance: SegmentPerformance | None = None
 
 
 Segment = BuiltinSegment | CustomSegment
@@ -252,12 +257,18 @@ async def preview_segment(body: PreviewRequest, account: CustomersAccount, runti
 @router.get("/{segment_id}", summary="One segment, built-in or custom")
 async def get_segment(segment_id: SegmentPathId, account: CustomersAccount, runtime: Rt) -> Segment:
     as_of, sizes = await runtime.customers.sizes(account.seller_id)
+    segment: Segment
     if segment_id in BUILTIN_NAMES:
-        return _builtin(segment_id, as_of, sizes)
-    definition = await runtime.segments.get(account.seller_id, segment_id)
-    if definition is None:
-        raise _not_found(segment_id)
-    return _custom(definition, as_of, sizes)
+        segment = _builtin(segment_id, as_of, sizes)
+    else:
+        definition = await runtime.segments.get(account.seller_id, segment_id)
+        if definition is None:
+            raise _not_found(segment_id)
+        segment = _custom(definition, as_of, sizes)
+    figures = await runtime.performance.segment(account.seller_id, segment_id)
+    if figures is None:
+        return segment
+    return segment.model_copy(update={"performance": SegmentPerformance.model_validate(figures)})
 
 
 @router.delete(

@@ -1,0 +1,265 @@
+"""crm.delivery-progress, crm.chat-engagement, crm.customer-activity and crm.plan-events →
+the performance figures in Redis (see store.py for the layout).
+
+Exact under redelivery, by marks rather than by offsets: every count is guarded by a
+mark written in the same Lua script that adds it (one bit per message and kind, one
+set member per order id or claim event id), so a batch consumed twice after a crash,
+or a duplicate published upstream, changes nothing. The marks are needed anyway — a
+message read twice counts once, an order is de-duplicated by order_id — so they give
+exactness under redelivery for free, whereas offsets stored in Redis beside the figures
+would need a seek on every partition assignment and still not catch upstream
+duplicates. Progress records replace the stored count only when they supersede it
+(more recipients, or the same and a later offset), and receipts are merged keeping a
+plan's first delivery: both idempotent.
+
+Each batch is written in a fixed order: plans and progress, then deliveries (their
+receipts, then their counts), then reads, clicks and failures, then orders and claims,
+which are attributed from the receipts already written — so an order in the same batch
+as the delivery it follows is attributed to it. An order consumed before its delivery
+(only possible when the two arrive far out of order) stays unattributed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+import redis.asyncio as aioredis
+import structlog
+
+from schemas.customer import CouponClaimed, OrderPlaced
+from schemas.delivery import DeliveryProgressed
+from schemas.engagement import MessageClicked, MessageDelivered, MessageFailed, MessageRead
+from schemas.envelope import Event
+from schemas.topics import topic
+from services.customers.store import CustomerStore, customers_prefix
+from services.delivery.domain.attribution import (
+    Receipt,
+    attributed_plan,
+    receipt_day,
+    receipt_days,
+    remember,
+)
+from services.delivery.domain.performance import (
+    ProgressMark,
+    Tally,
+    claim_tally,
+    engagement_tally,
+    order_tally,
+    progress_fields,
+    supersedes,
+)
+from services.delivery.performance.metrics import (
+    ATTRIBUTIONS,
+    PROGRESS_APPLIED,
+    TALLIES,
+    UNKNOWN_MARKET_EVENTS,
+)
+from services.delivery.performance.store import PerformanceStore, performance_prefix
+from services.shared.consumer import DeadLetteringConsumer, Record, Rejected
+from services.shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+SERVICE = "delivery"
+TOPICS = (
+    "crm.delivery-progress",
+    "crm.chat-engagement",
+    "crm.customer-activity",
+    "crm.plan-events",
+)
+PLAN_EVENTS = topic("crm.plan-events").event_types
+Activity = OrderPlaced | CouponClaimed
+
+
+def performance_group(settings: Settings) -> str:
+    return f"{settings.topic_prefix}crm-delivery-performance"
+
+
+@dataclass
+class _Batch:
+    segments: dict[tuple[str, str], str] = field(default_factory=dict)
+    progress: dict[tuple[str, str], tuple[ProgressMark, DeliveryProgressed]] = field(
+        default_factory=dict
+    )
+    delivered: list[MessageDelivered] = field(default_factory=list)
+    engaged: list[MessageRead | MessageClicked | MessageFailed] = field(default_factory=list)
+    activity: list[Activity] = field(default_factory=list)
+
+    def sellers(self) -> set[str]:
+        events: list[Event] = [*self.delivered, *self.engaged, *self.activity]
+        return {e.seller_id for e in events if hasattr(e, "seller_id")}
+
+
+class PerformanceFold:
+    """Collects a batch's events (`handle`) and writes them (`flush`)."""
+
+    def __init__(self, store: PerformanceStore) -> None:
+        self.store = store
+        self._batch = _Batch()
+        # A seller's market never changes once known (SPEC section 2).
+        self._markets: dict[str, str] = {}
+
+    async def handle(self, event: Event, record: Record | None) -> None:
+        batch = self._batch
+        match event:
+            case DeliveryProgressed():
+                self._progressed(event, record)
+            case MessageDelivered():
+                batch.delivered.append(event)
+            case MessageRead() | MessageClicked() | MessageFailed():
+                batch.engaged.append(event)
+            case OrderPlaced() | CouponClaimed():
+                batch.activity.append(event)
+            case _ if isinstance(event, PLAN_EVENTS):
+                plan = event.plan  # type: ignore[attr-defined]
+                batch.segments[(plan.seller_id, plan.plan_id)] = plan.segment_id
+            case _:
+                return  # other customer activity: not a performance figure
+
+    def _progressed(self, event: DeliveryProgressed, record: Record | None) -> None:
+        offset = 0
+        if record is not None:
+            key = record.key.decode(errors="replace") if record.key is not None else None
+            if key != event.plan_id:
+                # Offsets order a plan's records only within one partition.
+                raise Rejected(f"key: must be the plan_id {event.plan_id!r}, got {key!r}")
+            offset = record.offset
+        plan = (event.seller_id, event.plan_id)
+        mark = ProgressMark(event.recipients, offset)
+        kept = self._batch.progress.get(plan)
+        if kept is None or supersedes(mark, kept[0]):
+            self._batch.progress[plan] = (mark, event)
+        self._batch.segments[plan] = event.segment_id
+
+    async def flush(self) -> None:
+        batch, self._batch = self._batch, _Batch()
+        markets = await self._markets_of(batch.sellers())
+        await self.store.save_plan_segments(batch.segments)
+        await self._save_progress(batch.progress)
+        await self._remember_receipts(batch.delivered)
+        await self._count(
+            [engagement_tally(e, markets.get(e.seller_id)) for e in batch.delivered],
+        )
+        await self._count([engagement_tally(e, markets.get(e.seller_id)) for e in batch.engaged])
+        await self._count(await self._attributed(batch.activity, markets))
+
+    async def _markets_of(self, sellers: set[str]) -> dict[str, str | None]:
+        unknown = [s for s in sellers if s not in self._markets]
+        for seller, market in (await self.store.markets(unknown)).items():
+            if market is not None:
+                self._markets[seller] = market
+            else:
+                log.warning("performance_market_unknown", seller_id=seller, days_in="UTC")
+                UNKNOWN_MARKET_EVENTS.inc()
+        return {s: self._markets.get(s) for s in sellers}
+
+    async def _save_progress(
+        self, progress: dict[tuple[str, str], tuple[ProgressMark, DeliveryProgressed]]
+    ) -> None:
+        if not progress:
+            return
+        stored = await self.store.progress_marks(list(progress))
+        writes = {
+            plan: progress_fields(event, mark.offset)
+            for plan, (mark, event) in progress.items()
+            if supersedes(mark, stored[plan])
+        }
+        PROGRESS_APPLIED.labels("applied").inc(len(writes))
+        PROGRESS_APPLIED.labels("superseded").inc(len(progress) - len(writes))
+        await self.store.save_progress(writes)
+
+    async def _remember_receipts(self, delivered: list[MessageDelivered]) -> None:
+        if not delivered:
+            return
+        buckets: dict[tuple[str, date, str], list[MessageDelivered]] = defaultdict(list)
+        for event in delivered:
+            buckets[(event.seller_id, receipt_day(event.delivered_at), event.customer_id)].append(
+                event
+            )
+        stored = await self.store.receipts(list(buckets))
+        merged: dict[tuple[str, date, str], list[Receipt]] = {}
+        for bucket, events in buckets.items():
+            receipts = stored[bucket]
+            for event in events:
+                receipts = remember(receipts, Receipt(event.delivered_at, event.plan_id))
+            merged[bucket] = receipts
+        await self.store.save_receipts(merged)
+
+    async def _attributed(
+        self, activity: list[Activity], markets: dict[str, str | None]
+    ) -> list[Tally]:
+        if not activity:
+            return []
+        wanted = {
+            (e.seller_id, day, e.customer_id)
+            for e in activity
+            for day in receipt_days(e.occurred_at)
+        }
+        receipts = await self.store.receipts(sorted(wanted))
+        tallies: list[Tally] = []
+        for event in activity:
+            kind = "order" if isinstance(event, OrderPlaced) else "claim"
+            held = [
+                r
+                for day in receipt_days(event.occurred_at)
+                for r in receipts[(event.seller_id, day, event.customer_id)]
+            ]
+            plan_id = attributed_plan(held, event.occurred_at)
+            ATTRIBUTIONS.labels(kind, "attributed" if plan_id else "unattributed").inc()
+            if plan_id is None:
+                continue
+            if isinstance(event, OrderPlaced):
+                tallies.append(order_tally(event, plan_id, markets.get(event.seller_id)))
+            else:
+                tallies.append(claim_tally(event, plan_id))
+        return tallies
+
+    async def _count(self, tallies: list[Tally]) -> None:
+        for tally, counted in zip(tallies, await self.store.apply(tallies), strict=True):
+            figure = tally.figures[0][0]
+            TALLIES.labels(figure, "counted" if counted else "repeated").inc()
+
+
+class PerformanceProjection:
+    """The consumer `crm worker delivery` runs: either `await run(stopping)` in a task of
+    its own, or `await start()` (runs in the background) and later `await stop()`.
+    `ready()` for /readyz. Bad records are dead-lettered by the consumer."""
+
+    def __init__(self, settings: Settings, redis: aioredis.Redis) -> None:
+        markets_key = CustomerStore(redis, customers_prefix(settings)).markets_key
+        self.store = PerformanceStore(redis, performance_prefix(settings), markets_key)
+        self.fold = PerformanceFold(self.store)
+        self.consumer = DeadLetteringConsumer(
+            settings,
+            service=SERVICE,
+            topics=TOPICS,
+            group_id=performance_group(settings),
+            handler=self.fold.handle,
+            flush=self.fold.flush,
+            max_records=5000,
+        )
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def ready(self) -> bool:
+        return self.consumer.ready
+
+    async def run(self, stopping: asyncio.Event | None = None) -> None:
+        """Consume until `stopping` (or `stop()`) is set; the consumer's offsets are
+        committed after each batch is written."""
+        if stopping is not None:
+            self._stopping = stopping
+        await self.consumer.run(self._stopping)
+
+    async def start(self) -> None:
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(self.run(), name="performance-projection")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            task, self._task = self._task, None
+            await task
