@@ -1,0 +1,77 @@
+"""Who currently blocks which shop: a projection of crm.shop-blocks into one Redis set
+per seller, asked for a page of recipients at a time.
+
+At-least-once is exact here: a batch is folded to each pair's last event before it is
+written, and a redelivered batch (the one whose offsets did not commit) ends in the
+same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+
+from schemas.engagement import ShopBlocked, ShopUnblocked
+from schemas.envelope import Event
+from services.delivery.keys import DeliveryKeys
+from services.shared.consumer import DeadLetteringConsumer, Record
+from services.shared.settings import Settings
+
+TOPICS = ("crm.shop-blocks",)
+
+
+class BlockList:
+    def __init__(self, redis: aioredis.Redis, keys: DeliveryKeys) -> None:
+        self.redis = redis
+        self.keys = keys
+
+    async def apply(self, latest: dict[tuple[str, str], bool]) -> None:
+        """Write each (seller, customer) pair's latest state: blocked or not."""
+        if not latest:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for (seller_id, customer_id), blocked in latest.items():
+            key = self.keys.blocked(seller_id)
+            if blocked:
+                pipe.sadd(key, customer_id)
+            else:
+                pipe.srem(key, customer_id)
+        await pipe.execute()
+
+    async def blocked(self, seller_id: str, customer_ids: Sequence[str]) -> list[bool]:
+        if not customer_ids:
+            return []
+        found = await self.redis.smismember(self.keys.blocked(seller_id), list(customer_ids))
+        return [bool(f) for f in found]
+
+
+class BlockProjection:
+    """Handler and flush for a DeadLetteringConsumer of crm.shop-blocks."""
+
+    def __init__(self, blocks: BlockList) -> None:
+        self.blocks = blocks
+        self._latest: dict[tuple[str, str], bool] = {}
+
+    async def handle(self, event: Event, record: Record) -> None:
+        if isinstance(event, ShopBlocked | ShopUnblocked):
+            pair = (event.seller_id, event.customer_id)
+            self._latest.pop(pair, None)  # keep log order: the latest event last
+            self._latest[pair] = isinstance(event, ShopBlocked)
+
+    async def flush(self) -> None:
+        latest, self._latest = self._latest, {}
+        await self.blocks.apply(latest)
+
+
+def block_consumer(settings: Settings, blocks: BlockList, group_id: str) -> DeadLetteringConsumer:
+    projection = BlockProjection(blocks)
+    return DeadLetteringConsumer(
+        settings,
+        service="delivery",
+        topics=TOPICS,
+        group_id=group_id,
+        handler=projection.handle,
+        flush=projection.flush,
+        max_records=5000,
+    )

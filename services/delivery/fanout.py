@@ -1,0 +1,527 @@
+"""The fan-out: one OutboundMessage per recipient of a dispatched plan or an automated
+plan's firing, exactly once in what a read_committed consumer sees (SPEC section 5).
+
+How exactly once holds:
+
+- Everything goes out in Kafka transactions under one fixed transactional id: the
+  messages, a DeliveryProgressed record with the plan's cumulative counts, and the
+  consumed input offsets. Starting the producer fences a predecessor and aborts what it
+  left open, so the progress read next is all that ever committed.
+- A dispatched plan is fanned out in chunks of recipients in customer-id order, one
+  transaction each; each chunk's progress record names the last customer handled. Only
+  the last chunk's transaction carries the dispatch's offset (and CompletePlan), so a
+  crash anywhere leaves the dispatch to be read again, and the restart goes on after
+  the last committed chunk.
+- A firing is handled with its batch in one transaction. "Already messaged" is a mark
+  per (plan, customer) naming the firing record that sent it, written before the
+  commit: the same record read again after an abort is a retry and sends, a second
+  firing of the pair is suppressed.
+- The frequency cap decides each message_id once (quota's rule), so a retried chunk
+  gets the same answers it got before the crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import orjson
+import redis.asyncio as aioredis
+import structlog
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError, ProducerFenced
+
+from schemas.delivery import DeliveryProgressed
+from schemas.envelope import Event
+from schemas.plans import CompletePlan, Plan, PlanDispatched
+from schemas.segments import AutomatedPlanFired
+from services.customers.store import CustomerStore
+from services.delivery import metrics
+from services.delivery.blocks import BlockList
+from services.delivery.catalog import AutomatedPlans
+from services.delivery.domain.progress import newer
+from services.delivery.domain.recipients import chunked, still_to_handle
+from services.delivery.domain.suppression import Outcome, Tally, before_cap
+from services.delivery.follower import TopicFollower
+from services.delivery.keys import DeliveryKeys, delivery_prefix
+from services.delivery.outbox import Outbox
+from services.delivery.rendering import PlanRenderer, fast_message_id
+from services.quota.port import QuotaPort
+from services.shared.codec import DecodeError, decode, encode
+from services.shared.consumer import Record
+from services.shared.crash import Checkpoint
+from services.shared.dead_letters import dead_letter_for
+from services.shared.kafka import new_consumer, new_producer
+from services.shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+SERVICE = "delivery"
+INPUTS = ("crm.plan-events", "crm.plan-firings")
+CHUNK_SIZE = 10_000
+RECOVERY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
+# Why the transactions are sized so: a chunk's transaction costs ~30 ms on this broker
+# whatever its size, and a crash redoes at most one chunk.
+_COMPLETION_NAMESPACE = uuid.UUID("7d3c9e51-0a4f-4c2b-8e6d-2b1f5a9c7e30")
+
+
+def delivery_group(settings: Settings) -> str:
+    return f"{settings.topic_prefix}crm-delivery"
+
+
+def delivery_transactional_id(settings: Settings) -> str:
+    return f"{settings.topic_prefix}crm-delivery-fanout"
+
+
+@dataclass
+class _Pending:
+    """What one transaction will carry besides a dispatch's chunks."""
+
+    firings: list[tuple[Record, AutomatedPlanFired]] = field(default_factory=list)
+    letters: list[Event] = field(default_factory=list)
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def consumed(self, record: Record) -> None:
+        self.offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+
+
+@dataclass
+class _Decided:
+    outcomes: list[Outcome]
+    messages: list[tuple[bytes, bytes]]
+    sent_to: list[str]
+
+
+class Delivery:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: CustomerStore,
+        quota: QuotaPort,
+        blocks: BlockList,
+        redis: aioredis.Redis,
+        clock: Clock,
+        checkpoint: Checkpoint = lambda _: None,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.quota = quota
+        self.blocks = blocks
+        self.redis = redis
+        self.keys = DeliveryKeys(delivery_prefix(settings))
+        self.clock = clock
+        self.checkpoint = checkpoint
+        self.chunk_size = chunk_size
+        self.group_id = delivery_group(settings)
+        self.progress: dict[str, DeliveryProgressed] = {}
+        self.plans = AutomatedPlans(settings)
+        self._progress_reader = TopicFollower(settings, "crm.delivery-progress")
+        self._outbound = settings.topic("crm.outbound-messages")
+        self._progress_topic = settings.topic("crm.delivery-progress")
+        self._commands = settings.topic("crm.plan-commands")
+        self._letters = settings.topic("crm.dead-letters")
+        self.consumer = new_consumer(
+            settings, *INPUTS, group_id=self.group_id, max_poll_records=500
+        )
+        self._producer: AIOKafkaProducer | None = None
+        self._outbound_partitions: list[int] = []
+        self._ready = False
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    # --- running ------------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        try:
+            await self._start()
+            while not stopping.is_set():
+                batch = await self.consumer.getmany(timeout_ms=500, max_records=500)
+                records = [r for rs in batch.values() for r in rs]
+                if records:
+                    await self._process(records)
+        finally:
+            self._ready = False
+            await self.consumer.stop()
+            await self.plans.stop()
+            await self._progress_reader.stop()
+            if self._producer is not None:
+                await self._producer.stop()
+
+    async def _start(self) -> None:
+        # The producer first: its start fences a predecessor and aborts what it left open,
+        # so the progress folded next is everything that will ever be committed.
+        self._producer = self._new_producer()
+        await self._producer.start()
+        await self._progress_reader.start()
+        started = time.perf_counter()
+        await self._progress_reader.catch_up(self._fold_progress)
+        await self.plans.start()
+        self._outbound_partitions = sorted(await self._producer.partitions_for(self._outbound))
+        await self.consumer.start()
+        self._ready = True
+        log.info(
+            "delivery_ready",
+            plans_in_progress=sum(1 for p in self.progress.values() if not p.done),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return new_producer(
+            self.settings,
+            transactional_id=delivery_transactional_id(self.settings),
+            linger_ms=0,
+            max_batch_size=512 * 1024,
+            max_request_size=4 * 1024 * 1024,
+        )
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        assert self._producer is not None
+        return self._producer
+
+    def _fold_progress(self, record: Record) -> None:
+        try:
+            event = decode("crm.delivery-progress", record.value, max_bytes=1 << 20)
+        except DecodeError as exc:
+            log.error("progress_unreadable", offset=record.offset, error=exc.reason)
+            return
+        assert isinstance(event, DeliveryProgressed)
+        self.progress[event.plan_id] = newer(self.progress.get(event.plan_id), event)
+
+    # --- one batch of input -------------------------------------------------------------
+
+    async def _process(self, records: list[Record]) -> None:
+        pending = _Pending()
+        try:
+            for record in records:
+                logical = self.settings.logical_topic(record.topic)
+                try:
+                    event = decode(logical, record.value, max_bytes=self.settings.max_event_bytes)
+                except DecodeError as exc:
+                    log.warning("dead_letter", topic=record.topic, error=exc.reason)
+                    pending.letters.append(
+                        dead_letter_for(
+                            record, error=exc.reason, service=SERVICE, timestamp_ms=record.timestamp
+                        )
+                    )
+                    pending.consumed(record)
+                    continue
+                if isinstance(event, PlanDispatched):
+                    await self._commit_pending(pending)
+                    pending = _Pending()
+                    here = TopicPartition(record.topic, record.partition)
+                    await self._fan_out(event.plan, {here: record.offset + 1})
+                    continue
+                if isinstance(event, AutomatedPlanFired):
+                    pending.firings.append((record, event))
+                pending.consumed(record)
+            await self._commit_pending(pending)
+        except ProducerFenced:
+            log.error("delivery_fenced")  # another worker took over: stop this one
+            raise
+        except KafkaError:
+            log.exception("delivery_transaction_aborted")
+            metrics.TRANSACTIONS_ABORTED.inc()
+            await self._recover()
+
+    async def _recover(self) -> None:
+        """After a failed transaction whose outcome may be unknown: a new producer under
+        the same id (aborting what is still open), the progress that did commit, and the
+        input again from the committed offsets."""
+        attempt = 0
+        while True:
+            await asyncio.sleep(
+                RECOVERY_BACKOFF_SECONDS[min(attempt, len(RECOVERY_BACKOFF_SECONDS) - 1)]
+            )
+            attempt += 1
+            try:
+                await self.producer.stop()
+                self._producer = self._new_producer()
+                await self._producer.start()
+                await self._progress_reader.catch_up(self._fold_progress)
+                for tp in self.consumer.assignment():
+                    committed = await self.consumer.committed(tp)
+                    if committed is None:
+                        await self.consumer.seek_to_beginning(tp)
+                    else:
+                        self.consumer.seek(tp, committed)
+                log.info("delivery_recovered", attempts=attempt)
+                return
+            except ProducerFenced:
+                raise
+            except KafkaError:
+                log.exception("delivery_recovery_failed", attempt=attempt)
+
+    # --- a dispatched plan --------------------------------------------------------------
+
+    async def _fan_out(self, plan: Plan, offsets: dict[TopicPartition, int]) -> None:
+        progress = self.progress.get(plan.plan_id)
+        if plan.type == "automated" or (progress is not None and progress.done):
+            await self._commit_pending(_Pending(offsets=offsets))  # a dispatch read again
+            return
+        as_of = progress.as_of if progress else await self.store.latest_as_of(plan.seller_id)
+        members = (
+            []
+            if as_of is None
+            else [
+                c
+                async for page in self.store.members(plan.seller_id, plan.segment_id, as_of)
+                for c in page
+            ]
+        )
+        last = progress.last_customer_id if progress else None
+        todo = still_to_handle(members, last)
+        del members
+        tally = _tally_of(progress)
+        renderer = PlanRenderer(plan, self.clock())
+        metrics.FANOUT_RECIPIENTS.set(tally.recipients + len(todo))
+        metrics.FANOUT_HANDLED.set(tally.recipients)
+        log.info(
+            "fan_out_started",
+            plan_id=plan.plan_id,
+            seller_id=plan.seller_id,
+            segment_id=plan.segment_id,
+            as_of=str(as_of),
+            resumed_after=tally.recipients,
+            to_handle=len(todo),
+        )
+        started = time.perf_counter()
+        chunks = list(chunked(todo, self.chunk_size)) or [[]]
+        for n, chunk in enumerate(chunks):
+            chunk_started = time.perf_counter()
+            final = n == len(chunks) - 1
+            active = await self._seller_active(plan.seller_id)
+            decided = await self._decide(plan, chunk, renderer, active)
+            tally = tally.add(decided.outcomes)
+            last = chunk[-1] if chunk else last
+            record = _progress(plan, as_of, last, tally, done=final, at=self.clock())
+            async with self.producer.transaction():
+                outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
+                for key, value in decided.messages:
+                    await outbox.add(key, value)
+                await outbox.flush()
+                sends = [await self._send(self._progress_topic, record, plan.plan_id)]
+                if final:
+                    sends.append(
+                        await self._send(
+                            self._commands, _completion(plan, tally, self.clock()), plan.seller_id
+                        )
+                    )
+                    await self.producer.send_offsets_to_transaction(offsets, self.group_id)
+                await asyncio.gather(*sends)
+                self.checkpoint("chunk_sent")
+            self.checkpoint("chunk_committed")
+            self.progress[plan.plan_id] = record
+            _count(plan, decided.outcomes)
+            metrics.FANOUT_HANDLED.set(tally.recipients)
+            metrics.CHUNK_SECONDS.observe(time.perf_counter() - chunk_started)
+        metrics.FANOUTS_COMPLETED.inc()
+        metrics.FANOUT_RECIPIENTS.set(0)
+        metrics.FANOUT_HANDLED.set(0)
+        seconds = time.perf_counter() - started
+        log.info(
+            "fan_out_completed",
+            plan_id=plan.plan_id,
+            recipients=tally.recipients,
+            sent=tally.sent,
+            suppressed=dict(tally.suppressed),
+            seconds=round(seconds, 3),
+        )
+
+    async def _seller_active(self, seller_id: str) -> bool:
+        status = await self.quota.seller_status(seller_id)
+        return status is not None and status.access == "active"
+
+    async def _decide(
+        self,
+        plan: Plan,
+        customers: Sequence[str],
+        renderer: PlanRenderer,
+        active: bool,
+        already_messaged: Sequence[bool] | None = None,
+    ) -> _Decided:
+        """Each customer's outcome, in order, and the messages of those sent to."""
+        if not customers:
+            return _Decided([], [], [])
+        blocked = await self.blocks.blocked(plan.seller_id, customers) if active else []
+        outcomes: list[Outcome] = []
+        asking: list[tuple[int, str, str]] = []
+        prefix = plan.plan_id.encode() + b"/"
+        for n, customer_id in enumerate(customers):
+            reason = before_cap(
+                seller_active=active,
+                blocked=active and blocked[n],
+                already_messaged=bool(already_messaged and already_messaged[n]),
+            )
+            outcomes.append(reason or "sent")
+            if reason is None:
+                asking.append((n, customer_id, fast_message_id(prefix, customer_id)))
+        decisions = await self.quota.may_send_many(
+            plan.seller_id, [(c, m) for _, c, m in asking], self.clock()
+        )
+        allowed: list[tuple[str, str]] = []
+        for (n, customer_id, mid), decision in zip(asking, decisions, strict=True):
+            if decision.allowed:
+                allowed.append((customer_id, mid))
+            else:
+                outcomes[n] = "frequency_capped"
+        languages = await self._languages(renderer, [c for c, _ in allowed])
+        messages = [
+            (c.encode(), renderer.render(c, mid, languages.get(c, renderer.default)))
+            for c, mid in allowed
+        ]
+        return _Decided(outcomes, messages, [c for c, _ in allowed])
+
+    async def _languages(self, renderer: PlanRenderer, customers: list[str]) -> dict[str, str]:
+        """Each customer's text language; profiles are read only when the plan has a
+        choice to make."""
+        if not customers or not renderer.has_choice:
+            return {}
+        raw = await self.store.redis.hmget(self.store.profiles_key, customers)
+        chosen: dict[str, str] = {}
+        for customer_id, stored in zip(customers, raw, strict=True):
+            if stored is None:
+                continue
+            try:
+                app_language = orjson.loads(stored).get("language")
+            except orjson.JSONDecodeError:
+                continue  # an unreadable profile: the plan's default language
+            chosen[customer_id] = renderer.language(app_language)
+        return chosen
+
+    # --- firings of automated plans -----------------------------------------------------
+
+    async def _commit_pending(self, pending: _Pending) -> None:
+        if not (pending.firings or pending.letters or pending.offsets):
+            return
+        decided: list[tuple[Plan, _Decided]] = []
+        by_plan: dict[str, list[tuple[Record, AutomatedPlanFired]]] = defaultdict(list)
+        for record, firing in pending.firings:
+            by_plan[firing.plan_id].append((record, firing))
+        for plan_id, firings in by_plan.items():
+            plan = await self.plans.get(plan_id, firings[0][1].plan_version)
+            if plan is None:
+                for record, _ in firings:
+                    pending.letters.append(
+                        dead_letter_for(
+                            record,
+                            error=f"unknown automated plan {plan_id}",
+                            service=SERVICE,
+                            timestamp_ms=record.timestamp,
+                        )
+                    )
+                continue
+            decided.append((plan, await self._decide_firings(plan, firings)))
+        records: list[DeliveryProgressed] = []
+        now = self.clock()
+        for plan, outcome in decided:
+            tally = _tally_of(self.progress.get(plan.plan_id)).add(outcome.outcomes)
+            records.append(_progress(plan, None, None, tally, done=False, at=now))
+        async with self.producer.transaction():
+            outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
+            for _, outcome in decided:
+                for key, value in outcome.messages:
+                    await outbox.add(key, value)
+            await outbox.flush()
+            sends = [await self._send(self._progress_topic, r, r.plan_id) for r in records]
+            sends += [await self._send(self._letters, letter, None) for letter in pending.letters]
+            if pending.offsets:
+                await self.producer.send_offsets_to_transaction(pending.offsets, self.group_id)
+            await asyncio.gather(*sends)
+            if decided:
+                self.checkpoint("firings_sent")
+        for record in records:
+            self.progress[record.plan_id] = record
+        for plan, outcome in decided:
+            _count(plan, outcome.outcomes)
+
+    async def _decide_firings(
+        self, plan: Plan, firings: list[tuple[Record, AutomatedPlanFired]]
+    ) -> _Decided:
+        """Mark each pair as messaged by its firing record, unless another firing already
+        did; then decide like a chunk."""
+        key = self.keys.messaged(plan.seller_id, plan.plan_id)
+        marks = [f"{r.topic}:{r.partition}:{r.offset}" for r, _ in firings]
+        customers = [f.customer_id for _, f in firings]
+        pipe = self.redis.pipeline(transaction=False)
+        for customer_id, mark in zip(customers, marks, strict=True):
+            pipe.hsetnx(key, customer_id, mark)
+        await pipe.execute()
+        stored = await self.redis.hmget(key, customers)
+        already = [
+            (s.decode() if isinstance(s, bytes) else s) != mark
+            for s, mark in zip(stored, marks, strict=True)
+        ]
+        renderer = PlanRenderer(plan, self.clock())
+        active = await self._seller_active(plan.seller_id)
+        return await self._decide(plan, customers, renderer, active, already)
+
+    async def _send(self, topic: str, event: Event, key: str | None) -> asyncio.Future[object]:
+        sent: asyncio.Future[object] = await self.producer.send(
+            topic, encode(event), key=None if key is None else key.encode()
+        )
+        return sent
+
+
+def _tally_of(progress: DeliveryProgressed | None) -> Tally:
+    if progress is None:
+        return Tally()
+    return Tally(recipients=progress.recipients, sent=progress.sent, suppressed=progress.suppressed)
+
+
+def _progress(
+    plan: Plan, as_of: date | None, last: str | None, tally: Tally, *, done: bool, at: datetime
+) -> DeliveryProgressed:
+    return DeliveryProgressed(
+        event_id=uuid.uuid4(),
+        occurred_at=at,
+        seller_id=plan.seller_id,
+        plan_id=plan.plan_id,
+        plan_type=plan.type,
+        segment_id=plan.segment_id,
+        as_of=as_of,
+        last_customer_id=last,
+        recipients=tally.recipients,
+        sent=tally.sent,
+        suppressed=dict(tally.suppressed),
+        done=done,
+    )
+
+
+def _completion(plan: Plan, tally: Tally, at: datetime) -> CompletePlan:
+    # Ids derived from the plan: a completion sent twice is one command to the processor.
+    correlation = uuid.uuid5(_COMPLETION_NAMESPACE, plan.plan_id)
+    return CompletePlan(
+        event_id=correlation,
+        occurred_at=at,
+        correlation_id=correlation,
+        seller_id=plan.seller_id,
+        account_id=SERVICE,
+        plan_id=plan.plan_id,
+        recipients=tally.recipients,
+        sent=tally.sent,
+        suppressed={str(k): v for k, v in tally.suppressed.items()},
+    )
+
+
+def _count(plan: Plan, outcomes: list[Outcome]) -> None:
+    sent = 0
+    suppressed: dict[str, int] = defaultdict(int)
+    for outcome in outcomes:
+        if outcome == "sent":
+            sent += 1
+        else:
+            suppressed[outcome] += 1
+    metrics.SENT.labels(plan.type).inc(sent)
+    for reason, n in suppressed.items():
+        metrics.SUPPRESSED.labels(plan.type, reason).inc(n)

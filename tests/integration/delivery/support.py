@@ -1,0 +1,222 @@
+"""Delivery on this test's topics and Redis prefix: seeding a seller (status, segment
+members, profiles, blocks), dispatching plans, and reading what reached the committed
+output."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from schemas.delivery import DeliveryProgressed
+from schemas.envelope import Event
+from schemas.outbound import OutboundMessage
+from schemas.plans import CompletePlan, Plan, PlanContent, PlanDispatched
+from services.customers.domain.profile import Profile
+from services.customers.store import CustomerStore, customer_store, customers_redis
+from services.delivery.blocks import BlockList, block_consumer
+from services.delivery.fanout import Delivery
+from services.delivery.keys import DeliveryKeys, delivery_prefix
+from services.quota.adapter import RedisQuota, open_quota
+from services.quota.sample_status import sample_status
+from services.shared.codec import decode, encode
+from services.shared.kafka import new_consumer, new_producer
+from services.shared.settings import Settings
+
+DELIVERY_TOPICS = (
+    "crm.plan-events",
+    "crm.plan-firings",
+    "crm.outbound-messages",
+    "crm.delivery-progress",
+    "crm.plan-commands",
+    "crm.shop-blocks",
+    "crm.seller-status",
+    "crm.quota-ledger",
+    "crm.dead-letters",
+)
+SELLER = "s1"
+TODAY = date.today()
+
+
+def one_time_plan(
+    plan_id: str,
+    *,
+    seller: str = SELLER,
+    segment_id: str = "followers_not_purchased",
+    texts: dict[str, str] | None = None,
+    default_language: str = "en",
+    plan_type: str = "one_time",
+    **content: Any,
+) -> Plan:
+    now = datetime.now(UTC)
+    return Plan.model_validate(
+        {
+            "plan_id": plan_id,
+            "seller_id": seller,
+            "created_by": f"{seller}-owner",
+            "type": plan_type,
+            "name": f"plan {plan_id}",
+            "segment_id": segment_id,
+            "content": PlanContent.model_validate(
+                {
+                    "default_language": default_language,
+                    "texts": texts or {"en": f"Hello from {plan_id}"},
+                    **content,
+                }
+            ),
+            "send_now": True,
+            "status": "sending",
+            "version": 3,
+            "created_at": now - timedelta(minutes=5),
+            "updated_at": now,
+            "submitted_at": now,
+            "quota_at": now,
+            "dispatched_at": now,
+        }
+    )
+
+
+def dispatched(plan: Plan) -> PlanDispatched:
+    return PlanDispatched(
+        event_id=uuid.uuid4(),
+        occurred_at=plan.updated_at,
+        seller_id=plan.seller_id,
+        plan_id=plan.plan_id,
+        correlation_id=None,
+        plan=plan,
+    )
+
+
+async def publish(settings: Settings, topic: str, events: Iterable[Event], key: str) -> None:
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(settings.topic(topic), encode(event), key=key.encode())
+    finally:
+        await producer.stop()
+
+
+async def dispatch(settings: Settings, *plans: Plan) -> None:
+    for plan in plans:
+        await publish(settings, "crm.plan-events", [dispatched(plan)], plan.seller_id)
+
+
+@dataclass
+class Shop:
+    """One seller's side of the stores delivery reads."""
+
+    settings: Settings
+    store: CustomerStore
+    quota: RedisQuota
+    blocks: BlockList
+
+    async def activate(self, seller: str = SELLER, access: str = "active") -> None:
+        await self.quota.store.put_status(sample_status(seller, access=access), 1)  # type: ignore[arg-type]
+
+    async def members(
+        self, segment_id: str, customers: Sequence[str], seller: str = SELLER
+    ) -> None:
+        await self.store.write_memberships(seller, TODAY, {segment_id: customers})
+
+    async def languages(self, languages: dict[str, str]) -> None:
+        at = datetime.now(UTC)
+        await self.store.save_profiles(
+            {c: Profile(language=lang, updated_at=at) for c, lang in languages.items()}
+        )
+
+
+@asynccontextmanager
+async def shop(settings: Settings) -> AsyncIterator[Shop]:
+    redis = customers_redis(settings)
+    try:
+        async with open_quota(settings) as quota:
+            blocks = BlockList(redis, DeliveryKeys(delivery_prefix(settings)))
+            yield Shop(settings, customer_store(settings, redis), quota, blocks)
+    finally:
+        await redis.aclose()
+
+
+@asynccontextmanager
+async def running_delivery(
+    settings: Settings, clock: Any = None, chunk_size: int = 1000
+) -> AsyncIterator[Delivery]:
+    """The fan-out and the blocks projection, in-process."""
+    redis: aioredis.Redis = customers_redis(settings)
+    stopping = asyncio.Event()
+    blocks = BlockList(redis, DeliveryKeys(delivery_prefix(settings)))
+    consumer = block_consumer(settings, blocks, f"{settings.topic_prefix}blocks")
+    try:
+        async with open_quota(settings) as quota:
+            delivery = Delivery(
+                settings,
+                store=customer_store(settings, redis),
+                quota=quota,
+                blocks=blocks,
+                redis=redis,
+                clock=clock or (lambda: datetime.now(UTC)),
+                chunk_size=chunk_size,
+            )
+            tasks = [
+                asyncio.create_task(delivery.run(stopping)),
+                asyncio.create_task(consumer.run(stopping)),
+            ]
+            try:
+                for _ in range(600):
+                    if delivery.ready or any(t.done() for t in tasks):
+                        break
+                    await asyncio.sleep(0.05)
+                yield delivery
+            finally:
+                stopping.set()
+                await asyncio.gather(*tasks)
+    finally:
+        await redis.aclose()
+
+
+async def committed(
+    settings: Settings, topic: str, *, expected: int, idle_ms: int = 2000, wait_s: float = 60
+) -> list[Any]:
+    """The events a read_committed consumer sees on `topic`: read until `expected` arrived
+    and then nothing more for `idle_ms` (so extra ones would show), or `wait_s` passed."""
+    consumer = new_consumer(settings, topic, group_id=None)
+    await consumer.start()
+    seen: list[Any] = []
+    deadline = asyncio.get_running_loop().time() + wait_s
+    try:
+        while True:
+            timeout = idle_ms if len(seen) >= expected else 1000
+            batch = await consumer.getmany(timeout_ms=timeout, max_records=10_000)
+            if not batch:
+                if len(seen) >= expected or asyncio.get_running_loop().time() > deadline:
+                    break
+                continue
+            seen.extend(decode(topic, r.value) for rs in batch.values() for r in rs)
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def pairs(messages: Sequence[OutboundMessage]) -> Counter[tuple[str, str]]:
+    return Counter((m.plan_id, m.customer_id) for m in messages)
+
+
+async def completion(settings: Settings, plan_id: str) -> CompletePlan:
+    commands = await committed(settings, "crm.plan-commands", expected=1)
+    found = [c for c in commands if isinstance(c, CompletePlan) and c.plan_id == plan_id]
+    assert len(found) == 1, commands
+    return found[0]
+
+
+async def final_progress(settings: Settings, plan_id: str) -> DeliveryProgressed:
+    records = await committed(settings, "crm.delivery-progress", expected=1)
+    mine = [r for r in records if r.plan_id == plan_id]
+    assert mine, records
+    return mine[-1]  # type: ignore[no-any-return]
