@@ -256,8 +256,8 @@ async def test_engagement_with_sent_messages_sets_the_next_months_level(
         completed = await pipeline.until(
             f"/v1/plans/{plan_id}", owner, lambda b: b["status"] == "completed"
         )
-        assert completed["performance"]["recipients"] == CUSTOMERS
-        assert completed["performance"]["sent"] == CUSTOMERS
+        assert (completed["recipients"], completed["sent"]) == (CUSTOMERS, CUSTOMERS)
+        assert not any(completed["suppressed"].values()), completed["suppressed"]
 
         # 5. the chat system reacts, inside this month's evaluation window.
         engaged_at = _at(window(this_month)[0] + timedelta(days=3))
