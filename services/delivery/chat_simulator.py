@@ -14,7 +14,7 @@ sends a batch's reactions again, with the same event ids (consumers de-duplicate
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -41,8 +41,8 @@ Clock = Callable[[], datetime]
 
 
 class ChatSimulator:
-    """One consumer group over crm.outbound-messages; `counts` says what it did so far:
-    messages, and events by type."""
+    """One consumer group over crm.outbound-messages; `counts` says what it did so far
+    (messages, and events by type), `by_plan` the same per plan."""
 
     def __init__(
         self,
@@ -58,7 +58,8 @@ class ChatSimulator:
         self.clock = clock
         self.currency = currency
         self.counts: Counter[str] = Counter()
-        self._batch: list[Event] = []
+        self.by_plan: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self._batch: list[tuple[str, list[Event]]] = []
         self._sent_at: datetime | None = None
         self.loop = DeadLetteringConsumer(
             settings,
@@ -84,24 +85,29 @@ class ChatSimulator:
         # One reading of the clock per batch: the chat system got these together.
         if self._sent_at is None:
             self._sent_at = self.clock()
-        self._batch.extend(reaction_events(event, self.rates, self._sent_at, self.currency))
-        self.counts["messages"] += 1
+        events = reaction_events(event, self.rates, self._sent_at, self.currency)
+        self._batch.append((event.plan_id, events))
 
     async def _publish(self) -> None:
         batch, self._batch, self._sent_at = self._batch, [], None
         producer = self.loop.producer
         pending: list[asyncio.Future[Any]] = []
-        for event in batch:
-            key = key_of(event)
-            pending.append(
-                await producer.send(
-                    self.settings.topic(topic_of(event.event_type).name),
-                    encode(event),
-                    key=key.encode() if key is not None else None,
+        for _, events in batch:
+            for event in events:
+                key = key_of(event)
+                pending.append(
+                    await producer.send(
+                        self.settings.topic(topic_of(event.event_type).name),
+                        encode(event),
+                        key=key.encode() if key is not None else None,
+                    )
                 )
-            )
         await asyncio.gather(*pending)
-        self.counts.update(e.event_type for e in batch)
+        for plan_id, events in batch:
+            # Orders count for the plan whose message prompted them.
+            made = ["messages", *(e.event_type for e in events)]
+            self.counts.update(made)
+            self.by_plan[plan_id].update(made)
 
 
 async def simulate_chat(

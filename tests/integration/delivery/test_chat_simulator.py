@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -87,6 +88,8 @@ async def test_committed_messages_become_the_decided_events_and_aborted_ones_not
         stop.set()
         await asyncio.wait_for(task, timeout=15)
     assert simulator.counts["messages"] == len(committed)
+    assert set(simulator.by_plan) == {"plan-a"}
+    assert simulator.by_plan["plan-a"] == simulator.counts
 
     expected = [e for m in committed for e in reaction_events(m, RATES, AT, "THB")]
     published = await read_until_idle(
@@ -115,3 +118,4 @@ async def test_committed_messages_become_the_decided_events_and_aborted_ones_not
     delivered = sum(e.event_type == "MessageDelivered" for e in seen)
     failed = sum(e.event_type == "MessageFailed" for e in seen)
     assert delivered + failed == len(committed)
+    assert simulator.counts == Counter(["messages"] * len(committed) + [e.event_type for e in seen])
