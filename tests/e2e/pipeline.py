@@ -37,6 +37,7 @@ class ApiProcess(WorkerProcess):
         super().__init__("api", settings, log_path, CRM_API_PORT=str(port))
         self.env["CRM_OPS_PORT"] = str(port)
         self.command = ["api"]
+        self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
 
 
