@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schemas.seller import SellerStatusChanged
+from services.quota.domain.frequency_cap import DEFAULT_FREQUENCY_CAP, CapDecision
 from services.quota.port import QuotaPort
 from services.quota.sample_status import sample_status
 
@@ -161,6 +162,51 @@ async def an_invalid_id_is_refused_before_anything_is_taken(
     assert (await quota.usage(seller, MID_WEEK)).used == 0
 
 
+async def a_page_of_cap_decisions_equals_asking_one_at_a_time(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    await set_status(sample_status(seller))
+    day1, day2 = MID_WEEK, MID_WEEK + timedelta(days=1)
+    await quota.may_send(seller, "cust-old", "m0", day1)
+
+    first_plan = await quota.may_send_many(
+        seller, [("cust-old", "p1"), ("cust-new", "p1"), ("cust-new", "p1")], day2
+    )
+    second_plan = await quota.may_send_many(
+        seller, [("cust-old", "p2"), ("cust-new", "p2"), ("cust-old", "p1")], day2
+    )
+    third_plan = await quota.may_send_many(seller, [("cust-new", "p3")], day2)
+
+    def summary(decisions: list[CapDecision]) -> list[tuple[str, bool]]:
+        return [(d.outcome, d.repeated) for d in decisions]
+
+    assert summary(first_plan) == [("allowed", False), ("allowed", False), ("allowed", True)]
+    assert summary(second_plan) == [
+        ("frequency_capped", False),
+        ("allowed", False),
+        ("allowed", True),
+    ]
+    assert summary(third_plan) == [("frequency_capped", False)]
+    assert {d.policy_version for d in first_plan + second_plan + third_plan} == {
+        DEFAULT_FREQUENCY_CAP.version
+    }
+    assert await quota.may_send_many(seller, [], day2) == []
+
+
+async def a_page_with_an_invalid_id_decides_nothing(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    await set_status(sample_status(seller))
+    page = [("cust-1", "m1"), ("cust-2", "m1"), ("cust-3 ", "m1")]
+    with pytest.raises(ValueError, match="customer_id"):
+        await quota.may_send_many(seller, page, MID_WEEK)
+    with pytest.raises(ValueError, match="message_id"):
+        await quota.may_send_many(seller, [("cust-1", "m2"), ("cust-2", "")], MID_WEEK)
+    # Had the first pages been decided up to the bad id, these would be repeats.
+    again = await quota.may_send_many(seller, [("cust-1", "m1"), ("cust-1", "m2")], MID_WEEK)
+    assert [(d.outcome, d.repeated) for d in again] == [("allowed", False), ("allowed", False)]
+
+
 SCENARIOS = [
     an_invalid_id_is_refused_before_anything_is_taken,
     reserves_until_the_limit_then_refuses,
@@ -170,4 +216,6 @@ SCENARIOS = [
     automated_and_campaign_plans_never_touch_the_counter,
     a_level_change_mid_week_applies_at_once,
     the_frequency_cap_allows_two_messages_in_seven_days,
+    a_page_of_cap_decisions_equals_asking_one_at_a_time,
+    a_page_with_an_invalid_id_decides_nothing,
 ]

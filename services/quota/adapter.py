@@ -9,6 +9,7 @@ publishes the fact again under the same event_id.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from services.quota.port import (
     Reservation,
     WeekCount,
     check_ids,
+    check_message_ids,
     without_week,
 )
 from services.quota.rebuild import Rebuilder
@@ -125,8 +127,15 @@ class RedisQuota:
     async def may_send_many(
         self, seller_id: str, messages: Sequence[tuple[str, str]], at: datetime
     ) -> list[CapDecision]:
-        # One at a time for now; a batched script replaces this.
-        return [await self.may_send(seller_id, c, m, at) for c, m in messages]
+        check_ids(seller_id=seller_id)
+        check_message_ids(messages)
+        if not messages:
+            return []
+        policy = frequency_cap_for(await self._market(seller_id))
+        decisions = await self.store.may_send_many(seller_id, messages, at, policy, self._clock())
+        for outcome, n in Counter(d.outcome for d in decisions).items():
+            CAP_DECISIONS.labels(outcome).inc(n)
+        return decisions
 
     async def close(self) -> None:
         await self._confirmations.close()

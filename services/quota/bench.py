@@ -1,17 +1,24 @@
-"""`crm bench` entry `quota_reserve`: reservations per second through the whole adapter
-(script, ledger write acknowledged by Kafka, confirmation), as a ratio to the raw
-EVALSHA baseline measured earlier in the same run."""
+"""`crm bench` entries, each as a ratio to the raw EVALSHA baseline measured earlier in
+the same run:
+
+- `quota_reserve`: reservations per second through the whole adapter (script, ledger
+  write acknowledged by Kafka, confirmation);
+- `quota_cap_many`: frequency-cap decisions per second asked in delivery's pages of
+  5,000 customers of one seller, three plans to the same customers (the third capped).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.bench.baselines import _percentile, _rate
 from services.bench.harness import BenchContext, Benchmark
-from services.quota.adapter import open_quota
+from services.quota.adapter import RedisQuota, open_quota
+from services.quota.domain.frequency_cap import frequency_cap_for
 from services.quota.ledger import LEDGER_TOPIC
 from services.quota.redis_store import quota_redis
 from services.quota.sample_status import sample_status
@@ -66,6 +73,58 @@ async def quota_reserve(ctx: BenchContext) -> dict[str, Any]:
     return result
 
 
+CAP_CUSTOMERS = 100_000
+CAP_PLANS = 3
+CAP_PAGE = 5_000
+
+
+async def quota_cap_many(ctx: BenchContext) -> dict[str, Any]:
+    settings = ctx.settings
+    await create_topics(settings, [LEDGER_TOPIC])
+    try:
+        async with open_quota(settings) as quota:
+            seller = f"bench-{ctx.run_id}-cap"
+            await quota.store.put_status(sample_status(seller), 0)
+            customers = [f"customer-{n}" for n in range(CAP_CUSTOMERS)]
+            plans = [f"plan-{n}" for n in range(CAP_PLANS)]
+            latencies, elapsed = await cap_pages(quota, seller, customers, plans, CAP_PAGE)
+    finally:
+        await delete_topics(settings, [LEDGER_TOPIC])
+        await _delete_keys(settings)
+    latencies.sort()
+    result = _rate(CAP_CUSTOMERS * CAP_PLANS, elapsed)
+    result.update(
+        page=CAP_PAGE,
+        p50_ms=round(_percentile(latencies, 0.50) * 1000, 3),
+        p99_ms=round(_percentile(latencies, 0.99) * 1000, 3),
+    )
+    raw = ctx.results.get(BASELINE, {}).get("per_second")
+    if raw:
+        result.update(ratio=round(result["per_second"] / raw, 3), baseline=BASELINE)
+    return result
+
+
+async def cap_pages(
+    quota: RedisQuota, seller: str, customers: Sequence[str], plans: Sequence[str], page: int
+) -> tuple[list[float], float]:
+    """Each plan to every customer, a day apart, in pages: (each page's seconds, total).
+    Every decision is checked: the first `max_messages` plans allowed, the rest capped."""
+    allowed_plans = frequency_cap_for(await quota.store.seller_market(seller)).max_messages
+    day = datetime.now(UTC)
+    latencies: list[float] = []
+    start = time.perf_counter()
+    for n, plan in enumerate(plans):
+        expected = "allowed" if n < allowed_plans else "frequency_capped"
+        for first in range(0, len(customers), page):
+            messages = [(c, plan) for c in customers[first : first + page]]
+            started = time.perf_counter()
+            decisions = await quota.may_send_many(seller, messages, day + timedelta(days=n))
+            latencies.append(time.perf_counter() - started)
+            if any(d.outcome != expected for d in decisions):
+                raise RuntimeError(f"benchmark cap decision not {expected} for {plan}")
+    return latencies, time.perf_counter() - start
+
+
 async def _delete_keys(settings: Settings) -> None:
     redis = quota_redis(settings)
     try:
@@ -76,4 +135,7 @@ async def _delete_keys(settings: Settings) -> None:
         await redis.aclose()
 
 
-BENCHMARKS: dict[str, Benchmark] = {"quota_reserve": quota_reserve}
+BENCHMARKS: dict[str, Benchmark] = {
+    "quota_reserve": quota_reserve,
+    "quota_cap_many": quota_cap_many,
+}

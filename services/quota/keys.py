@@ -12,6 +12,7 @@ sharing one Redis never see each other's keys.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -49,11 +50,19 @@ class QuotaKeys:
 
     def cap_sent(self, seller_id: str, customer_id: str) -> str:
         """Sorted set: messages allowed to the customer, scored by send time (ms)."""
-        return f"{self.prefix}:{{{seller_id}}}:cap:{customer_id}"
+        return self.cap_keys(seller_id, [customer_id])[0]
 
     def cap_refused(self, seller_id: str, customer_id: str) -> str:
         """Hash: messages refused by the frequency cap -> when they were asked (ms)."""
-        return f"{self.prefix}:{{{seller_id}}}:cap-refused:{customer_id}"
+        return self.cap_keys(seller_id, [customer_id])[1]
+
+    def cap_keys(self, seller_id: str, customer_ids: Iterable[str]) -> list[str]:
+        """cap_sent and cap_refused of each customer, in turn (built once per page)."""
+        tag = f"{self.prefix}:{{{seller_id}}}:"
+        keys: list[str] = []
+        for customer_id in customer_ids:
+            keys += (f"{tag}cap:{customer_id}", f"{tag}cap-refused:{customer_id}")
+        return keys
 
     def restored(self, seller_id: str) -> str:
         """String: the generation marker of the seller's slot (absent: data lost)."""

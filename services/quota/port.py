@@ -7,7 +7,7 @@ adapter.py, and InMemoryQuota below for the unit tests of the services that call
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar, cast
@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from schemas.outbound import PlanType
 from schemas.seller import SellerStatusChanged
-from schemas.types import Identifier
+from schemas.types import IDENTIFIER_MAX_LENGTH, Identifier
 from services.quota.domain import reservations
 from services.quota.domain.frequency_cap import CapDecision, CapHistory, decide, frequency_cap_for
 from services.quota.domain.ledger import LedgerEvent, LedgerFact, ledger_event
@@ -71,6 +71,25 @@ def check_ids(**ids: str) -> None:
             raise ValueError(f"{name}: {exc.errors()[0]['msg']}") from None
 
 
+def check_message_ids(messages: Iterable[tuple[str, str]]) -> None:
+    """check_ids for each (customer_id, message_id), all before anything is decided, at
+    a fraction of its cost for ids that pass (a fan-out checks millions)."""
+    for customer_id, message_id in messages:
+        if not (_is_identifier(customer_id) and _is_identifier(message_id)):
+            check_ids(customer_id=customer_id, message_id=message_id)
+
+
+def _is_identifier(value: str) -> bool:
+    # Identifier's rule (1-128 characters, trimmed) without pydantic; a unit test
+    # holds the two to the same answers.
+    return (
+        type(value) is str
+        and 0 < len(value) <= IDENTIFIER_MAX_LENGTH
+        and not value[0].isspace()
+        and not value[-1].isspace()
+    )
+
+
 def without_week(outcome: OutcomeT) -> QuotaAnswer[OutcomeT]:
     """The answer when no week is involved: a plan type that does not count, a seller
     without a status (quota 0)."""
@@ -114,7 +133,8 @@ class QuotaPort(Protocol):
         self, seller_id: str, messages: Sequence[tuple[str, str]], at: datetime
     ) -> list[CapDecision]:
         """`may_send` for many (customer_id, message_id) pairs of one seller, in order:
-        the answers equal asking one at a time (delivery asks a page of recipients)."""
+        the answers equal asking one at a time (delivery asks a page of recipients).
+        An invalid id raises ValueError before any message is decided."""
         ...
 
 
@@ -181,6 +201,8 @@ class InMemoryQuota:
     async def may_send_many(
         self, seller_id: str, messages: Sequence[tuple[str, str]], at: datetime
     ) -> list[CapDecision]:
+        check_ids(seller_id=seller_id)
+        check_message_ids(messages)
         return [await self.may_send(seller_id, c, m, at) for c, m in messages]
 
     def _on_plan(

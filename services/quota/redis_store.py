@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -21,7 +22,7 @@ from redis.asyncio.lock import Lock
 from redis.commands.core import AsyncScript
 
 from schemas.seller import SellerStatusChanged
-from services.quota.domain.frequency_cap import CapDecision, CapOutcome, FrequencyCapPolicy
+from services.quota.domain.frequency_cap import CapDecision, FrequencyCapPolicy
 from services.quota.domain.ledger import LedgerEvent, LedgerFact, fact_of, ledger_event
 from services.quota.domain.limits import limit_of
 from services.quota.domain.reservations import WeekUsage
@@ -35,9 +36,16 @@ NEEDS_REBUILD = "needs_rebuild"
 _SLOTS_PER_PIPELINE = 2048
 
 
-def _lua(name: str, *, week_prelude: bool = False) -> str:
+# A page of cap decisions is cut into scripts of this many messages, so no one script
+# holds Redis for long (about a millisecond each); they share one round trip.
+CAP_BATCH = 1000
+
+Prelude = Literal["week_prelude", "cap_prelude"]
+
+
+def _lua(name: str, prelude: Prelude | None = None) -> str:
     body = (_SCRIPTS / f"{name}.lua").read_text()
-    return (_SCRIPTS / "week_prelude.lua").read_text() + body if week_prelude else body
+    return body if prelude is None else (_SCRIPTS / f"{prelude}.lua").read_text() + body
 
 
 def _ms(instant: datetime) -> int:
@@ -85,20 +93,21 @@ class RedisQuotaStore:
         self.redis = redis
         self.keys = keys
         self._scripts: list[AsyncScript] = []
-        self._reserve = self._register("reserve", week_prelude=True)
-        self._release = self._register("release", week_prelude=True)
-        self._dispatch = self._register("dispatch", week_prelude=True)
-        self._count = self._register("count", week_prelude=True)
+        self._reserve = self._register("reserve", "week_prelude")
+        self._release = self._register("release", "week_prelude")
+        self._dispatch = self._register("dispatch", "week_prelude")
+        self._count = self._register("count", "week_prelude")
         self._confirm = self._register("confirm")
         self._heal = self._register("heal")
         self._restore = self._register("restore")
         self._promote = self._register("promote")
         self._put_status = self._register("put_status")
-        self._may_send = self._register("may_send")
+        self._may_send = self._register("may_send", "cap_prelude")
+        self._may_send_many = self._register("may_send_many", "cap_prelude")
         self._pipelined = AutoPipeline(redis)
 
-    def _register(self, name: str, *, week_prelude: bool = False) -> AsyncScript:
-        script = self.redis.register_script(_lua(name, week_prelude=week_prelude))
+    def _register(self, name: str, prelude: Prelude | None = None) -> AsyncScript:
+        script = self.redis.register_script(_lua(name, prelude))
         self._scripts.append(script)
         return script
 
@@ -312,14 +321,54 @@ class RedisQuotaStore:
         policy: FrequencyCapPolicy,
         now: datetime,
     ) -> CapDecision:
-        keys = [
-            self.keys.cap_sent(seller_id, customer_id),
-            self.keys.cap_refused(seller_id, customer_id),
-        ]
-        window_ms = int(policy.window.total_seconds() * 1000)
-        args: list[Any] = [message_id, _ms(at), window_ms, policy.max_messages, _ms(now)]
-        reply = json.loads(await self._pipelined(self._may_send, keys, args))
-        return CapDecision(cast(CapOutcome, reply["outcome"]), reply["repeated"], policy.version)
+        keys = self.keys.cap_keys(seller_id, [customer_id])
+        args: list[Any] = [message_id, _ms(at), *_cap_args(policy, now)]
+        code = await self._pipelined(self._may_send, keys, args)
+        return _cap_decisions(policy)[code]
+
+    async def may_send_many(
+        self,
+        seller_id: str,
+        messages: Sequence[tuple[str, str]],
+        at: datetime,
+        policy: FrequencyCapPolicy,
+        now: datetime,
+    ) -> list[CapDecision]:
+        """`may_send` for each (customer_id, message_id) in order, in one round trip.
+
+        Each script of CAP_BATCH messages is atomic, the page as a whole is not. When
+        one fails, the error is raised, and the decisions already taken stay taken:
+        a retry of the page gets them again (each message is decided once).
+        """
+        head = [_ms(at), *_cap_args(policy, now)]
+        calls: list[ScriptCall] = []
+        for start in range(0, len(messages), CAP_BATCH):
+            batch = messages[start : start + CAP_BATCH]
+            keys = self.keys.cap_keys(seller_id, [customer_id for customer_id, _ in batch])
+            calls.append((self._may_send_many, keys, head + [m for _, m in batch]))
+        decisions = _cap_decisions(policy)
+        answers: list[CapDecision] = []
+        for reply in await run_scripts(self.redis, calls):
+            if isinstance(reply, BaseException):
+                raise reply
+            answers += [decisions[code] for code in reply]
+        return answers
+
+
+def _cap_args(policy: FrequencyCapPolicy, now: datetime) -> list[int]:
+    """window (ms), max_messages, now (ms): the cap scripts' arguments after `at`."""
+    return [int(policy.window.total_seconds() * 1000), policy.max_messages, _ms(now)]
+
+
+@cache
+def _cap_decisions(policy: FrequencyCapPolicy) -> Mapping[str, CapDecision]:
+    """The decision each one-character answer of the cap scripts stands for."""
+    return {
+        "a": CapDecision("allowed", False, policy.version),
+        "A": CapDecision("allowed", True, policy.version),
+        "c": CapDecision("frequency_capped", False, policy.version),
+        "C": CapDecision("frequency_capped", True, policy.version),
+    }
 
 
 def _pending_event(
