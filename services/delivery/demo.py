@@ -354,7 +354,7 @@ def _suppression_table(plans: list[dict[str, Any]]) -> Table:
             p["name"],
             f"{p['recipients']:,}",
             f"{p['sent']:,}",
-            str(p["suppressed"].get("blocked", 0)),
-            str(p["suppressed"].get("frequency_capped", 0)),
+            f"{p['suppressed'].get('blocked', 0):,}",
+            f"{p['suppressed'].get('frequency_capped', 0):,}",
         )
     return table
