@@ -62,7 +62,9 @@ class WorkerProcess:
             while asyncio.get_running_loop().time() < deadline:
                 assert self.process is not None
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited:\n{self.log()[-3000:].decode()}")
+                    raise RuntimeError(
+                        f"{self.name} exited:\n{self.log()[-3000:].decode(errors='replace')}"
+                    )
                 try:
                     async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
                         if response.status == 200:
@@ -70,7 +72,9 @@ class WorkerProcess:
                 except aiohttp.ClientError:
                     pass
                 await asyncio.sleep(0.5)
-        raise TimeoutError(f"{self.name} not ready in {timeout}s:\n{self.log()[-3000:].decode()}")
+        raise TimeoutError(
+            f"{self.name} not ready in {timeout}s:\n{self.log()[-3000:].decode(errors='replace')}"
+        )
 
     def kill9(self) -> None:
         assert self.process is not None
