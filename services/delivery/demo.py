@@ -112,7 +112,7 @@ async def run(settings: Settings, out: Console) -> None:
                 )
             )
         )
-        await _funnel(http, owner, first["plan_id"], today, out)
+        await _funnel(http, owner, first["plan_id"], reacted["MessageDelivered"], today, out)
 
         out.rule("the same customers again within the week: blocks and the frequency cap")
         await _publish(settings, [_unblock(seller, c) for c in blocked[:UNBLOCKING]])
@@ -323,19 +323,27 @@ async def _react(settings: Settings, plan_id: str, sent: int) -> Counter[str]:
 
 
 async def _funnel(
-    http: httpx.AsyncClient, owner: dict[str, str], plan_id: str, today: date, out: Console
+    http: httpx.AsyncClient,
+    owner: dict[str, str],
+    plan_id: str,
+    delivered: int,
+    today: date,
+    out: Console,
 ) -> None:
-    plan = (await http.get(f"/v1/plans/{plan_id}", headers=owner)).json()
-    performance = plan.get("performance")
-    # TODO(performance): the PerformanceReader (services/delivery/performance) fills
-    # `performance` and serves /v1/overview; until then this prints what the API has.
-    if performance:
-        table = Table(*performance.keys())
-        table.add_row(*(str(v) for v in performance.values()))
-        out.print("  GET /v1/plans/{id} → performance")
-        out.print(table)
-    else:
-        out.print("  GET /v1/plans/{id}: no performance figures served yet")
+    # The worker's performance projection follows the chat system's events within
+    # moments; wait until it has counted what the simulator delivered.
+    performance: dict[str, Any] = {}
+    for _ in range(120):
+        plan = (await http.get(f"/v1/plans/{plan_id}", headers=owner)).json()
+        performance = plan.get("performance") or {}
+        if performance.get("delivered", 0) >= delivered:
+            break
+        await asyncio.sleep(0.25)
+    funnel = {k: v for k, v in performance.items() if k != "suppressed"}
+    table = Table(*funnel.keys())
+    table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in funnel.values()))
+    out.print("  GET /v1/plans/{id} → performance")
+    out.print(table)
     overview = await http.get(
         "/v1/overview",
         params={"from": today.isoformat(), "to": today.isoformat()},

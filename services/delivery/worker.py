@@ -1,6 +1,7 @@
 """`crm worker delivery`: the transactional fan-out of dispatched plans and automated
-firings onto crm.outbound-messages, the shop-blocks projection it suppresses by, with
-/healthz, /readyz and /metrics on CRM_OPS_PORT."""
+firings onto crm.outbound-messages, the shop-blocks projection it suppresses by, and the
+performance projection the API serves, with /healthz, /readyz and /metrics on
+CRM_OPS_PORT."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from services.customers.store import customer_store, customers_redis
 from services.delivery.blocks import BlockList, block_consumer
 from services.delivery.fanout import Delivery
 from services.delivery.keys import DeliveryKeys, delivery_prefix
+from services.delivery.performance.projection import PerformanceProjection
 from services.quota.adapter import open_quota
 from services.shared.crash import crash_checkpoint
 from services.shared.kafka import wait_for_kafka
@@ -42,6 +44,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     redis = customers_redis(settings)
     blocks = BlockList(redis, DeliveryKeys(delivery_prefix(settings)))
     blocks_consumer = block_consumer(settings, blocks, blocks_group(settings))
+    performance = PerformanceProjection(settings, redis)
     try:
         async with open_quota(settings) as quota:
             delivery = Delivery(
@@ -52,6 +55,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
                 redis=redis,
                 clock=_utc_now,
                 checkpoint=crash_checkpoint(CRASH_POINT_ENV),
+                chunk_size=settings.delivery_chunk_size,
             )
             async with (
                 serving_ops(
@@ -59,10 +63,12 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
                     settings,
                     fan_out=lambda: delivery.ready,
                     blocks=lambda: blocks_consumer.ready,
+                    performance=performance.ready,
                 ),
                 asyncio.TaskGroup() as tasks,
             ):
                 tasks.create_task(blocks_consumer.run(stopping))
                 tasks.create_task(delivery.run(stopping))
+                tasks.create_task(performance.run(stopping))
     finally:
         await redis.aclose()

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     max_event_bytes: int = 64 * 1024
     # Port of a worker's /healthz, /readyz and /metrics (0 picks a free one).
     ops_port: int = 9100
+    # Recipients per delivery transaction: a crash redoes at most one chunk, and each
+    # transaction costs ~30 ms however large it is.
+    delivery_chunk_size: int = 10_000
 
     @model_validator(mode="after")
     def _secret_outside_development(self) -> Settings:

@@ -37,6 +37,8 @@ DELIVERY_TOPICS = (
     "crm.delivery-progress",
     "crm.plan-commands",
     "crm.shop-blocks",
+    "crm.chat-engagement",
+    "crm.customer-activity",
     "crm.seller-status",
     "crm.quota-ledger",
     "crm.dead-letters",

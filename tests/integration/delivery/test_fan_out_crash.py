@@ -1,0 +1,128 @@
+"""kill -9 `crm worker delivery` in the middle of a 200,000-recipient fan-out, restart it,
+and again at other points: a read_committed consumer of crm.outbound-messages sees each
+(plan, customer) exactly once and none missing, and the plan completes once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+
+from services.shared.kafka import new_consumer
+from services.shared.settings import Settings
+from services.shared.worker_process import WorkerProcess
+from tests.integration.delivery.support import (
+    DELIVERY_TOPICS,
+    completion,
+    dispatch,
+    final_progress,
+    one_time_plan,
+    shop,
+)
+
+pytestmark = pytest.mark.integration
+
+Topics = Callable[..., Awaitable[list[str]]]
+RECIPIENTS = 200_000
+
+
+async def test_three_kills_in_one_fan_out_lose_and_duplicate_nothing(
+    settings: Settings, topics: Topics, tmp_path: Path
+) -> None:
+    await topics(*DELIVERY_TOPICS)
+    customers = [f"c{n:06d}" for n in range(RECIPIENTS)]
+    plan = one_time_plan("big", texts={"en": "Flash sale", "th": "ลดราคา"})
+    log = tmp_path / "delivery.log"
+    async with shop(settings) as seller:
+        await seller.activate()
+        await seller.members(plan.segment_id, customers)
+        await seller.languages({c: "th" for c in customers[::3]})
+        await dispatch(settings, plan)
+        # 1. inside the 3rd chunk's transaction: its messages sent, not committed;
+        # 2. just after the 5th chunk of the next run committed, before anything else;
+        # 3. at a random moment later on, from outside.
+        for point in ("chunk_sent@3", "chunk_committed@5"):
+            worker = WorkerProcess("delivery", settings, log, CRM_DELIVERY_CRASH_POINT=point)
+            worker.start()
+            assert await _exits(worker), f"{point} never reached:\n{worker.log()[-2000:]!r}"
+        worker = WorkerProcess("delivery", settings, log)
+        worker.start()
+        port = await worker.wait_ready()
+        target = random.randint(90_000, 170_000)
+        killed_at = await _when_handled(port, target)
+        worker.kill9()
+        worker = WorkerProcess("delivery", settings, log)
+        worker.start()
+        try:
+            done = await completion(settings, "big")
+        finally:
+            worker.stop()
+    # The outside kill landed inside the fan-out, not after it.
+    assert killed_at < RECIPIENTS
+    assert log.read_bytes().count(b"crashing_on_purpose") == 2
+    seen = await _outbound_pairs(settings, RECIPIENTS)
+    assert len(seen) == RECIPIENTS
+    assert set(seen.values()) == {1}
+    assert {c for _, c in seen} == set(customers)
+    assert (done.recipients, done.sent, done.suppressed) == (RECIPIENTS, RECIPIENTS, {})
+    progress = await final_progress(settings, "big")
+    assert progress.done
+    assert progress.sent == RECIPIENTS
+
+
+async def _exits(worker: WorkerProcess, timeout: float = 120) -> bool:
+    assert worker.process is not None
+    for _ in range(int(timeout * 10)):
+        if worker.process.poll() is not None:
+            return True
+        await asyncio.sleep(0.1)
+    worker.kill9()
+    return False
+
+
+async def _when_handled(port: int, at_least: int) -> float:
+    """Polls the worker's fan-out progress gauge until `at_least` recipients are
+    handled; returns the figure it saw."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(1200):
+            async with http.get(url) as response:
+                text = await response.text()
+            handled = [
+                float(line.split()[-1])
+                for line in text.splitlines()
+                if line.startswith("crm_delivery_fanout_handled ")
+            ]
+            if handled and handled[0] >= at_least:
+                return handled[0]
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"the fan-out never reached {at_least} recipients")
+
+
+async def _outbound_pairs(settings: Settings, expected: int) -> Counter[tuple[str, str]]:
+    """(plan, customer) → how often a read_committed consumer sees it; reads until
+    `expected` arrived and then 3 s more of nothing, so a duplicate would show."""
+    consumer = new_consumer(settings, "crm.outbound-messages", group_id=None)
+    await consumer.start()
+    seen: Counter[tuple[str, str]] = Counter()
+    total = 0
+    try:
+        while True:
+            batch = await consumer.getmany(
+                timeout_ms=3000 if total >= expected else 10_000, max_records=20_000
+            )
+            if not batch:
+                break
+            for record in (r for rs in batch.values() for r in rs):
+                value = orjson.loads(record.value)
+                seen[(value["plan_id"], value["customer_id"])] += 1
+                total += 1
+    finally:
+        await consumer.stop()
+    return seen
