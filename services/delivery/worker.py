@@ -25,6 +25,20 @@ SERVICE = "delivery"
 # firings_sent; `name@N` for the N-th time), to show a crash there loses and
 # duplicates nothing.
 CRASH_POINT_ENV = "CRM_DELIVERY_CRASH_POINT"
+# What the worker reads and writes (`crm topics create` makes them all).
+WORKER_TOPICS = (
+    "crm.plan-events",
+    "crm.plan-firings",
+    "crm.outbound-messages",
+    "crm.delivery-progress",
+    "crm.plan-commands",
+    "crm.shop-blocks",
+    "crm.chat-engagement",
+    "crm.customer-activity",
+    "crm.seller-status",
+    "crm.quota-ledger",
+    "crm.dead-letters",
+)
 
 
 def main(settings: Settings) -> None:

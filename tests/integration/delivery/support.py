@@ -24,25 +24,14 @@ from services.customers.store import CustomerStore, customer_store, customers_re
 from services.delivery.blocks import BlockList, block_consumer
 from services.delivery.fanout import Delivery
 from services.delivery.keys import DeliveryKeys, delivery_prefix
+from services.delivery.worker import WORKER_TOPICS
 from services.quota.adapter import RedisQuota, open_quota
 from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.settings import Settings
 
-DELIVERY_TOPICS = (
-    "crm.plan-events",
-    "crm.plan-firings",
-    "crm.outbound-messages",
-    "crm.delivery-progress",
-    "crm.plan-commands",
-    "crm.shop-blocks",
-    "crm.chat-engagement",
-    "crm.customer-activity",
-    "crm.seller-status",
-    "crm.quota-ledger",
-    "crm.dead-letters",
-)
+DELIVERY_TOPICS = WORKER_TOPICS
 SELLER = "s1"
 TODAY = date.today()
 
