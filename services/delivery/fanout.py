@@ -23,10 +23,9 @@ How exactly once holds:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -66,6 +65,10 @@ Clock = Callable[[], datetime]
 SERVICE = "delivery"
 INPUTS = ("crm.plan-events", "crm.plan-firings")
 CHUNK_SIZE = 10_000
+# Chunks decided ahead of the one committing, so Redis (the cap), Kafka and encoding
+# overlap (1 ahead: 44k/s, 2: 58k/s on 200k recipients here); each holds its messages
+# in memory until committed.
+DECIDE_AHEAD = 2
 RECOVERY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
 # Why the transactions are sized so: a chunk's transaction costs ~30 ms on this broker
 # whatever its size, and a crash redoes at most one chunk.
@@ -111,6 +114,7 @@ class Delivery:
         clock: Clock,
         checkpoint: Checkpoint = lambda _: None,
         chunk_size: int = CHUNK_SIZE,
+        decide_ahead: int = DECIDE_AHEAD,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -121,6 +125,7 @@ class Delivery:
         self.clock = clock
         self.checkpoint = checkpoint
         self.chunk_size = chunk_size
+        self.decide_ahead = decide_ahead
         self.group_id = delivery_group(settings)
         self.progress: dict[str, DeliveryProgressed] = {}
         self.plans = AutomatedPlans(settings)
@@ -298,19 +303,26 @@ class Delivery:
         )
         started = time.perf_counter()
         chunks = list(chunked(todo, self.chunk_size)) or [[]]
-        # The next chunk is decided (Redis, encoding) while this one's transaction goes
+        # The next chunks are decided (Redis, encoding) while this one's transaction goes
         # to Kafka: a decision made early is made once (the cap remembers it), so a
         # chunk redone after a failure gets the same answers.
-        deciding = asyncio.create_task(self._decide_chunk(plan, chunks[0], renderer))
+        deciding: deque[asyncio.Task[_Decided]] = deque()
+
+        next_chunk = 0
+
+        def decide_ahead(upto: int) -> None:
+            nonlocal next_chunk
+            while next_chunk < min(upto, len(chunks)):
+                chunk = chunks[next_chunk]
+                deciding.append(asyncio.create_task(self._decide_chunk(plan, chunk, renderer)))
+                next_chunk += 1
+
         try:
             for n, chunk in enumerate(chunks):
                 chunk_started = time.perf_counter()
                 final = n == len(chunks) - 1
-                decided = await deciding
-                if not final:
-                    deciding = asyncio.create_task(
-                        self._decide_chunk(plan, chunks[n + 1], renderer)
-                    )
+                decide_ahead(n + 1 + self.decide_ahead)
+                decided = await deciding.popleft()
                 tally = tally.add(decided.outcomes)
                 last = chunk[-1] if chunk else last
                 record = _progress(plan, as_of, last, tally, done=final, at=self.clock())
@@ -320,10 +332,9 @@ class Delivery:
                 metrics.FANOUT_HANDLED.set(tally.recipients)
                 metrics.CHUNK_SECONDS.observe(time.perf_counter() - chunk_started)
         finally:
-            if not deciding.done():
-                deciding.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await deciding
+            for task in deciding:
+                task.cancel()
+            await asyncio.gather(*deciding, return_exceptions=True)
         metrics.FANOUTS_COMPLETED.inc()
         metrics.FANOUT_RECIPIENTS.set(0)
         metrics.FANOUT_HANDLED.set(0)
