@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
-import orjson
 import redis.asyncio as aioredis
 import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -38,7 +36,7 @@ from aiokafka.errors import KafkaError, ProducerFenced
 
 from schemas.delivery import DeliveryProgressed
 from schemas.envelope import Event
-from schemas.plans import CompletePlan, Plan, PlanDispatched
+from schemas.plans import Plan, PlanDispatched
 from schemas.segments import AutomatedPlanFired
 from services.customers.store import CustomerStore
 from services.delivery import metrics
@@ -46,11 +44,12 @@ from services.delivery.blocks import BlockList
 from services.delivery.catalog import AutomatedPlans
 from services.delivery.domain.progress import newer
 from services.delivery.domain.recipients import chunked, still_to_handle
-from services.delivery.domain.suppression import Outcome, Tally, before_cap
 from services.delivery.follower import TopicFollower
+from services.delivery.judge import Decided, RecipientJudge
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.outbox import Outbox
-from services.delivery.rendering import PlanRenderer, fast_message_id
+from services.delivery.records import completion, count, progress_record, tally_of
+from services.delivery.rendering import PlanRenderer
 from services.quota.port import QuotaPort
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.consumer import Record
@@ -72,7 +71,6 @@ DECIDE_AHEAD = 2
 RECOVERY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
 # Why the transactions are sized so: a chunk's transaction costs ~30 ms on this broker
 # whatever its size, and a crash redoes at most one chunk.
-_COMPLETION_NAMESPACE = uuid.UUID("7d3c9e51-0a4f-4c2b-8e6d-2b1f5a9c7e30")
 
 
 def delivery_group(settings: Settings) -> str:
@@ -95,13 +93,6 @@ class _Pending:
         self.offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
 
 
-@dataclass
-class _Decided:
-    outcomes: list[Outcome]
-    messages: list[tuple[bytes, bytes]]
-    sent_to: list[str]
-
-
 class Delivery:
     def __init__(
         self,
@@ -118,12 +109,12 @@ class Delivery:
     ) -> None:
         self.settings = settings
         self.store = store
-        self.quota = quota
-        self.blocks = blocks
-        self.redis = redis
         self.keys = DeliveryKeys(delivery_prefix(settings))
         self.clock = clock
         self.checkpoint = checkpoint
+        self.judge = RecipientJudge(
+            store=store, quota=quota, blocks=blocks, redis=redis, keys=self.keys, clock=clock
+        )
         self.chunk_size = chunk_size
         self.decide_ahead = decide_ahead
         self.group_id = delivery_group(settings)
@@ -288,7 +279,7 @@ class Delivery:
         last = progress.last_customer_id if progress else None
         todo = still_to_handle(members, last)
         del members
-        tally = _tally_of(progress)
+        tally = tally_of(progress)
         renderer = PlanRenderer(plan, self.clock())
         metrics.FANOUT_RECIPIENTS.set(tally.recipients + len(todo))
         metrics.FANOUT_HANDLED.set(tally.recipients)
@@ -306,7 +297,7 @@ class Delivery:
         # The next chunks are decided (Redis, encoding) while this one's transaction goes
         # to Kafka: a decision made early is made once (the cap remembers it), so a
         # chunk redone after a failure gets the same answers.
-        deciding: deque[asyncio.Task[_Decided]] = deque()
+        deciding: deque[asyncio.Task[Decided]] = deque()
 
         next_chunk = 0
 
@@ -314,7 +305,7 @@ class Delivery:
             nonlocal next_chunk
             while next_chunk < min(upto, len(chunks)):
                 chunk = chunks[next_chunk]
-                deciding.append(asyncio.create_task(self._decide_chunk(plan, chunk, renderer)))
+                deciding.append(asyncio.create_task(self.judge.page(plan, chunk, renderer)))
                 next_chunk += 1
 
         try:
@@ -325,10 +316,10 @@ class Delivery:
                 decided = await deciding.popleft()
                 tally = tally.add(decided.outcomes)
                 last = chunk[-1] if chunk else last
-                record = _progress(plan, as_of, last, tally, done=final, at=self.clock())
+                record = progress_record(plan, as_of, last, tally, done=final, at=self.clock())
                 await self._commit_chunk(plan, decided, record, offsets if final else None)
                 self.progress[plan.plan_id] = record
-                _count(plan, decided.outcomes)
+                count(plan, decided.outcomes)
                 metrics.FANOUT_HANDLED.set(tally.recipients)
                 metrics.CHUNK_SECONDS.observe(time.perf_counter() - chunk_started)
         finally:
@@ -351,7 +342,7 @@ class Delivery:
     async def _commit_chunk(
         self,
         plan: Plan,
-        decided: _Decided,
+        decided: Decided,
         record: DeliveryProgressed,
         completing: dict[TopicPartition, int] | None,
     ) -> None:
@@ -364,86 +355,19 @@ class Delivery:
             await outbox.flush()
             sends = [await self._send(self._progress_topic, record, plan.plan_id)]
             if completing is not None:
-                command = _completion(plan, record, self.clock())
+                command = completion(plan, record, self.clock())
                 sends.append(await self._send(self._commands, command, plan.seller_id))
                 await self.producer.send_offsets_to_transaction(completing, self.group_id)
             await asyncio.gather(*sends)
             self.checkpoint("chunk_sent")
         self.checkpoint("chunk_committed")
 
-    async def _decide_chunk(
-        self, plan: Plan, customers: Sequence[str], renderer: PlanRenderer
-    ) -> _Decided:
-        active = await self._seller_active(plan.seller_id)
-        return await self._decide(plan, customers, renderer, active)
-
-    async def _seller_active(self, seller_id: str) -> bool:
-        status = await self.quota.seller_status(seller_id)
-        return status is not None and status.access == "active"
-
-    async def _decide(
-        self,
-        plan: Plan,
-        customers: Sequence[str],
-        renderer: PlanRenderer,
-        active: bool,
-        already_messaged: Sequence[bool] | None = None,
-    ) -> _Decided:
-        """Each customer's outcome, in order, and the messages of those sent to."""
-        if not customers:
-            return _Decided([], [], [])
-        blocked = await self.blocks.blocked(plan.seller_id, customers) if active else []
-        outcomes: list[Outcome] = []
-        asking: list[tuple[int, str, str]] = []
-        prefix = plan.plan_id.encode() + b"/"
-        for n, customer_id in enumerate(customers):
-            reason = before_cap(
-                seller_active=active,
-                blocked=active and blocked[n],
-                already_messaged=bool(already_messaged and already_messaged[n]),
-            )
-            outcomes.append(reason or "sent")
-            if reason is None:
-                asking.append((n, customer_id, fast_message_id(prefix, customer_id)))
-        decisions = await self.quota.may_send_many(
-            plan.seller_id, [(c, m) for _, c, m in asking], self.clock()
-        )
-        allowed: list[tuple[str, str]] = []
-        for (n, customer_id, mid), decision in zip(asking, decisions, strict=True):
-            if decision.allowed:
-                allowed.append((customer_id, mid))
-            else:
-                outcomes[n] = "frequency_capped"
-        languages = await self._languages(renderer, [c for c, _ in allowed])
-        messages = [
-            (c.encode(), renderer.render(c, mid, languages.get(c, renderer.default)))
-            for c, mid in allowed
-        ]
-        return _Decided(outcomes, messages, [c for c, _ in allowed])
-
-    async def _languages(self, renderer: PlanRenderer, customers: list[str]) -> dict[str, str]:
-        """Each customer's text language; profiles are read only when the plan has a
-        choice to make."""
-        if not customers or not renderer.has_choice:
-            return {}
-        raw = await self.store.redis.hmget(self.store.profiles_key, customers)
-        chosen: dict[str, str] = {}
-        for customer_id, stored in zip(customers, raw, strict=True):
-            if stored is None:
-                continue
-            try:
-                app_language = orjson.loads(stored).get("language")
-            except orjson.JSONDecodeError:
-                continue  # an unreadable profile: the plan's default language
-            chosen[customer_id] = renderer.language(app_language)
-        return chosen
-
     # --- firings of automated plans -----------------------------------------------------
 
     async def _commit_pending(self, pending: _Pending) -> None:
         if not (pending.firings or pending.letters or pending.offsets):
             return
-        decided: list[tuple[Plan, _Decided]] = []
+        decided: list[tuple[Plan, Decided]] = []
         by_plan: dict[str, list[tuple[Record, AutomatedPlanFired]]] = defaultdict(list)
         for record, firing in pending.firings:
             by_plan[firing.plan_id].append((record, firing))
@@ -460,12 +384,13 @@ class Delivery:
                         )
                     )
                 continue
-            decided.append((plan, await self._decide_firings(plan, firings)))
+            marks = [(f.customer_id, f"{r.topic}:{r.partition}:{r.offset}") for r, f in firings]
+            decided.append((plan, await self.judge.firings(plan, marks)))
         records: list[DeliveryProgressed] = []
         now = self.clock()
         for plan, outcome in decided:
-            tally = _tally_of(self.progress.get(plan.plan_id)).add(outcome.outcomes)
-            records.append(_progress(plan, None, None, tally, done=False, at=now))
+            tally = tally_of(self.progress.get(plan.plan_id)).add(outcome.outcomes)
+            records.append(progress_record(plan, None, None, tally, done=False, at=now))
         async with self.producer.transaction():
             outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
             for _, outcome in decided:
@@ -482,85 +407,10 @@ class Delivery:
         for record in records:
             self.progress[record.plan_id] = record
         for plan, outcome in decided:
-            _count(plan, outcome.outcomes)
-
-    async def _decide_firings(
-        self, plan: Plan, firings: list[tuple[Record, AutomatedPlanFired]]
-    ) -> _Decided:
-        """Mark each pair as messaged by its firing record, unless another firing already
-        did; then decide like a chunk."""
-        key = self.keys.messaged(plan.seller_id, plan.plan_id)
-        marks = [f"{r.topic}:{r.partition}:{r.offset}" for r, _ in firings]
-        customers = [f.customer_id for _, f in firings]
-        pipe = self.redis.pipeline(transaction=False)
-        for customer_id, mark in zip(customers, marks, strict=True):
-            pipe.hsetnx(key, customer_id, mark)
-        await pipe.execute()
-        stored = await self.redis.hmget(key, customers)
-        already = [
-            (s.decode() if isinstance(s, bytes) else s) != mark
-            for s, mark in zip(stored, marks, strict=True)
-        ]
-        renderer = PlanRenderer(plan, self.clock())
-        active = await self._seller_active(plan.seller_id)
-        return await self._decide(plan, customers, renderer, active, already)
+            count(plan, outcome.outcomes)
 
     async def _send(self, topic: str, event: Event, key: str | None) -> asyncio.Future[object]:
         sent: asyncio.Future[object] = await self.producer.send(
             topic, encode(event), key=None if key is None else key.encode()
         )
         return sent
-
-
-def _tally_of(progress: DeliveryProgressed | None) -> Tally:
-    if progress is None:
-        return Tally()
-    return Tally(recipients=progress.recipients, sent=progress.sent, suppressed=progress.suppressed)
-
-
-def _progress(
-    plan: Plan, as_of: date | None, last: str | None, tally: Tally, *, done: bool, at: datetime
-) -> DeliveryProgressed:
-    return DeliveryProgressed(
-        event_id=uuid.uuid4(),
-        occurred_at=at,
-        seller_id=plan.seller_id,
-        plan_id=plan.plan_id,
-        plan_type=plan.type,
-        segment_id=plan.segment_id,
-        as_of=as_of,
-        last_customer_id=last,
-        recipients=tally.recipients,
-        sent=tally.sent,
-        suppressed=dict(tally.suppressed),
-        done=done,
-    )
-
-
-def _completion(plan: Plan, done: DeliveryProgressed, at: datetime) -> CompletePlan:
-    # Ids derived from the plan: a completion sent twice is one command to the processor.
-    correlation = uuid.uuid5(_COMPLETION_NAMESPACE, plan.plan_id)
-    return CompletePlan(
-        event_id=correlation,
-        occurred_at=at,
-        correlation_id=correlation,
-        seller_id=plan.seller_id,
-        account_id=SERVICE,
-        plan_id=plan.plan_id,
-        recipients=done.recipients,
-        sent=done.sent,
-        suppressed={str(k): v for k, v in done.suppressed.items()},
-    )
-
-
-def _count(plan: Plan, outcomes: list[Outcome]) -> None:
-    sent = 0
-    suppressed: dict[str, int] = defaultdict(int)
-    for outcome in outcomes:
-        if outcome == "sent":
-            sent += 1
-        else:
-            suppressed[outcome] += 1
-    metrics.SENT.labels(plan.type).inc(sent)
-    for reason, n in suppressed.items():
-        metrics.SUPPRESSED.labels(plan.type, reason).inc(n)

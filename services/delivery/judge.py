@@ -1,0 +1,131 @@
+"""Who of a page of recipients is sent to, and their messages: the block list, the
+already-messaged marks of automated plans, the frequency cap (quota's batched script)
+and the profiles' languages. It reads Redis; the rules are in services/delivery/domain."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+import redis.asyncio as aioredis
+
+from schemas.plans import Plan
+from services.customers.store import CustomerStore
+from services.delivery.blocks import BlockList
+from services.delivery.domain.suppression import Outcome, before_cap
+from services.delivery.keys import DeliveryKeys
+from services.delivery.rendering import PlanRenderer, fast_message_id
+from services.quota.port import QuotaPort
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Decided:
+    """Each recipient's outcome, in order, and the (key, value) of each message to send."""
+
+    outcomes: list[Outcome]
+    messages: list[tuple[bytes, bytes]]
+
+
+class RecipientJudge:
+    def __init__(
+        self,
+        *,
+        store: CustomerStore,
+        quota: QuotaPort,
+        blocks: BlockList,
+        redis: aioredis.Redis,
+        keys: DeliveryKeys,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.quota = quota
+        self.blocks = blocks
+        self.redis = redis
+        self.keys = keys
+        self.clock = clock
+
+    async def page(self, plan: Plan, customers: Sequence[str], renderer: PlanRenderer) -> Decided:
+        """A page of a dispatched plan's members."""
+        return await self._decide(plan, customers, renderer, None)
+
+    async def firings(self, plan: Plan, fired: Sequence[tuple[str, str]]) -> Decided:
+        """(customer, mark) pairs of an automated plan's firings. Each pair is marked as
+        messaged by its firing (`mark` names the record) unless another firing did it
+        first: the same record read again after an abort is a retry and is sent, a second
+        firing of the pair is suppressed."""
+        key = self.keys.messaged(plan.seller_id, plan.plan_id)
+        customers = [c for c, _ in fired]
+        pipe = self.redis.pipeline(transaction=False)
+        for customer_id, mark in fired:
+            pipe.hsetnx(key, customer_id, mark)
+        await pipe.execute()
+        stored = await self.redis.hmget(key, customers)
+        already = [
+            (s.decode() if isinstance(s, bytes) else s) != mark
+            for s, (_, mark) in zip(stored, fired, strict=True)
+        ]
+        return await self._decide(plan, customers, PlanRenderer(plan, self.clock()), already)
+
+    async def _decide(
+        self,
+        plan: Plan,
+        customers: Sequence[str],
+        renderer: PlanRenderer,
+        already_messaged: Sequence[bool] | None,
+    ) -> Decided:
+        if not customers:
+            return Decided([], [])
+        active = await self._seller_active(plan.seller_id)
+        blocked = await self.blocks.blocked(plan.seller_id, customers) if active else []
+        outcomes: list[Outcome] = []
+        asking: list[tuple[int, str, str]] = []
+        prefix = plan.plan_id.encode() + b"/"
+        for n, customer_id in enumerate(customers):
+            reason = before_cap(
+                seller_active=active,
+                blocked=active and blocked[n],
+                already_messaged=bool(already_messaged and already_messaged[n]),
+            )
+            outcomes.append(reason or "sent")
+            if reason is None:
+                asking.append((n, customer_id, fast_message_id(prefix, customer_id)))
+        # The cap is asked last (asking records the message) and the languages are read
+        # meanwhile: one round trip's wait instead of two.
+        decisions, languages = await asyncio.gather(
+            self.quota.may_send_many(plan.seller_id, [(c, m) for _, c, m in asking], self.clock()),
+            self._languages(renderer, [c for _, c, _ in asking]),
+        )
+        messages: list[tuple[bytes, bytes]] = []
+        for (n, customer_id, mid), decision in zip(asking, decisions, strict=True):
+            if decision.allowed:
+                language = languages.get(customer_id, renderer.default)
+                messages.append((customer_id.encode(), renderer.render(customer_id, mid, language)))
+            else:
+                outcomes[n] = "frequency_capped"
+        return Decided(outcomes, messages)
+
+    async def _seller_active(self, seller_id: str) -> bool:
+        status = await self.quota.seller_status(seller_id)
+        return status is not None and status.access == "active"
+
+    async def _languages(self, renderer: PlanRenderer, customers: list[str]) -> dict[str, str]:
+        """Each customer's text language; profiles are read only when the plan has a
+        choice to make."""
+        if not customers or not renderer.has_choice:
+            return {}
+        raw = await self.store.redis.hmget(self.store.profiles_key, customers)
+        chosen: dict[str, str] = {}
+        for customer_id, stored in zip(customers, raw, strict=True):
+            if stored is None:
+                continue
+            try:
+                app_language = orjson.loads(stored).get("language")
+            except orjson.JSONDecodeError:
+                continue  # an unreadable profile: the plan's default language
+            chosen[customer_id] = renderer.language(app_language)
+        return chosen
