@@ -33,6 +33,7 @@ import redis.asyncio as aioredis
 import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, ProducerFenced
+from redis.exceptions import RedisError
 
 from schemas.delivery import DeliveryProgressed
 from schemas.envelope import Event
@@ -226,8 +227,10 @@ class Delivery:
         except ProducerFenced:
             log.error("delivery_fenced")  # another worker took over: stop this one
             raise
-        except KafkaError:
-            log.exception("delivery_transaction_aborted")
+        except (KafkaError, RedisError):
+            # Kafka or Redis away or too slow: what committed stays, the rest is redone
+            # from the committed offsets and progress (the cap's answers are remembered).
+            log.exception("delivery_batch_aborted")
             metrics.TRANSACTIONS_ABORTED.inc()
             await self._recover()
 

@@ -16,7 +16,8 @@ FANOUT_HANDLED = Gauge(
 )
 FANOUTS_COMPLETED = Counter("crm_delivery_fanouts_completed_total", "Plans fanned out completely")
 TRANSACTIONS_ABORTED = Counter(
-    "crm_delivery_transactions_aborted_total", "Delivery transactions aborted and retried"
+    "crm_delivery_transactions_aborted_total",
+    "Delivery batches abandoned (Kafka or Redis failed) and redone from what committed",
 )
 CHUNK_SECONDS = Histogram(
     "crm_delivery_chunk_seconds",

@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from redis.exceptions import RedisError
 
 from schemas.envelope import Event
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.dead_letters import dead_letter_for
 from services.shared.kafka import new_consumer, new_producer
-from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from services.shared.metrics import BATCHES_RETRIED, DEAD_LETTERS, EVENTS_CONSUMED
 from services.shared.rejection import Rejected
 from services.shared.settings import Settings
 
@@ -29,6 +30,8 @@ Record: TypeAlias = ConsumerRecord[bytes, bytes]
 __all__ = ["DeadLetteringConsumer", "Record", "Rejected"]
 
 Handler = Callable[[Event, Record], Awaitable[None]]
+# Waits before a batch that failed on Redis is read again (the last one repeats).
+REDIS_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
 Flush = Callable[[], Awaitable[None]]
 
 
@@ -76,13 +79,36 @@ class DeadLetteringConsumer:
     async def run(self, stopping: asyncio.Event | None = None) -> None:
         stopping = stopping or asyncio.Event()
         await self.start()
+        failures = 0
         try:
             while not stopping.is_set():
                 batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
-                if batch:
-                    await self.process([r for records in batch.values() for r in records])
+                if not batch:
+                    continue
+                records = [r for records in batch.values() for r in records]
+                try:
+                    await self.process(records)
+                    failures = 0
+                except RedisError as exc:
+                    # Redis away or too slow: the batch is read again once it answers.
+                    # Handlers are idempotent (offsets commit only after them), so the
+                    # part of the batch that did reach Redis changes nothing the 2nd time.
+                    failures += 1
+                    await self._read_again(records, exc, failures)
         finally:
             await self.stop()
+
+    async def _read_again(self, records: Sequence[Record], exc: Exception, failures: int) -> None:
+        delay = REDIS_RETRY_SECONDS[min(failures, len(REDIS_RETRY_SECONDS)) - 1]
+        log.warning("batch_retried", service=self.service, error=str(exc), in_seconds=delay)
+        BATCHES_RETRIED.labels(self.service).inc()
+        first: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            first[tp] = min(first.get(tp, record.offset), record.offset)
+        for tp, offset in first.items():
+            self.consumer.seek(tp, offset)
+        await asyncio.sleep(delay)
 
     async def process(self, records: Sequence[Record]) -> None:
         pending: list[asyncio.Future[Any]] = []

@@ -12,3 +12,8 @@ DEAD_LETTERS = Counter(
     "Records sent to crm.dead-letters, by the topic they came from.",
     ["service", "topic"],
 )
+BATCHES_RETRIED = Counter(
+    "crm_batches_retried_total",
+    "Batches read again because Redis failed or timed out while they were handled.",
+    ["service"],
+)
