@@ -6,7 +6,12 @@ CRM_OPS_PORT."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
 
 from services.customers.store import customer_store, customers_redis
 from services.delivery.blocks import BlockList, block_consumer
@@ -14,7 +19,8 @@ from services.delivery.fanout import Delivery
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.performance.projection import PerformanceProjection
 from services.quota.adapter import open_quota
-from services.shared.crash import crash_checkpoint
+from services.shared.consumer import DeadLetteringConsumer
+from services.shared.crash import Checkpoint, crash_checkpoint
 from services.shared.kafka import wait_for_kafka
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings
@@ -45,6 +51,9 @@ def main(settings: Settings) -> None:
     run_until_signalled(SERVICE, settings, run)
 
 
+Clock = Callable[[], datetime]
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -53,36 +62,58 @@ def blocks_group(settings: Settings) -> str:
     return f"{settings.topic_prefix}crm-delivery-blocks"
 
 
-async def run(settings: Settings, stopping: asyncio.Event) -> None:
-    await wait_for_kafka(settings)
+@dataclass
+class DeliveryParts:
+    fan_out: Delivery
+    blocks: DeadLetteringConsumer
+    redis: aioredis.Redis
+
+
+@asynccontextmanager
+async def delivery_parts(
+    settings: Settings,
+    *,
+    clock: Clock = _utc_now,
+    checkpoint: Checkpoint = lambda _: None,
+    chunk_size: int | None = None,
+) -> AsyncIterator[DeliveryParts]:
+    """The fan-out and the blocks projection it suppresses by, over one Redis client and
+    the quota adapter (the worker runs them; tests run them in-process)."""
     redis = customers_redis(settings)
     blocks = BlockList(redis, DeliveryKeys(delivery_prefix(settings)))
-    blocks_consumer = block_consumer(settings, blocks, blocks_group(settings))
-    performance = PerformanceProjection(settings, redis)
     try:
         async with open_quota(settings) as quota:
-            delivery = Delivery(
+            fan_out = Delivery(
                 settings,
                 store=customer_store(settings, redis),
                 quota=quota,
                 blocks=blocks,
                 redis=redis,
-                clock=_utc_now,
-                checkpoint=crash_checkpoint(CRASH_POINT_ENV),
-                chunk_size=settings.delivery_chunk_size,
+                clock=clock,
+                checkpoint=checkpoint,
+                chunk_size=chunk_size or settings.delivery_chunk_size,
             )
-            async with (
-                serving_ops(
-                    SERVICE,
-                    settings,
-                    fan_out=lambda: delivery.ready,
-                    blocks=lambda: blocks_consumer.ready,
-                    performance=performance.ready,
-                ),
-                asyncio.TaskGroup() as tasks,
-            ):
-                tasks.create_task(blocks_consumer.run(stopping))
-                tasks.create_task(delivery.run(stopping))
-                tasks.create_task(performance.run(stopping))
+            yield DeliveryParts(
+                fan_out, block_consumer(settings, blocks, blocks_group(settings)), redis
+            )
     finally:
         await redis.aclose()
+
+
+async def run(settings: Settings, stopping: asyncio.Event) -> None:
+    await wait_for_kafka(settings)
+    async with delivery_parts(settings, checkpoint=crash_checkpoint(CRASH_POINT_ENV)) as parts:
+        performance = PerformanceProjection(settings, parts.redis)
+        async with (
+            serving_ops(
+                SERVICE,
+                settings,
+                fan_out=lambda: parts.fan_out.ready,
+                blocks=lambda: parts.blocks.ready,
+                performance=performance.ready,
+            ),
+            asyncio.TaskGroup() as tasks,
+        ):
+            tasks.create_task(parts.blocks.run(stopping))
+            tasks.create_task(parts.fan_out.run(stopping))
+            tasks.create_task(performance.run(stopping))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import redis.asyncio as aioredis
 
 from schemas.delivery import DeliveryProgressed
@@ -21,10 +22,10 @@ from schemas.outbound import OutboundMessage
 from schemas.plans import CompletePlan, Plan, PlanContent, PlanDispatched
 from services.customers.domain.profile import Profile
 from services.customers.store import CustomerStore, customer_store, customers_redis
-from services.delivery.blocks import BlockList, block_consumer
+from services.delivery.blocks import BlockList
 from services.delivery.fanout import Delivery
 from services.delivery.keys import DeliveryKeys, delivery_prefix
-from services.delivery.worker import WORKER_TOPICS
+from services.delivery.worker import WORKER_TOPICS, delivery_parts
 from services.quota.adapter import RedisQuota, open_quota
 from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
@@ -154,36 +155,42 @@ async def running_delivery(
     settings: Settings, clock: Any = None, chunk_size: int = 1000
 ) -> AsyncIterator[Delivery]:
     """The fan-out and the blocks projection, in-process."""
-    redis: aioredis.Redis = customers_redis(settings)
     stopping = asyncio.Event()
-    blocks = BlockList(redis, DeliveryKeys(delivery_prefix(settings)))
-    consumer = block_consumer(settings, blocks, f"{settings.topic_prefix}blocks")
-    try:
-        async with open_quota(settings) as quota:
-            delivery = Delivery(
-                settings,
-                store=customer_store(settings, redis),
-                quota=quota,
-                blocks=blocks,
-                redis=redis,
-                clock=clock or (lambda: datetime.now(UTC)),
-                chunk_size=chunk_size,
-            )
-            tasks = [
-                asyncio.create_task(delivery.run(stopping)),
-                asyncio.create_task(consumer.run(stopping)),
+    async with delivery_parts(
+        settings, clock=clock or (lambda: datetime.now(UTC)), chunk_size=chunk_size
+    ) as parts:
+        tasks = [
+            asyncio.create_task(parts.fan_out.run(stopping)),
+            asyncio.create_task(parts.blocks.run(stopping)),
+        ]
+        try:
+            for _ in range(600):
+                if parts.fan_out.ready or any(t.done() for t in tasks):
+                    break
+                await asyncio.sleep(0.05)
+            yield parts.fan_out
+        finally:
+            stopping.set()
+            await asyncio.gather(*tasks)
+
+
+async def when_handled(port: int, at_least: int) -> float:
+    """Polls a delivery worker's fan-out progress gauge until `at_least` recipients are
+    handled; returns the figure it saw."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(1200):
+            async with http.get(url) as response:
+                text = await response.text()
+            handled = [
+                float(line.split()[-1])
+                for line in text.splitlines()
+                if line.startswith("crm_delivery_fanout_handled ")
             ]
-            try:
-                for _ in range(600):
-                    if delivery.ready or any(t.done() for t in tasks):
-                        break
-                    await asyncio.sleep(0.05)
-                yield delivery
-            finally:
-                stopping.set()
-                await asyncio.gather(*tasks)
-    finally:
-        await redis.aclose()
+            if handled and handled[0] >= at_least:
+                return handled[0]
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"the fan-out never reached {at_least} recipients")
 
 
 async def committed(

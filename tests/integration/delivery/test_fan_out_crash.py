@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import aiohttp
 import orjson
 import pytest
 
@@ -24,6 +23,7 @@ from tests.integration.delivery.support import (
     final_progress,
     one_time_plan,
     shop,
+    when_handled,
 )
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ async def test_three_kills_in_one_fan_out_lose_and_duplicate_nothing(
         worker.start()
         port = await worker.wait_ready()
         target = random.randint(90_000, 170_000)
-        killed_at = await _when_handled(port, target)
+        killed_at = await when_handled(port, target)
         worker.kill9()
         worker = WorkerProcess("delivery", settings, log)
         worker.start()
@@ -84,25 +84,6 @@ async def _exits(worker: WorkerProcess, timeout: float = 120) -> bool:
         await asyncio.sleep(0.1)
     worker.kill9()
     return False
-
-
-async def _when_handled(port: int, at_least: int) -> float:
-    """Polls the worker's fan-out progress gauge until `at_least` recipients are
-    handled; returns the figure it saw."""
-    url = f"http://127.0.0.1:{port}/metrics"
-    async with aiohttp.ClientSession() as http:
-        for _ in range(1200):
-            async with http.get(url) as response:
-                text = await response.text()
-            handled = [
-                float(line.split()[-1])
-                for line in text.splitlines()
-                if line.startswith("crm_delivery_fanout_handled ")
-            ]
-            if handled and handled[0] >= at_least:
-                return handled[0]
-            await asyncio.sleep(0.02)
-    raise AssertionError(f"the fan-out never reached {at_least} recipients")
 
 
 async def _outbound_pairs(settings: Settings, expected: int) -> Counter[tuple[str, str]]:

@@ -20,8 +20,8 @@ from tests.integration.delivery.support import (
     one_time_plan,
     pairs,
     shop,
+    when_handled,
 )
-from tests.integration.delivery.test_fan_out_crash import _when_handled
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ async def test_a_redis_stall_mid_fan_out_is_ridden_out(
         try:
             port = await worker.wait_ready()
             await dispatch(settings, one_time_plan("p1"))
-            stalled_at = await _when_handled(port, 10_000)
+            stalled_at = await when_handled(port, 10_000)
             admin = aioredis.Redis.from_url(settings.redis_url)
             try:
                 await admin.execute_command("CLIENT", "PAUSE", "6500", "ALL")
