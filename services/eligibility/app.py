@@ -40,7 +40,8 @@ from services.eligibility.domain.schedule import due_ticks
 from services.eligibility.engine import Engine
 from services.eligibility.policy import load_policy
 from services.shared.codec import encode
-from services.shared.faust_streams import handled
+from services.shared.faust_streams import handled, settled
+from services.shared.faust_tables import KnownPartitionsTable
 from services.shared.partitioning import partition_of
 from services.shared.settings import Settings
 
@@ -97,6 +98,7 @@ def build_app(settings: Settings, options: EligibilitySettings | None = None) ->
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=16384,
         broker_max_poll_records=2000,
+        Table=KnownPartitionsTable,
     )
 
     def raw_topic(name: str) -> Any:
@@ -194,26 +196,32 @@ def build_app(settings: Settings, options: EligibilitySettings | None = None) ->
     async def fan_out_ticks(stream: Any) -> None:
         await handled(stream, "crm.evaluation-ticks", dead_letters, on_tick, service=SERVICE)
 
+    async def evaluate(command: EvaluatePartition, partition: int) -> None:
+        started = time.perf_counter()
+        mine = [k for k in list(engine.sellers.keys()) if partition_of(k, PARTITIONS) == partition]
+        changed = engine.evaluate(mine, command.market, command.effective_month)
+        await publish([status for _, status in changed])
+        engine.commit(state for state, _ in changed)
+        metrics.EVALUATION_SECONDS.observe(time.perf_counter() - started)
+        log.info(
+            "partition_evaluated",
+            market=command.market,
+            month=command.effective_month,
+            partition=partition,
+            sellers=len(mine),
+            published=len(changed),
+        )
+
     @app.agent(evaluations, name="evaluate_partition")
     async def evaluate_partition(stream: Any) -> None:
         async for record in stream.events():
             command = EvaluatePartition.model_validate_json(record.value)
-            partition = record.message.partition
-            started = time.perf_counter()
-            mine = [
-                k for k in list(engine.sellers.keys()) if partition_of(k, PARTITIONS) == partition
-            ]
-            changed = engine.evaluate(mine, command.market, command.effective_month)
-            await publish([status for _, status in changed])
-            engine.commit(state for state, _ in changed)
-            metrics.EVALUATION_SECONDS.observe(time.perf_counter() - started)
-            log.info(
-                "partition_evaluated",
-                market=command.market,
-                month=command.effective_month,
-                partition=partition,
-                sellers=len(mine),
-                published=len(changed),
+            await settled(
+                record.message,
+                lambda: evaluate(command, record.message.partition),  # noqa: B023
+                dead_letters,
+                service=SERVICE,
+                topic="crm.eligibility-evaluations",
             )
 
     if options.scheduler:

@@ -12,6 +12,7 @@ written to crm.dead-letters with its reason and the stream goes on.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ import structlog
 from schemas.envelope import Event
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.dead_letters import dead_letter_for
-from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED, EVENTS_RETRIED
 from services.shared.rejection import Rejected
 
 log = structlog.get_logger(__name__)
@@ -71,6 +72,37 @@ async def decoded(
         yield event
 
 
+async def settled(
+    message: Any,
+    call: Callable[[], Awaitable[None]],
+    dead_letters: Any,
+    *,
+    service: str,
+    topic: str,
+    attempts: int = 5,
+    delay: float = 0.2,
+) -> None:
+    """Run `call` for `message`; a failure is retried with backoff, and one that outlasts
+    `attempts` dead-letters the message with its reason. Why not let it raise: faust
+    acknowledges the event an agent raised on, so the event would be lost unseen."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await call()
+            return
+        except Rejected as exc:
+            await _dead_letter(message, dead_letters, exc.reason, service, topic)
+            return
+        except Exception as exc:
+            if attempt == attempts:
+                log.exception("handler_failed", topic=message.topic, offset=message.offset)
+                reason = f"unhandled {type(exc).__name__} after {attempts} attempts: {exc}"
+                await _dead_letter(message, dead_letters, reason, service, topic)
+                return
+            EVENTS_RETRIED.labels(service, topic).inc()
+            log.warning("handler_retried", topic=message.topic, error=repr(exc), attempt=attempt)
+            await asyncio.sleep(delay * 2 ** (attempt - 1))
+
+
 async def handled(
     stream: Any,
     topic: str,
@@ -79,11 +111,18 @@ async def handled(
     *,
     service: str,
     max_bytes: int = 64 * 1024,
+    attempts: int = 5,
+    delay: float = 0.2,
 ) -> None:
-    """Hand every valid event of `topic` to `handle`; dead-letter bad records and the
-    events `handle` refuses by raising Rejected, and go on."""
+    """Hand every valid event of `topic` to `handle`; dead-letter bad records, the events
+    `handle` refuses by raising Rejected and those it keeps failing on, and go on."""
     async for message, event in _valid(stream, topic, dead_letters, service, max_bytes):
-        try:
-            await handle(event)
-        except Rejected as exc:
-            await _dead_letter(message, dead_letters, exc.reason, service, topic)
+        await settled(
+            message,
+            lambda: handle(event),  # noqa: B023  # awaited before the loop moves on
+            dead_letters,
+            service=service,
+            topic=topic,
+            attempts=attempts,
+            delay=delay,
+        )

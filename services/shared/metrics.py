@@ -17,3 +17,8 @@ BATCHES_RETRIED = Counter(
     "Batches read again because Redis failed or timed out while they were handled.",
     ["service"],
 )
+EVENTS_RETRIED = Counter(
+    "crm_events_retried_total",
+    "Events a faust agent's handler failed on and handled again.",
+    ["service", "topic"],
+)

@@ -58,6 +58,10 @@ class Pipeline:
         )
         return {"Authorization": f"Bearer {token}"}
 
+    def log_tail(self, service: str, size: int = 4000) -> str:
+        """The end of a service's log, for a failure message (CI shows nothing else)."""
+        return self.processes[service].log()[-size:].decode(errors="replace")
+
     async def publish(self, events: Iterable[Event]) -> None:
         """Upstream events, each to its registry topic with its key."""
         producer = new_producer(self.settings)
@@ -85,7 +89,9 @@ class Pipeline:
             rows = await consumer_lag(self.settings, [group])
             return bool(rows) and all(r.lag == 0 for r in rows)
 
-        assert await eventually(done, timeout), f"{group} did not catch up in {timeout}s"
+        assert await eventually(done, timeout), (
+            f"{group} did not catch up in {timeout}s; its log ends:\n{self.log_tail(service)}"
+        )
 
     async def status(self, seller: str, month: str, timeout: float = 60.0) -> SellerStatusChanged:
         """The seller's status decided for `month`, once crm.seller-status has it."""
@@ -95,7 +101,10 @@ class Pipeline:
             return status if status and status.effective_month == month else None
 
         status = await eventually(decided, timeout)
-        assert status is not None, f"no {month} status for {seller} in {timeout}s"
+        assert status is not None, (
+            f"no {month} status for {seller} in {timeout}s; the eligibility log ends:\n"
+            + self.log_tail("eligibility")
+        )
         return status
 
     async def until(
