@@ -80,7 +80,7 @@ def dev_status() -> None:
     for name in [*registry.workers(), *registry.servers()]:
         process = supervisor.status(name)
         state = f"running, pid {process.pid}" if process.running else "not running"
-        err.print(f"[{name}] {state} (log {process.log})")
+        err.print(f"{name}: {state} (log {process.log})", markup=False, highlight=False)
         code = code or (0 if process.running else 1)
     raise typer.Exit(code)
 

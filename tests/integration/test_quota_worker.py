@@ -13,12 +13,14 @@ import sys
 from pathlib import Path
 
 import httpx
+import redis.asyncio as aioredis
 
 from schemas.dead_letter import DeadLetter
 from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
+from services.shared.worker_process import WorkerProcess
 from tests.integration.kafka_io import read_records
 from tests.integration.quota_support import QUOTA_TOPICS, redis_quota
 from tests.quota_contract import MID_WEEK
@@ -121,3 +123,31 @@ async def test_the_worker_projects_statuses_dead_letters_bad_ones_and_stops_on_s
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+async def test_a_start_while_redis_stalls_waits_for_redis_instead_of_exiting(
+    settings: Settings, topics, redis_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # A Redis blocked by a long command (FLUSHALL of millions of keys) once killed
+    # the worker in its start-up reconcile; CLIENT PAUSE outlasts redis-py's 5 s timeout.
+    await topics(*QUOTA_TOPICS)
+    settings = settings.model_copy(update={"redis_url": redis_url})
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        await admin.execute_command("CLIENT", "PAUSE", "7000", "ALL")
+    finally:
+        await admin.aclose()
+    paused_at = asyncio.get_running_loop().time()
+    worker = WorkerProcess("quota", settings, tmp_path / "quota.log")
+    worker.start()
+    try:
+        await worker.wait_ready(timeout=90)
+        ready_after = asyncio.get_running_loop().time() - paused_at
+        assert worker.process is not None
+        assert worker.process.poll() is None, "the worker exited"
+    finally:
+        code = worker.stop()
+    log = worker.log().decode(errors="replace")
+    assert ready_after >= 6.5, f"ready after {ready_after:.1f}s, while Redis was paused"
+    assert "redis_unreachable" in log, log[-2000:]
+    assert code == 0, log[-2000:]
