@@ -21,7 +21,7 @@ from typing import Any
 
 import faust
 import structlog
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.engagement import MessageDelivered, MessageRead, ShopBlocked
 from schemas.envelope import Event
@@ -43,6 +43,7 @@ from services.shared.codec import encode
 from services.shared.faust_streams import handled, settled
 from services.shared.faust_tables import KnownPartitionsTable
 from services.shared.partitioning import partition_of
+from services.shared.rejection import Rejected
 from services.shared.settings import Settings
 
 SERVICE = "eligibility"
@@ -196,7 +197,11 @@ def build_app(settings: Settings, options: EligibilitySettings | None = None) ->
     async def fan_out_ticks(stream: Any) -> None:
         await handled(stream, "crm.evaluation-ticks", dead_letters, on_tick, service=SERVICE)
 
-    async def evaluate(command: EvaluatePartition, partition: int) -> None:
+    async def evaluate(raw: bytes, partition: int) -> None:
+        try:
+            command = EvaluatePartition.model_validate_json(raw)
+        except ValidationError as exc:
+            raise Rejected(f"not an EvaluatePartition: {exc.errors()[0]['msg']}") from exc
         started = time.perf_counter()
         mine = [k for k in list(engine.sellers.keys()) if partition_of(k, PARTITIONS) == partition]
         changed = engine.evaluate(mine, command.market, command.effective_month)
@@ -215,10 +220,9 @@ def build_app(settings: Settings, options: EligibilitySettings | None = None) ->
     @app.agent(evaluations, name="evaluate_partition")
     async def evaluate_partition(stream: Any) -> None:
         async for record in stream.events():
-            command = EvaluatePartition.model_validate_json(record.value)
             await settled(
                 record.message,
-                lambda: evaluate(command, record.message.partition),  # noqa: B023
+                lambda: evaluate(record.value, record.message.partition),  # noqa: B023
                 dead_letters,
                 service=SERVICE,
                 topic="crm.eligibility-evaluations",

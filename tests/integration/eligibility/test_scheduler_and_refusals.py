@@ -138,15 +138,20 @@ async def test_refused_input_is_dead_lettered_or_counted_and_the_worker_goes_on(
         await producer.send_and_wait(
             settings.topic("crm.seller-metrics"), b"{not json", key=b"seller-a"
         )
+        # The worker's own internal topic is no exception: a bad command is dead-lettered.
+        await producer.send_and_wait(
+            settings.topic("crm.eligibility-evaluations"), b'{"market": "TH"}', partition=0
+        )
         await producer.stop()
         letters = [
             decode("crm.dead-letters", r.value)
-            for r in await read_records(settings, "crm.dead-letters", count=3)
+            for r in await read_records(settings, "crm.dead-letters", count=4)
         ]
         errors = sorted(d.error for d in letters if isinstance(d, DeadLetter))
         assert any("only a suspended seller may appeal" in e for e in errors), errors
         assert any("belongs to market TH, not US" in e for e in errors), errors
         assert any("JSON" in e or "json" in e for e in errors), errors
+        assert any(e.startswith("not an EvaluatePartition: Field required") for e in errors), errors
         # The tick before its window closed is refused and counted, not dead-lettered.
         await _caught_up(settings, f"{settings.topic_prefix}crm-eligibility")
         async with (
