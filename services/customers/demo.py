@@ -22,7 +22,7 @@ from schemas.segments import AutomatedPlanFired
 from schemas.topics import key_of
 from services.customers.store import customer_store, customers_redis
 from services.customers.synthetic import synthetic_shop
-from services.outreach.demo import _api_answers, _create, _headers, _status
+from services.demo_api import api_answers, create_plan, publish_status, seller_headers
 from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_consumer, new_producer
@@ -41,12 +41,12 @@ async def run(settings: Settings, out: Console) -> None:
     seller = f"demo-id-shop-{run_id}"
     base = f"http://127.0.0.1:{settings.api_port}"
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        if not await _api_answers(http):
+        if not await api_answers(http):
             out.print(f"[red]the API does not answer on {base}: run `crm dev up` first[/red]")
             return
-        owner = _headers(settings, seller, f"{seller}-owner", "owner")
+        owner = seller_headers(settings, seller, f"{seller}-owner", "owner")
         now = datetime.now(UTC)
-        await _status(settings, sample_status(seller, market="ID", level=2, occurred_at=now))
+        await publish_status(settings, sample_status(seller, market="ID", level=2, occurred_at=now))
 
         out.rule(f"a synthetic shop: {SHOP_CUSTOMERS} customers' history, published upstream")
         events = list(synthetic_shop(seller, SHOP_CUSTOMERS, now))
@@ -95,11 +95,11 @@ async def _automated_plans(
     settings: Settings, http: httpx.AsyncClient, owner: dict[str, str], seller: str, out: Console
 ) -> None:
     now = datetime.now(UTC)
-    cart = await _create(
+    cart = await create_plan(
         http, owner, _automated("Cart reminder", {"type": "cart_abandoned", "after_hours": 1}, now)
     )
     cart = (await http.post(f"/v1/plans/{cart['plan_id']}/submit", headers=owner)).json()
-    welcome = await _create(http, owner, _automated("Welcome", {"type": "new_follower"}, now))
+    welcome = await create_plan(http, owner, _automated("Welcome", {"type": "new_follower"}, now))
     welcome = (await http.post(f"/v1/plans/{welcome['plan_id']}/submit", headers=owner)).json()
     out.print(f"  '{cart['name']}' (cart_abandoned after 1 h): {cart['status']}")
     out.print(f"  '{welcome['name']}' (new_follower): {welcome['status']}")

@@ -10,8 +10,8 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -25,6 +25,7 @@ from schemas.engagement import ShopBlocked, ShopUnblocked
 from schemas.envelope import Event
 from schemas.markets import MARKET_TIME_ZONES
 from schemas.outbound import OutboundMessage
+from schemas.seller import SellerMetricsReported
 from schemas.topics import topic as registry_topic
 from services.customers.demo import _publish, _recompute, _until_projected
 from services.customers.store import customer_store, customers_redis
@@ -32,14 +33,14 @@ from services.customers.synthetic import synthetic_shop
 from services.delivery.chat_simulator import ChatSimulator
 from services.delivery.domain.reactions import ReactionRates
 from services.delivery.worker import blocks_group
-from services.outreach.demo import _api_answers, _headers, _status, _until
+from services.demo_api import api_answers, publish_status, seller_headers, until
 from services.quota.sample_status import sample_status
 from services.shared.codec import decode
 from services.shared.kafka import new_consumer
 from services.shared.lag import consumer_lag
 from services.shared.settings import Settings
 
-MARKET = "ID"
+MARKET: Final = "ID"
 SHOP_CUSTOMERS = 4000
 SEGMENT = "followers_not_purchased"
 # Every tenth customer uses the app in Javanese, which no plan here is written in.
@@ -54,15 +55,18 @@ async def run(settings: Settings, out: Console) -> None:
     seller = f"demo-delivery-{run_id}"
     base = f"http://127.0.0.1:{settings.api_port}"
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        if not await _api_answers(http):
+        if not await api_answers(http):
             out.print(f"[red]the API does not answer on {base}: run `crm dev up` first[/red]")
             return
-        owner = _headers(settings, seller, f"{seller}-owner", "owner")
+        owner = seller_headers(settings, seller, f"{seller}-owner", "owner")
         now = datetime.now(UTC)
-        await _status(
+        await publish_status(
             settings,
             sample_status(seller, market=MARKET, level=3, weekly_quota=5, occurred_at=now),
         )
+        # An enrolled seller has metrics upstream: eligibility then knows its market and
+        # counts the engagement below at once, instead of parking it for a market.
+        await _publish(settings, [("crm.seller-metrics", _metrics(seller, now))])
 
         out.rule(f"a synthetic shop of {SHOP_CUSTOMERS:,} customers; the segment {SEGMENT}")
         events = _shop(seller, now)
@@ -214,7 +218,7 @@ async def _send_now(
         await _show_progress(progress, created["plan_id"], out)
     finally:
         await progress.stop()
-    done: dict[str, Any] = await _until(
+    done: dict[str, Any] = await until(
         http,
         f"/v1/plans/{created['plan_id']}",
         owner,
@@ -366,3 +370,18 @@ def _suppression_table(plans: list[dict[str, Any]]) -> Table:
             f"{p['suppressed'].get('frequency_capped', 0):,}",
         )
     return table
+
+
+def _metrics(seller: str, now: datetime) -> SellerMetricsReported:
+    yesterday = now.astimezone(ZoneInfo(MARKET_TIME_ZONES[MARKET])).date() - timedelta(days=1)
+    return SellerMetricsReported(
+        event_id=uuid.uuid4(),
+        occurred_at=now,
+        seller_id=seller,
+        market=MARKET,
+        metrics_date=yesterday,
+        chats_received=80,
+        chats_responded_12h=78,
+        ses=4.7,
+        violation_points=0,
+    )

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,10 +11,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from services.outreach.api.auth import Role, mint_token
+from services.demo_api import api_answers, create_plan, publish_status, seller_headers, until
 from services.quota.sample_status import sample_status
-from services.shared.codec import encode
-from services.shared.kafka import new_producer
 from services.shared.settings import Settings
 
 
@@ -24,14 +21,14 @@ async def run(settings: Settings, out: Console) -> None:
     seller = f"demo-shop-{run_id}"
     base = f"http://127.0.0.1:{settings.api_port}"
     async with httpx.AsyncClient(base_url=base, timeout=20) as http:
-        if not await _api_answers(http):
+        if not await api_answers(http):
             out.print(f"[red]the API does not answer on {base}: run `crm dev up` first[/red]")
             return
-        owner = _headers(settings, seller, f"{seller}-owner", "owner")
-        await _status(
+        owner = seller_headers(settings, seller, f"{seller}-owner", "owner")
+        await publish_status(
             settings, sample_status(seller, level=2, weekly_quota=3, occurred_at=datetime.now(UTC))
         )
-        shop = await _until(http, "/v1/shop/status", owner, lambda b: b["access"] == "active")
+        shop = await until(http, "/v1/shop/status", owner, lambda b: b["access"] == "active")
         out.print(
             f"seller {seller}: access {shop['access']}, level {shop['level']}, "
             f"weekly quota {shop['weekly_quota']}, left {shop['quota_left']} ({shop['week']})"
@@ -49,7 +46,7 @@ async def run(settings: Settings, out: Console) -> None:
         send_at = (datetime.now(UTC) + timedelta(minutes=20)).isoformat()
         plans = []
         for n in range(4):
-            plan = await _create(http, owner, _one_time(f"Flash sale {n + 1}", send_at))
+            plan = await create_plan(http, owner, _one_time(f"Flash sale {n + 1}", send_at))
             submitted = (
                 await http.post(f"/v1/plans/{plan['plan_id']}/submit", headers=owner)
             ).json()
@@ -73,10 +70,10 @@ async def run(settings: Settings, out: Console) -> None:
             f"/v1/plans/{plans[1]['plan_id']}", json={"name": "x"}, headers=owner
         )
         out.print(f"  PATCH a scheduled plan → {edit.status_code} {edit.json()['detail']}")
-        stranger = _headers(settings, f"other-{run_id}", f"other-{run_id}-owner", "owner")
+        stranger = seller_headers(settings, f"other-{run_id}", f"other-{run_id}-owner", "owner")
         peek = await http.get(f"/v1/plans/{plans[1]['plan_id']}", headers=stranger)
         out.print(f"  another seller reads it → {peek.status_code} {peek.json()['title']}")
-        sub = _headers(settings, seller, f"{seller}-assistant", "sub")
+        sub = seller_headers(settings, seller, f"{seller}-assistant", "sub")
         before = (await http.get("/v1/plans", headers=sub)).status_code
         await http.put(
             f"/v1/accounts/{seller}-assistant/permissions",
@@ -89,16 +86,16 @@ async def run(settings: Settings, out: Console) -> None:
         )
 
         out.rule("automated, send-now and due plans")
-        auto = await _create(http, owner, _automated())
+        auto = await create_plan(http, owner, _automated())
         auto = (await http.post(f"/v1/plans/{auto['plan_id']}/submit", headers=owner)).json()
         out.print(f"  automated cart_abandoned plan: {auto['status']} (uses no quota)")
         soon = (datetime.now(UTC) + timedelta(seconds=4)).isoformat()
-        camp = await _create(
+        camp = await create_plan(
             http, owner, {**_one_time("Campaign in 4 s", soon), "type": "campaign"}
         )
         camp = (await http.post(f"/v1/plans/{camp['plan_id']}/submit", headers=owner)).json()
         out.print(f"  campaign at {soon[11:19]}Z: {camp['status']} … waiting for the scheduler")
-        due = await _until(
+        due = await until(
             http,
             f"/v1/plans/{camp['plan_id']}",
             owner,
@@ -112,7 +109,7 @@ async def run(settings: Settings, out: Console) -> None:
         )
 
         out.rule("suspension: scheduled and ongoing plans are cancelled, submits refused")
-        await _status(
+        await publish_status(
             settings,
             sample_status(
                 seller,
@@ -122,14 +119,14 @@ async def run(settings: Settings, out: Console) -> None:
                 occurred_at=datetime.now(UTC),
             ),
         )
-        await _until(
+        await until(
             http,
             f"/v1/plans/{auto['plan_id']}",
             owner,
             lambda b: b["status"] == "cancelled",
             timeout=30,
         )
-        late = await _create(http, owner, _one_time("After suspension", send_at))
+        late = await create_plan(http, owner, _one_time("After suspension", send_at))
         late = (await http.post(f"/v1/plans/{late['plan_id']}/submit", headers=owner)).json()
         out.print(f"  submit after suspension: {late['status']} / {late['reason']}")
         listing = (await http.get("/v1/plans", headers=owner)).json()["items"]
@@ -171,56 +168,3 @@ def _plans_table(plans: list[dict[str, Any]]) -> Table:
             p["name"], p["type"], p["status"], p["reason"] or "", (p["send_at"] or "")[:16]
         )
     return table
-
-
-def _headers(settings: Settings, seller: str, account: str, role: Role) -> dict[str, str]:
-    token = mint_token(
-        settings.jwt_secret.get_secret_value(),
-        seller_id=seller,
-        account_id=account,
-        role=role,
-        ttl=timedelta(hours=1),
-        now=datetime.now(UTC),
-    )
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def _create(http: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any]) -> Any:
-    response = await http.post("/v1/plans", json=body, headers=headers)
-    response.raise_for_status()
-    return response.json()
-
-
-async def _status(settings: Settings, status: Any) -> None:
-    producer = new_producer(settings)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            settings.topic("crm.seller-status"), encode(status), key=status.seller_id.encode()
-        )
-    finally:
-        await producer.stop()
-
-
-async def _api_answers(http: httpx.AsyncClient) -> bool:
-    for _ in range(60):
-        try:
-            if (await http.get("/readyz")).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(0.5)
-    return False
-
-
-async def _until(
-    http: httpx.AsyncClient, path: str, headers: dict[str, str], ok: Any, timeout: float = 15
-) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        body = (await http.get(path, headers=headers)).json()
-        if ok(body):
-            return body
-        if asyncio.get_running_loop().time() > deadline:
-            raise RuntimeError(f"{path} never reached the expected state: {body}")
-        await asyncio.sleep(0.3)
