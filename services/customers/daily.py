@@ -32,7 +32,8 @@ NAP_SECONDS = 60.0
 # After a failed run (Redis away, say), the market is tried again this much later.
 RETRY_AFTER = timedelta(minutes=1)
 # Between midnights, sellers still behind today are looked for this often: a seller whose
-# market (crm.seller-status) arrives after the start would otherwise wait for midnight.
+# market (its first metrics report or status) arrives after the start would otherwise
+# wait for midnight.
 # Cheap when none lags: one GET per seller of the market.
 SWEEP_EVERY = timedelta(minutes=15)
 

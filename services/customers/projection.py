@@ -3,7 +3,9 @@
 - crm.customer-activity, crm.outbound-messages, crm.chat-engagement (read, clicked) fold
   into the (seller, customer) Relationship;
 - crm.customer-profiles into the customer's Profile;
-- crm.seller-status gives each seller's market (the calendar of its segments);
+- crm.seller-status and crm.seller-metrics give each seller's market (the calendar of its
+  segments): a seller's first metrics report names it, so a shop that joined mid-month has
+  a calendar before its first monthly status;
 - crm.segments into the custom segment definitions.
 
 A batch's events are collected by `handle` and written by `flush` in a few round trips:
@@ -26,7 +28,7 @@ from schemas.customer import CustomerProfileUpdated
 from schemas.engagement import MessageDelivered, MessageFailed
 from schemas.envelope import Event
 from schemas.segments import SegmentDefined, SegmentDeleted
-from schemas.seller import SellerStatusChanged
+from schemas.seller import SellerMetricsReported, SellerStatusChanged
 from services.customers.applied import Applied, Observer
 from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.profile import evolve_profile
@@ -47,6 +49,7 @@ TOPICS = (
     "crm.outbound-messages",
     "crm.chat-engagement",
     "crm.seller-status",
+    "crm.seller-metrics",
     "crm.segments",
 )
 
@@ -85,7 +88,8 @@ class CustomerProjection:
                 return  # delivery facts: the Delivery issue's performance figures
             case CustomerProfileUpdated():
                 self._batch.profiles[event.customer_id].append(event)
-            case SellerStatusChanged():
+            case SellerStatusChanged() | SellerMetricsReported():
+                # A seller belongs to one market (SPEC section 2): either event names it.
                 self._batch.markets[event.seller_id] = event.market
             case SegmentDefined() | SegmentDeleted():
                 await self._define(event, record, offset)

@@ -73,7 +73,7 @@ class SellerRecomputed:
     customers: int = 0
     sizes: dict[str, int] = field(default_factory=dict)
     skipped: str | None = None
-    """no_market (no crm.seller-status seen yet), unknown_market or as_of_in_the_future."""
+    """no_market (no metrics report or status seen yet), unknown_market or as_of_in_the_future."""
     seconds: float = 0.0
 
 
@@ -162,7 +162,9 @@ class Recompute:
         members = dict(custom_members)
         for segment_id, found in builtins.members().items():
             members[segment_id] = found
-        sizes = await self.store.write_memberships(seller_id, day, members)
+        sizes = await self.store.write_memberships(
+            seller_id, day, members, builtins.high_value_threshold()
+        )
         seconds = time.perf_counter() - started
         SELLER_RECOMPUTES.labels(market=market, outcome="recomputed").inc()
         SELLER_RECOMPUTE_SECONDS.labels(market=market).observe(seconds)

@@ -6,10 +6,12 @@ share a cluster slot):
 
     P:{seller}:rel                  hash  customer_id → Relationship, compact JSON
     P:profiles                      hash  customer_id → Profile, compact JSON
-    P:markets                       hash  seller_id → market (from crm.seller-status)
+    P:markets                       hash  seller_id → market (crm.seller-metrics, crm.seller-status)
     P:sellers                       set   sellers with at least one relationship
     P:{seller}:members:<D>:<segment>  set   customer ids, membership as of day D
     P:{seller}:sizes:<D>            hash  segment_id → member count as of D
+    P:{seller}:high_value:<D>       string  the spend high_value_customers members exceeded
+                                            as of D (judges one customer at a firing)
     P:{seller}:as_of                string  D of the latest complete recompute
 
 Why this shape: every segment question scans one seller's customers, so a seller's
@@ -102,6 +104,9 @@ class CustomerStore:
     def sizes_key(self, seller_id: str, as_of: date) -> str:
         return f"{self.prefix}:{{{seller_id}}}:sizes:{as_of.isoformat()}"
 
+    def high_value_key(self, seller_id: str, as_of: date) -> str:
+        return f"{self.prefix}:{{{seller_id}}}:high_value:{as_of.isoformat()}"
+
     def as_of_key(self, seller_id: str) -> str:
         return f"{self.prefix}:{{{seller_id}}}:as_of"
 
@@ -191,7 +196,11 @@ class CustomerStore:
     # memberships
 
     async def write_memberships(
-        self, seller_id: str, as_of: date, members: Mapping[str, Iterable[str]]
+        self,
+        seller_id: str,
+        as_of: date,
+        members: Mapping[str, Iterable[str]],
+        high_value_threshold: float | None = None,
     ) -> dict[str, int]:
         """Store every segment's members as of `as_of`, then point `as_of` at that day
         unless a later day is already there (a recompute of a past day never takes readers
@@ -213,6 +222,8 @@ class CustomerStore:
         if sizes:
             pipe.hset(sizes_key, mapping=cast(_Mapping, sizes))
         pipe.expire(sizes_key, ttl)
+        if high_value_threshold is not None:
+            pipe.set(self.high_value_key(seller_id, as_of), repr(high_value_threshold), ex=ttl)
         await pipe.execute()
         await self._advance_as_of(keys=[self.as_of_key(seller_id)], args=[as_of.isoformat()])
         return sizes
@@ -220,6 +231,14 @@ class CustomerStore:
     async def latest_as_of(self, seller_id: str) -> date | None:
         raw = await self.redis.get(self.as_of_key(seller_id))
         return None if raw is None else date.fromisoformat(_text(raw))
+
+    async def high_value_threshold(self, seller_id: str) -> float | None:
+        """The high_value_customers threshold of the latest complete recompute."""
+        as_of = await self.latest_as_of(seller_id)
+        if as_of is None:
+            return None
+        raw = await self.redis.get(self.high_value_key(seller_id, as_of))
+        return None if raw is None else float(raw)
 
     async def sizes(self, seller_id: str) -> tuple[date | None, dict[str, int]]:
         """Every segment's size as of the latest complete recompute."""

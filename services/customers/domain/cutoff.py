@@ -1,5 +1,8 @@
 """The instant and calendar a segment membership "as of day D" is judged by (SPEC section 5).
 
+`instant_cutoff` is the same calendar judged at an instant rather than a midnight: an
+automated plan's segment at its firing instant (see `firing_segment`).
+
 Membership as of D is computed at D 00:00 market-local over events before that instant;
 "in the last N days" is [D−N 00:00, D 00:00) market-local; "days since X" counts whole
 market-local days from the date of X to D. Local midnights are converted to UTC so every
@@ -54,8 +57,29 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
 @lru_cache(maxsize=1024)  # one scan asks for the same (day, market) once per customer
 def cutoff(day: date, market: str) -> Cutoff:
     """The cut-off of day `day` in `market` (a SPEC section 2 market code)."""
+    zone = _zone(market)
+    return Cutoff(day=day, market=market, zone=zone, at=_local_midnight(day, zone))
+
+
+# Instants are kept to the microsecond: a cut-off one microsecond after an instant counts
+# every fact at or before it.
+_JUST_AFTER = timedelta(microseconds=1)
+
+
+def instant_cutoff(instant: datetime, market: str) -> Cutoff:
+    """The cut-off of `instant` in `market`: facts at or before `instant` count, the day
+    is its market-local date, and "the last N days" begin at that day−N 00:00
+    market-local — the N whole local days before the instant's day, plus that day up to
+    the instant. "Days since X" counts from the date of X to the instant's date."""
+    if instant.tzinfo is None:
+        raise ValueError("the instant must be timezone-aware")
+    zone = _zone(market)
+    day = instant.astimezone(zone).date()
+    return Cutoff(day=day, market=market, zone=zone, at=instant.astimezone(UTC) + _JUST_AFTER)
+
+
+def _zone(market: str) -> ZoneInfo:
     if market not in MARKET_TIME_ZONES:
         known = ", ".join(sorted(MARKET_TIME_ZONES))
         raise ValueError(f"unknown market {market!r}; known markets: {known}")
-    zone = ZoneInfo(MARKET_TIME_ZONES[market])
-    return Cutoff(day=day, market=market, zone=zone, at=_local_midnight(day, zone))
+    return ZoneInfo(MARKET_TIME_ZONES[market])

@@ -95,6 +95,16 @@ RELATIONSHIP_RULES: Mapping[SegmentId, Callable[[Relationship, Cutoff], bool]] =
 """Every built-in segment but high_value_customers, which needs the whole shop."""
 
 
+def high_value_threshold(spend_by_customer: Mapping[str, float]) -> float:
+    """The spend a high_value_customers member must exceed: 0.0 when every spender has a
+    place (see `top_spenders`), else the spend of the first customer left out."""
+    spenders = [spend for spend in spend_by_customer.values() if spend > 0]
+    places = -(-len(spenders) * HIGH_VALUE_PERCENT // 100)
+    if places >= len(spenders):
+        return 0.0
+    return sorted(spenders, reverse=True)[places]
+
+
 def top_spenders(spend_by_customer: Mapping[str, float]) -> set[str]:
     """high_value_customers: the top 10% of the shop's spending customers, ties left out.
 
@@ -105,12 +115,10 @@ def top_spenders(spend_by_customer: Mapping[str, float]) -> set[str]:
     the segment never exceeds its k places: equal spenders are never split by an
     arbitrary order, and a shop where everyone spent the same has no top 10%.
     """
-    spenders = {customer: spend for customer, spend in spend_by_customer.items() if spend > 0}
-    places = -(-len(spenders) * HIGH_VALUE_PERCENT // 100)
-    if places >= len(spenders):
-        return set(spenders)
-    first_left_out = sorted(spenders.values(), reverse=True)[places]
-    return {customer for customer, spend in spenders.items() if spend > first_left_out}
+    threshold = high_value_threshold(spend_by_customer)
+    return {
+        customer for customer, spend in spend_by_customer.items() if spend > 0 and spend > threshold
+    }
 
 
 class BuiltinTally:
@@ -140,6 +148,11 @@ class BuiltinTally:
         found = {segment: set(customers) for segment, customers in self._members.items()}
         found["high_value_customers"] = top_spenders(self._spend_by_customer)
         return found
+
+    def high_value_threshold(self) -> float:
+        """The spend high_value_customers members exceed, over the relationships so far:
+        kept with the day's memberships, it judges one customer at a firing."""
+        return high_value_threshold(self._spend_by_customer)
 
 
 def memberships(

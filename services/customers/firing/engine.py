@@ -8,6 +8,10 @@ State, all rebuilt at start:
 - a timetable of when to look at each (plan, customer) pair next, filled by scanning each
   live plan's seller in the store and by `observe` (the projection's written batches).
 
+A pair whose trigger came due fires only if the customer is in the plan's segment at that
+instant, judged on the relationship as it stands (`domain.firing_segment`); one who is
+not waits for the trigger's next due moment, if any.
+
 Exactly once: every firing goes out in a Kafka transaction under one fixed transactional
 id, and a pair joins the fired set only after its transaction committed. Starting the
 producer fences a predecessor and aborts its open transaction, so the fold of
@@ -35,6 +39,9 @@ from pydantic import ValidationError
 from schemas.plans import Plan
 from schemas.segments import AutomatedPlanFired
 from services.customers.applied import Applied
+from services.customers.definitions import SegmentDefinitions
+from services.customers.domain.cutoff import instant_cutoff
+from services.customers.domain.firing_segment import in_segment_at
 from services.customers.domain.relationship import Relationship, from_stored_json
 from services.customers.domain.trigger_timing import next_look
 from services.customers.domain.triggers import due_at, firing_moment, should_fire
@@ -43,6 +50,7 @@ from services.customers.firing.events import plan_fired
 from services.customers.firing.fired import FiredPairs
 from services.customers.firing.plans import LivePlan, LivePlans, PlanChange
 from services.customers.firing.schedule import Schedule
+from services.customers.firing.segments import SellerSegments, seller_segments
 from services.customers.store import CustomerStore
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.kafka import admin_client, new_consumer, new_producer
@@ -60,8 +68,10 @@ TOPICS = ("crm.plan-events", "crm.plan-firings")
 # Firings of one pass beyond this wait for the next pass (one transaction each).
 MAX_FIRINGS_PER_TRANSACTION = 500
 # A pair whose relationship is missing from the store (Redis lost it and the projection
-# is rebuilding) is looked at again this much later.
+# is rebuilding), or whose seller's market is not known yet, is looked at again this much
+# later.
 MISSING_RELATIONSHIP_RETRY = timedelta(seconds=30)
+_JUST_AFTER = timedelta(microseconds=1)
 RECOVERY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
 
 
@@ -96,9 +106,11 @@ class TriggerEngine:
         watermark: Watermark | None = None,
         poll_seconds: float = 1.0,
         max_firings_per_transaction: int = MAX_FIRINGS_PER_TRANSACTION,
+        definitions: SegmentDefinitions | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        self.definitions = definitions or SegmentDefinitions(store.redis, store.prefix)
         self.clock = clock
         self.checkpoint = checkpoint
         self.watermark = watermark
@@ -307,11 +319,20 @@ class TriggerEngine:
         )
 
     def _look_later(
-        self, plan: LivePlan, customer_id: str, rel: Relationship, now: datetime
+        self,
+        plan: LivePlan,
+        customer_id: str,
+        rel: Relationship,
+        now: datetime,
+        after: datetime | None = None,
     ) -> None:
+        """Put the pair on the timetable at its next look; `after`: only due moments later
+        than it (one the customer was not in the segment at is decided)."""
         if (plan.plan_id, customer_id) in self.fired:
             return
-        at = next_look(plan.trigger, rel, now, plan.window)
+        start, end = plan.window
+        window = (start, end) if after is None else (max(start, after + _JUST_AFTER), end)
+        at = next_look(plan.trigger, rel, now, window)
         if at is not None:
             self.schedule.push(at, plan.plan_id, customer_id)
 
@@ -374,9 +395,18 @@ class TriggerEngine:
                 by_seller[plan.seller_id].append((plan, customer_id))
         firings: list[AutomatedPlanFired] = []
         for seller_id, pairs in by_seller.items():
-            rels = await self._relationships(seller_id, sorted({c for _, c in pairs}))
+            customers = sorted({c for _, c in pairs})
+            rels = await self._relationships(seller_id, customers)
+            segments = await seller_segments(
+                self.store,
+                self.definitions,
+                seller_id,
+                {plan.segment_id for plan, _ in pairs},
+                customers,
+            )
             for plan, customer_id in pairs:
-                firing = self._decide(plan, customer_id, rels.get(customer_id), now, horizon)
+                rel = rels.get(customer_id)
+                firing = self._decide(plan, customer_id, rel, segments, now, horizon)
                 if firing is not None:
                     firings.append(firing)
         if firings:
@@ -387,12 +417,13 @@ class TriggerEngine:
         plan: LivePlan,
         customer_id: str,
         rel: Relationship | None,
+        segments: SellerSegments,
         now: datetime,
         horizon: datetime,
     ) -> AutomatedPlanFired | None:
         """The firing of this pair, or None (then the pair waits for its next look).
         Decided as of `horizon`, which the store is complete up to; sent only before the
-        plan's end."""
+        plan's end; only to a member of the plan's segment at the due moment."""
         if self.plans.get(plan.plan_id) is None or (plan.plan_id, customer_id) in self.fired:
             return None  # stopped or fired while the relationships were read
         start, end = plan.window
@@ -401,11 +432,32 @@ class TriggerEngine:
         if rel is None:
             self.schedule.push(now + MISSING_RELATIONSHIP_RETRY, plan.plan_id, customer_id)
             return None
-        if should_fire(plan.trigger, rel, horizon, start, end, already_fired=False):
-            moment = firing_moment(plan.trigger, rel, horizon, start, end)
-            assert moment is not None
+        if not should_fire(plan.trigger, rel, horizon, start, end, already_fired=False):
+            self._look_later(plan, customer_id, rel, horizon)
+            return None
+        moment = firing_moment(plan.trigger, rel, horizon, start, end)
+        assert moment is not None
+        if segments.market is None:
+            # No calendar to judge the segment by; the market comes with the seller's
+            # first metrics report or status (an active seller has both).
+            log.warning("firing_market_unknown", seller_id=plan.seller_id, plan_id=plan.plan_id)
+            metrics.SEGMENT_JUDGEMENTS.labels("market_unknown").inc()
+            self.schedule.push(now + MISSING_RELATIONSHIP_RETRY, plan.plan_id, customer_id)
+            return None
+        segment = segments.segments[plan.segment_id]
+        cut = instant_cutoff(moment, segments.market)
+        if in_segment_at(segment, rel, segments.profiles.get(customer_id), cut):
+            metrics.SEGMENT_JUDGEMENTS.labels("member").inc()
             return plan_fired(plan, customer_id, moment, now)
-        self._look_later(plan, customer_id, rel, horizon)
+        metrics.SEGMENT_JUDGEMENTS.labels("not_member").inc()
+        log.debug(
+            "firing_outside_segment",
+            plan_id=plan.plan_id,
+            customer_id=customer_id,
+            segment_id=plan.segment_id,
+            due_at=moment.isoformat(),
+        )
+        self._look_later(plan, customer_id, rel, horizon, after=moment)
         return None
 
     async def _commit(self, firings: list[AutomatedPlanFired]) -> None:

@@ -27,3 +27,9 @@ PROJECTION_BEHIND = Gauge(
     "crm_customers_firing_projection_behind_seconds",
     "How far behind the clock the projection's applied events are; firings wait for it.",
 )
+SEGMENT_JUDGEMENTS = Counter(
+    "crm_customers_firing_segment_judgements_total",
+    "Due pairs judged against their plan's segment at the due moment: member (fired), "
+    "not_member (not fired), market_unknown (looked at again later).",
+    ["outcome"],
+)

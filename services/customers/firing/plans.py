@@ -21,6 +21,8 @@ class LivePlan:
     plan_id: str
     seller_id: str
     version: int
+    segment_id: str
+    """Whom it may message: members of this segment at the firing instant."""
     trigger: Trigger
     window: tuple[datetime, datetime]
     """[start, end) in which its trigger may come due (`live_window`)."""
@@ -47,6 +49,7 @@ def live_plan(plan: Plan) -> LivePlan | None:
         plan_id=plan.plan_id,
         seller_id=plan.seller_id,
         version=plan.version,
+        segment_id=plan.segment_id,
         trigger=plan.trigger,
         window=live_window(plan.starts_at, plan.ends_at, plan.submitted_at),
     )
@@ -94,4 +97,5 @@ class LivePlans:
             after.trigger,
             after.window,
         )
+        # A new segment alone needs no scan: the segment is judged at each firing.
         return None if unchanged else PlanChange.STARTED

@@ -130,7 +130,7 @@ class PerformanceStore:
     def receipts_key(self, seller_id: str, day: date) -> str:
         return f"{self.prefix}:{{{seller_id}}}:receipts:{day.isoformat()}"
 
-    # markets (the customers projection keeps them, from crm.seller-status)
+    # markets (the customers projection keeps them, from metrics reports and statuses)
 
     async def markets(self, sellers: Sequence[str]) -> dict[str, str | None]:
         if not sellers:

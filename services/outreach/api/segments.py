@@ -245,7 +245,8 @@ async def preview_segment(body: PreviewRequest, account: CustomersAccount, runti
         raise ProblemError(
             409,
             "Market not known yet",
-            "this shop's market (its calendar) is not known yet; try again after its status",
+            "this shop's market (its calendar) is not known yet; it comes with the shop's "
+            "first metrics report",
         )
     today = local_today(market, runtime.clock())
     count = await count_matching(

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 
 from schemas.envelope import Event
 from schemas.plans import Plan, PlanCancelled, PlanContent, PlanStarted
-from schemas.segments import AutomatedPlanFired
+from schemas.segments import AutomatedPlanFired, SegmentCondition, SegmentDefined
 from services.customers.applied import Applied
 from services.customers.domain.relationship import Relationship, RelationshipEvent, fold
 from services.customers.firing import TOPICS as FIRING_TOPICS
@@ -30,6 +30,17 @@ from tests.integration.outreach.support import eventually
 __all__ = ["FIRING_TOPICS"]
 
 SELLER = "s1"
+MARKET = "TH"
+# A built-in segment each trigger's customers are in when it comes due (the engine fires
+# only for members of the plan's segment at that instant). win_back's are in no built-in
+# one (60 days after a single order is not yet lapsed): its tests define ORDERED_BEFORE.
+SEGMENT_OF_TRIGGER = {
+    "cart_abandoned": "cart_abandoners",
+    "new_follower": "followers_not_purchased",
+    "post_purchase": "new_customers",
+    "win_back": "ordered-before",
+}
+ORDERED_BEFORE = ("ordered-before", [{"field": "order_count", "op": "gte", "value": 1}])
 
 
 class FixedClock:
@@ -52,6 +63,7 @@ def automated_plan(
     version: int = 2,
     status: str = "ongoing",
     submitted_at: datetime | None = None,
+    segment_id: str | None = None,
 ) -> Plan:
     return Plan.model_validate(
         {
@@ -60,7 +72,7 @@ def automated_plan(
             "created_by": f"{seller}-owner",
             "type": "automated",
             "name": f"plan {plan_id}",
-            "segment_id": "cart_abandoners",
+            "segment_id": segment_id or SEGMENT_OF_TRIGGER[trigger["type"]],
             "content": PlanContent(default_language="en", texts={"en": "Still thinking?"}),
             "trigger": trigger,
             "starts_at": starts_at,
@@ -131,6 +143,7 @@ class Harness:
     clock: FixedClock
     engine: TriggerEngine
     firings: Firings
+    _offset: int = 0
 
     async def start_plan(self, plan: Plan) -> None:
         await publish(self.settings, "crm.plan-events", [plan_event(PlanStarted, plan)])
@@ -146,6 +159,22 @@ class Harness:
         )
         await publish(self.settings, "crm.plan-events", [plan_event(PlanCancelled, cancelled)])
         assert await eventually(lambda: _gone(self.engine, plan.plan_id), timeout=15)
+
+    async def define_segment(
+        self, segment_id: str, conditions: list[dict[str, Any]], *, seller: str = SELLER
+    ) -> None:
+        """Record a custom segment as the projection does on crm.segments."""
+        event = SegmentDefined(
+            event_id=uuid.uuid4(),
+            occurred_at=self.clock.now,
+            seller_id=seller,
+            segment_id=segment_id,
+            account_id=f"{seller}-owner",
+            name=segment_id,
+            conditions=[SegmentCondition.model_validate(c) for c in conditions],
+        )
+        self._offset += 1
+        await self.engine.definitions.apply(event, self._offset)
 
     async def arm(
         self, customer: str, events: list[RelationshipEvent], *, seller: str = SELLER
@@ -185,6 +214,9 @@ async def running_engine(
     """The engine on the test's topics, ready; stopped (and its errors raised) after."""
     redis = customers_redis(settings)
     store = customer_store(settings, redis)
+    # The seller's market, as its first metrics report gives it: the calendar its plans'
+    # segments are judged by.
+    await store.set_markets({SELLER: MARKET})
     engine = TriggerEngine(settings, store, clock, watermark=watermark, poll_seconds=0.05)
     stopping = asyncio.Event()
     task = asyncio.create_task(engine.run(stopping))

@@ -15,6 +15,7 @@ from services.customers.firing.events import firing_id
 from services.shared.settings import Settings
 from tests.integration.customers.firing_support import (
     FIRING_TOPICS,
+    ORDERED_BEFORE,
     SELLER,
     FixedClock,
     automated_plan,
@@ -59,6 +60,7 @@ async def test_each_trigger_fires_once_per_customer_at_its_due_moment_inside_the
     armed_at = STARTS + HOUR
     due = armed_at + case.delay
     async with running_engine(firing_settings, FixedClock(STARTS)) as h:
+        await h.define_segment(*ORDERED_BEFORE)
         await h.start_plan(plan)
         h.clock.now = armed_at
         for customer in ("c-a", "c-b"):
