@@ -23,6 +23,7 @@ from services.shared.kafka import new_consumer, new_producer
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess
 from tests.integration.customers.firing_support import SELLER, automated_plan, plan_event
+from tests.integration.customers.test_firing_segments import metrics_report
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +50,10 @@ async def _publish(settings: Settings, plans: list[Plan], customers: list[str]) 
     producer = new_producer(settings)
     await producer.start()
     try:
+        # The seller's market (from its metrics report): the calendar its plan's segment,
+        # cart_abandoners, is judged by at each firing.
+        report = metrics_report(SELLER, "TH", datetime.now(UTC))
+        await producer.send(settings.topic("crm.seller-metrics"), encode(report), key=b"s1")
         for plan in plans:
             started = plan_event(PlanStarted, plan)
             await producer.send(settings.topic("crm.plan-events"), encode(started), key=b"s1")

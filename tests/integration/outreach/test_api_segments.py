@@ -3,15 +3,23 @@ preview count over crafted customers, sizes after a recompute, errors and deleti
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from schemas.segments import SegmentDefined, SegmentDeleted
+from schemas.seller import SellerMetricsReported
 from services.customers.domain.profile import Profile
 from services.customers.domain.relationship import fold
+from services.customers.projection import TOPICS as PROJECTION_TOPICS
+from services.customers.projection import CustomerProjection
 from services.customers.recompute import Recompute
-from services.shared.codec import decode
+from services.shared.codec import decode, encode
+from services.shared.consumer import DeadLetteringConsumer
+from services.shared.kafka import new_producer
 from services.shared.settings import Settings
 from tests.integration.customers.segment_support import (
     JAVA_BUYERS,
@@ -25,9 +33,10 @@ from tests.integration.kafka_io import read_records
 from tests.integration.outreach.conftest import ApiUnderTest
 from tests.integration.outreach.plans_api import one_time, plans_api
 from tests.integration.outreach.processor_support import OUTREACH_TOPICS
-from tests.integration.outreach.support import assert_problem
+from tests.integration.outreach.support import assert_problem, eventually
 from tests.unit.customers import builders as b
 
+FEWER = "fewer_than_3_conditions"
 BUILTINS = [
     "new_customers",
     "repeat_customers",
@@ -234,3 +243,73 @@ async def test_a_plan_may_target_a_live_custom_segment(
         )
         problem = assert_problem(refused, 422)
         assert [e["field"] for e in problem["errors"]] == ["segment_id"]
+
+
+async def test_a_seller_known_only_from_a_metrics_report_gets_sizes_and_previews(
+    api: ApiUnderTest, topics: Any, test_id: str
+) -> None:
+    """A shop that joined mid-month has no monthly status yet: its first metrics report
+    (through the customers projection's consumer) gives it a calendar."""
+    await topics(*PROJECTION_TOPICS)
+    settings = api.settings
+    seller = f"joined-{test_id}"
+    store = api.runtime.customers
+    await store.save_relationships({seller: {"fan": fold([b.followed(idn("2024-06-01"))])}})
+    refused = await api.client.post(
+        "/v1/segments/preview", json={"conditions": JAVA_BUYERS[1:]}, headers=api.auth(seller)
+    )
+    assert_problem(refused, 409)
+
+    report = SellerMetricsReported(
+        event_id=uuid.uuid4(),
+        occurred_at=api.clock(),
+        seller_id=seller,
+        market="ID",
+        metrics_date=D - timedelta(days=1),
+        chats_received=5,
+        chats_responded_12h=5,
+        ses=None,
+        violation_points=0,
+    )
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.topic("crm.seller-metrics"), encode(report), key=seller.encode()
+        )
+    finally:
+        await producer.stop()
+    projection = CustomerProjection(store, api.runtime.segments)
+    consumer = DeadLetteringConsumer(
+        settings,
+        service="customers",
+        topics=PROJECTION_TOPICS,
+        group_id=f"{settings.topic_prefix}crm-customers",
+        handler=projection.handle,
+        flush=projection.flush,
+    )
+    stopping = asyncio.Event()
+    consuming = asyncio.create_task(consumer.run(stopping))
+    try:
+
+        async def placed() -> bool:
+            return await store.market(seller) == "ID"
+
+        assert await eventually(placed, timeout=30)
+    finally:
+        stopping.set()
+        await consuming
+
+    owner = api.auth(seller)
+    preview = await api.client.post(
+        "/v1/segments/preview", json={"conditions": JAVA_BUYERS[1:]}, headers=owner
+    )
+    assert preview.status_code == 200, preview.text
+    assert preview.json() == {"count": 1, "warnings": [FEWER], "as_of": D.isoformat()}
+    # What `crm segments recompute` runs: every seller with customers or a known market.
+    done = await Recompute(api.runtime.customers, api.runtime.segments, api.clock).everyone()
+    mine = next(d for d in done if d.seller_id == seller)
+    assert (mine.skipped, mine.market, mine.as_of) == (None, "ID", D)
+    listing = (await api.client.get("/v1/segments", headers=owner)).json()["items"]
+    sizes = {s["segment_id"]: (s["size"], s["as_of"]) for s in listing}
+    assert sizes["followers_not_purchased"] == (1, D.isoformat())
