@@ -99,10 +99,17 @@ async def _automated_plans(
         http, owner, _automated("Cart reminder", {"type": "cart_abandoned", "after_hours": 1}, now)
     )
     cart = (await http.post(f"/v1/plans/{cart['plan_id']}/submit", headers=owner)).json()
-    welcome = await create_plan(http, owner, _automated("Welcome", {"type": "new_follower"}, now))
+    welcome = await create_plan(
+        http,
+        owner,
+        _automated("Welcome", {"type": "new_follower"}, now, "followers_not_purchased"),
+    )
     welcome = (await http.post(f"/v1/plans/{welcome['plan_id']}/submit", headers=owner)).json()
     out.print(f"  '{cart['name']}' (cart_abandoned after 1 h): {cart['status']}")
-    out.print(f"  '{welcome['name']}' (new_follower): {welcome['status']}")
+    out.print(
+        f"  '{welcome['name']}' (new_follower, segment followers_not_purchased):"
+        f" {welcome['status']}"
+    )
     await asyncio.sleep(1)  # the trigger engine learns of the plans from crm.plan-events
 
     # Carts added 59 min 52 s ago come due in 8 s; one of those customers orders meanwhile.
@@ -114,10 +121,13 @@ async def _automated_plans(
     followed = datetime.now(UTC)  # after the plans went live: they welcome new followers only
     for n in range(2):
         fresh.append(("crm.customer-activity", _follow(seller, f"fan-{n}", followed)))
+    # A buyer who follows now is outside the welcome plan's segment at that moment.
+    fresh.append(("crm.customer-activity", _order(seller, "buyer-fan", now - timedelta(days=1))))
+    fresh.append(("crm.customer-activity", _follow(seller, "buyer-fan", followed)))
     await _publish(settings, fresh)
     out.print(
-        "  published: 4 cart adds due in 8 s (cart-3 then orders), 2 new followers;"
-        " waiting for crm.plan-firings …"
+        "  published: 4 cart adds due in 8 s (cart-3 then orders), 3 new followers (buyer-fan"
+        " ordered yesterday); waiting for crm.plan-firings …"
     )
     firings = await _firings(settings, seller, expected=5, timeout=40)
     table = Table("plan", "customer", "trigger", "due at")
@@ -129,17 +139,20 @@ async def _automated_plans(
     out.print(table)
     out.print(
         f"  {len(firings)} firings, each (plan, customer) once; cart-3 ordered so it got none;"
-        " delivery turns each into one message"
+        " buyer-fan is no follower-who-never-bought, so no welcome (segments are judged at the"
+        " firing moment); delivery turns each into one message"
     )
     ongoing = (await http.get(f"/v1/plans/{cart['plan_id']}", headers=owner)).json()
     out.print(f"  '{ongoing['name']}' stays {ongoing['status']} until its timeframe ends")
 
 
-def _automated(name: str, trigger: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _automated(
+    name: str, trigger: dict[str, Any], now: datetime, segment_id: str = "cart_abandoners"
+) -> dict[str, Any]:
     return {
         "type": "automated",
         "name": name,
-        "segment_id": "cart_abandoners",
+        "segment_id": segment_id,
         "content": {"default_language": "id", "texts": {"id": "Masih tertarik?", "en": "Still?"}},
         "trigger": trigger,
         "starts_at": now.isoformat(),

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer
 from schemas.envelope import Event
 from schemas.plans import Plan, PlanCancelled, PlanContent, PlanStarted
 from schemas.segments import AutomatedPlanFired, SegmentCondition, SegmentDefined
+from schemas.seller import SellerMetricsReported
 from services.customers.applied import Applied
 from services.customers.domain.relationship import Relationship, RelationshipEvent, fold
 from services.customers.firing import TOPICS as FIRING_TOPICS
@@ -84,6 +85,21 @@ def automated_plan(
             "updated_at": starts_at - timedelta(days=1),
             "submitted_at": submitted_at or starts_at - timedelta(hours=1),
         }
+    )
+
+
+def metrics_report(seller: str, market: str, now: datetime) -> SellerMetricsReported:
+    """A seller's metrics report: all the customers projection needs is its market."""
+    return SellerMetricsReported(
+        event_id=uuid.uuid4(),
+        occurred_at=now,
+        seller_id=seller,
+        market=market,
+        metrics_date=date(2024, 6, 1),
+        chats_received=10,
+        chats_responded_12h=9,
+        ses=4.5,
+        violation_points=0,
     )
 
 

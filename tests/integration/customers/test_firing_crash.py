@@ -22,8 +22,12 @@ from services.shared.codec import decode, encode
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess
-from tests.integration.customers.firing_support import SELLER, automated_plan, plan_event
-from tests.integration.customers.test_firing_segments import metrics_report
+from tests.integration.customers.firing_support import (
+    SELLER,
+    automated_plan,
+    metrics_report,
+    plan_event,
+)
 
 log = structlog.get_logger(__name__)
 

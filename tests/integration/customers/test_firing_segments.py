@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,6 @@ from schemas.customer import CartAdded, ShopFollowed
 from schemas.envelope import Event
 from schemas.plans import PlanStarted
 from schemas.segments import AutomatedPlanFired, SegmentCondition, SegmentDefined
-from schemas.seller import SellerMetricsReported
 from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.projection import TOPICS as PROJECTION_TOPICS
 from services.customers.store import customer_store, customers_redis
@@ -22,7 +21,7 @@ from services.shared.codec import decode, encode
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess
-from tests.integration.customers.firing_support import automated_plan, plan_event
+from tests.integration.customers.firing_support import automated_plan, metrics_report, plan_event
 from tests.integration.outreach.support import eventually
 
 SELLER = "s-fans"
@@ -30,20 +29,6 @@ SEGMENT = "seg-fans"
 # Carts come due this long after the test publishes them.
 DUE_IN = timedelta(seconds=20)
 _DAY = timedelta(days=1)
-
-
-def metrics_report(seller: str, market: str, now: datetime) -> SellerMetricsReported:
-    return SellerMetricsReported(
-        event_id=uuid.uuid4(),
-        occurred_at=now,
-        seller_id=seller,
-        market=market,
-        metrics_date=date(2024, 6, 1),
-        chats_received=10,
-        chats_responded_12h=9,
-        ses=4.5,
-        violation_points=0,
-    )
 
 
 def _activity(kind: type[CartAdded] | type[ShopFollowed], customer: str, at: datetime) -> Event:
