@@ -28,8 +28,19 @@ from services.delivery.domain.attribution import local_day
 
 EngagementEvent = MessageDelivered | MessageRead | MessageClicked | MessageFailed
 Figure = Literal["delivered", "read", "clicked", "failed", "orders", "gmv", "coupons_claimed"]
-# The figures the overview keeps per plan and market-local day.
-DAILY_FIGURES: frozenset[str] = frozenset({"delivered", "read", "clicked", "orders", "gmv"})
+# The figures kept per plan and market-local day, added up: the overview shows the first
+# five; a segment's daily snapshot all of them.
+DAILY_FIGURES: frozenset[str] = frozenset(
+    {"delivered", "read", "clicked", "failed", "orders", "gmv", "coupons_claimed"}
+)
+OVERVIEW_FIGURES: frozenset[str] = frozenset({"delivered", "read", "clicked", "orders", "gmv"})
+# A plan's cumulative fan-out counts (DeliveryProgressed), set — not added — in the bucket
+# of the day of the record: the latest day up to D holds the plan's counts as of D.
+PROGRESS_FIGURES: tuple[str, ...] = (
+    "recipients",
+    "sent",
+    *(f"suppressed:{reason}" for reason in SUPPRESSION_REASONS),
+)
 # One bit per engagement kind in a message's mark.
 MESSAGE_BITS: dict[str, int] = {"delivered": 1, "read": 2, "clicked": 4, "failed": 8}
 DAY_FIELD_SEPARATOR = "|"
@@ -57,8 +68,8 @@ class Tally:
     mark: MessageMark | OnceMark
     figures: tuple[tuple[Figure, float], ...]
     day: date | None
-    """The market-local day whose overview figures also grow; None for figures the
-    overview does not show."""
+    """The market-local day whose figures also grow (the overview's and the segments'
+    daily snapshots)."""
 
 
 def engagement_tally(event: EngagementEvent, market: str | None) -> Tally:
@@ -71,7 +82,7 @@ def engagement_tally(event: EngagementEvent, market: str | None) -> Tally:
         case MessageClicked():
             kind, day = "clicked", local_day(event.clicked_at, market)
         case MessageFailed():
-            kind, day = "failed", None
+            kind, day = "failed", local_day(event.occurred_at, market)
     return Tally(
         event.seller_id,
         event.plan_id,
@@ -91,13 +102,13 @@ def order_tally(order: OrderPlaced, plan_id: str, market: str | None) -> Tally:
     )
 
 
-def claim_tally(claim: CouponClaimed, plan_id: str) -> Tally:
+def claim_tally(claim: CouponClaimed, plan_id: str, market: str | None) -> Tally:
     return Tally(
         claim.seller_id,
         plan_id,
         OnceMark(f"claim:{claim.event_id}"),
         (("coupons_claimed", 1),),
-        None,
+        local_day(claim.occurred_at, market),
     )
 
 
@@ -140,6 +151,16 @@ def progress_fields(event: DeliveryProgressed, offset: int) -> dict[str, str]:
     for reason in SUPPRESSION_REASONS:
         fields[f"suppressed:{reason}"] = str(event.suppressed.get(reason, 0))
     return fields
+
+
+def progress_day_fields(event: DeliveryProgressed) -> dict[str, str]:
+    """The day-bucket fields a DeliveryProgressed sets: the plan's cumulative counts."""
+    counts = {
+        "recipients": event.recipients,
+        "sent": event.sent,
+        **{f"suppressed:{r}": event.suppressed.get(r, 0) for r in SUPPRESSION_REASONS},
+    }
+    return {day_field(event.plan_id, name): str(value) for name, value in counts.items()}
 
 
 # --- what readers show ---------------------------------------------------------------
@@ -233,6 +254,8 @@ def overview_of(
     for day in days:
         for name, value in day.items():
             plan_id, _, figure = name.rpartition(DAY_FIELD_SEPARATOR)
+            if figure not in OVERVIEW_FIGURES:
+                continue
             amount = float(value)
             funnel[figure] = funnel.get(figure, 0) + amount
             segment = segment_of.get(plan_id)
@@ -258,6 +281,48 @@ def overview_of(
             for segment, sums in sorted(by_segment.items())
         ],
     )
+
+
+class SegmentSnapshot(BaseModel):
+    """A segment's figures over the plans that targeted it, as of the end of a day."""
+
+    model_config = ConfigDict(frozen=True)
+
+    figures: PlanFigures = Field(default_factory=PlanFigures)
+    plans: int = 0
+    """Plans that targeted it with a figure up to that day."""
+
+
+def snapshot_of(
+    days: Iterable[Mapping[str, str]], segment_of: Mapping[str, str]
+) -> dict[str, SegmentSnapshot]:
+    """Each segment's figures from the day buckets up to and including day D: added-up
+    figures summed over the days; a plan's fan-out counts (recipients, sent, suppressed)
+    are cumulative, so the greatest — the latest day's — is taken. A plan whose segment
+    is not known yet is left out; a segment no plan targeted has no entry."""
+    per_plan: dict[str, dict[str, float]] = {}
+    for day in days:
+        for name, value in day.items():
+            plan_id, _, figure = name.rpartition(DAY_FIELD_SEPARATOR)
+            sums = per_plan.setdefault(plan_id, {})
+            amount = float(value)
+            if figure in DAILY_FIGURES:
+                sums[figure] = sums.get(figure, 0) + amount
+            elif figure in PROGRESS_FIGURES:
+                sums[figure] = max(sums.get(figure, 0), amount)
+    by_segment: dict[str, list[PlanFigures]] = {}
+    for plan_id, sums in sorted(per_plan.items()):
+        segment = segment_of.get(plan_id)
+        if segment is not None:
+            stored = {
+                name: repr(amount) if name == "gmv" else str(int(amount))
+                for name, amount in sums.items()
+            }
+            by_segment.setdefault(segment, []).append(figures_from_stored(stored))
+    return {
+        segment: SegmentSnapshot(figures=total(plans), plans=len(plans))
+        for segment, plans in sorted(by_segment.items())
+    }
 
 
 # --- the reference fold --------------------------------------------------------------

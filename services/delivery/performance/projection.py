@@ -38,6 +38,7 @@ from services.customers.store import CustomerStore, customers_prefix
 from services.delivery.domain.attribution import (
     Receipt,
     attributed_plan,
+    local_day,
     receipt_day,
     receipt_days,
     remember,
@@ -48,6 +49,7 @@ from services.delivery.domain.performance import (
     claim_tally,
     engagement_tally,
     order_tally,
+    progress_day_fields,
     progress_fields,
     supersedes,
 )
@@ -90,7 +92,8 @@ class _Batch:
 
     def sellers(self) -> set[str]:
         events: list[Event] = [*self.delivered, *self.engaged, *self.activity]
-        return {e.seller_id for e in events if hasattr(e, "seller_id")}
+        sellers = {e.seller_id for e in events if hasattr(e, "seller_id")}
+        return sellers | {seller for seller, _ in self.progress}
 
 
 class PerformanceFold:
@@ -138,7 +141,7 @@ class PerformanceFold:
         batch, self._batch = self._batch, _Batch()
         markets = await self._markets_of(batch.sellers())
         await self.store.save_plan_segments(batch.segments)
-        await self._save_progress(batch.progress)
+        await self._save_progress(batch.progress, markets)
         await self._remember_receipts(batch.delivered)
         await self._count(
             [engagement_tally(e, markets.get(e.seller_id)) for e in batch.delivered],
@@ -157,19 +160,28 @@ class PerformanceFold:
         return {s: self._markets.get(s) for s in sellers}
 
     async def _save_progress(
-        self, progress: dict[tuple[str, str], tuple[ProgressMark, DeliveryProgressed]]
+        self,
+        progress: dict[tuple[str, str], tuple[ProgressMark, DeliveryProgressed]],
+        markets: dict[str, str | None],
     ) -> None:
         if not progress:
             return
         stored = await self.store.progress_marks(list(progress))
-        writes = {
-            plan: progress_fields(event, mark.offset)
+        superseding = {
+            plan: (mark, event)
             for plan, (mark, event) in progress.items()
             if supersedes(mark, stored[plan])
         }
+        writes = {plan: progress_fields(e, mark.offset) for plan, (mark, e) in superseding.items()}
+        # The counts also go to the bucket of the record's market-local day, where a
+        # segment's daily snapshot finds them.
+        days: dict[tuple[str, date], dict[str, str]] = defaultdict(dict)
+        for (seller_id, _), (_, event) in superseding.items():
+            day = local_day(event.occurred_at, markets.get(seller_id))
+            days[(seller_id, day)].update(progress_day_fields(event))
         PROGRESS_APPLIED.labels("applied").inc(len(writes))
         PROGRESS_APPLIED.labels("superseded").inc(len(progress) - len(writes))
-        await self.store.save_progress(writes)
+        await self.store.save_progress(writes, days)
 
     async def _remember_receipts(self, delivered: list[MessageDelivered]) -> None:
         if not delivered:
@@ -214,7 +226,7 @@ class PerformanceFold:
             if isinstance(event, OrderPlaced):
                 tallies.append(order_tally(event, plan_id, markets.get(event.seller_id)))
             else:
-                tallies.append(claim_tally(event, plan_id))
+                tallies.append(claim_tally(event, plan_id, markets.get(event.seller_id)))
         return tallies
 
     async def _count(self, tallies: list[Tally]) -> None:

@@ -13,8 +13,14 @@ keys share a cluster slot and every script touches one slot):
     P:{seller}:plan:<plan>:once        set   "order:<id>", "claim:<event_id>" counted;
                                              expires 120 days after its last write
     P:{seller}:plans                   hash  plan_id → segment_id
-    P:{seller}:day:<YYYY-MM-DD>        hash  "<plan_id>|<figure>" → amount, for the overview,
-                                             by market-local day; expires after 400 days
+    P:{seller}:day:<YYYY-MM-DD>        hash  "<plan_id>|<figure>" → amount added that
+                                             market-local day (the overview, the segments'
+                                             daily snapshots), and the plan's cumulative
+                                             recipients, sent, suppressed:<reason> as of its
+                                             last progress record that day; expires after
+                                             400 days
+    P:{seller}:snapshots:<YYYY-MM-DD>  string  every segment's figures as of that day, JSON:
+                                             a cache of the day buckets' sums, 15 minutes
     P:{seller}:receipts:<YYYY-MM-DD>   hash  customer_id → [[delivered µs, plan_id], …]
                                              delivered that UTC day; expires 35 days
                                              after its last write
@@ -127,6 +133,9 @@ class PerformanceStore:
     def day_key(self, seller_id: str, day: date) -> str:
         return f"{self.prefix}:{{{seller_id}}}:day:{day.isoformat()}"
 
+    def snapshots_key(self, seller_id: str, day: date) -> str:
+        return f"{self.prefix}:{{{seller_id}}}:snapshots:{day.isoformat()}"
+
     def receipts_key(self, seller_id: str, day: date) -> str:
         return f"{self.prefix}:{{{seller_id}}}:receipts:{day.isoformat()}"
 
@@ -164,13 +173,23 @@ class PerformanceStore:
             marks[plan] = ProgressMark(int(recipients), int(offset)) if known else None
         return marks
 
-    async def save_progress(self, writes: Mapping[tuple[str, str], Mapping[str, str]]) -> None:
-        if not writes:
+    async def save_progress(
+        self,
+        writes: Mapping[tuple[str, str], Mapping[str, str]],
+        days: Mapping[tuple[str, date], Mapping[str, str]] | None = None,
+    ) -> None:
+        """Set the plans' progress fields and (seller, day) → the day-bucket fields."""
+        if not writes and not days:
             return
         pipe = self.redis.pipeline(transaction=False)
         for (seller_id, plan_id), fields in writes.items():
             values: dict[Any, Any] = dict(fields)  # redis-py's mapping type is invariant
             pipe.hset(self.plan_key(seller_id, plan_id), mapping=values)
+        for (seller_id, day), fields in (days or {}).items():
+            key = self.day_key(seller_id, day)
+            bucket: dict[Any, Any] = dict(fields)
+            pipe.hset(key, mapping=bucket)
+            pipe.expire(key, DAY_TTL)
         await pipe.execute()
 
     # receipts
@@ -241,6 +260,15 @@ class PerformanceStore:
         for plan_id in plan_ids:
             pipe.hgetall(self.plan_key(seller_id, plan_id))
         return [_texts(stored) for stored in await pipe.execute()]
+
+    async def cached_snapshots(self, seller_id: str, day: date) -> dict[str, Any] | None:
+        raw = await self.redis.get(self.snapshots_key(seller_id, day))
+        return None if raw is None else dict(json.loads(raw))
+
+    async def cache_snapshots(
+        self, seller_id: str, day: date, snapshots: Mapping[str, Any], ttl: timedelta
+    ) -> None:
+        await self.redis.set(self.snapshots_key(seller_id, day), json.dumps(snapshots), ex=ttl)
 
     async def days(self, seller_id: str, days: Sequence[date]) -> list[dict[str, str]]:
         pipe = self.redis.pipeline(transaction=False)

@@ -37,6 +37,13 @@ class SegmentPerformance(PlanPerformance):
     plans: int = Field(description="Plans that targeted the segment.")
 
 
+class SegmentPerformanceSnapshot(SegmentPerformance):
+    as_of: date = Field(
+        description="The market-local day the figures are as of (yesterday): events up to "
+        "its end count. Zeros when no plan that targeted the segment had any by then."
+    )
+
+
 class PlanWithPerformance(Plan):
     performance: PlanPerformance | None = Field(
         default=None, description="Null until the plan's first dispatch."

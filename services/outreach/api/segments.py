@@ -1,6 +1,7 @@
 """/v1/segments: the seven built-in segments and the seller's custom ones, with their
-size as of the latest daily recompute ("as of yesterday"), and a preview count for
-conditions computed on demand (SPEC sections 5 and 7).
+size as of the latest daily recompute ("as of yesterday"), their performance as a daily
+snapshot as of yesterday, and a preview count for conditions computed on demand (SPEC
+sections 5 and 7).
 
 Custom segments are saved and deleted as facts on crm.segments and recorded at once
 (read-your-writes); sizes come from the customers store the recompute writes.
@@ -26,9 +27,10 @@ from services.customers.domain.daily import local_today
 from services.customers.domain.segments import BUILTIN_SEGMENT_IDS, SegmentId
 from services.customers.recompute import count_matching
 from services.customers.segment_writes import SEGMENTS_TOPIC, define_segment, delete_segment
+from services.delivery.performance.reader import no_segment_figures
 from services.outreach.api.auth import CustomersAccount
 from services.outreach.api.patterns import NOT_SPACE, TRIMMED
-from services.outreach.api.performance import SegmentPerformance
+from services.outreach.api.performance import SegmentPerformance, SegmentPerformanceSnapshot
 from services.outreach.api.problems import FieldError, ProblemError, problem_responses
 from services.outreach.api.runtime import Runtime, runtime_of
 
@@ -100,6 +102,16 @@ class ConditionOut(BaseModel):
     value: JsonValue = None
 
 
+_SNAPSHOT = (
+    "Summed over the plans that targeted it, as a daily snapshot as of yesterday "
+    "(`performance.as_of`); zeros when none had figures by then. Never null."
+)
+_LIVE = (
+    "The same figures live, today's events so far included (GET /v1/segments/{id} only; "
+    "null before any plan targeted it)."
+)
+
+
 class BuiltinSegment(BaseModel):
     segment_id: str
     name: str
@@ -107,11 +119,8 @@ class BuiltinSegment(BaseModel):
     builtin: Literal[True] = True
     size: int | None = Field(description="Members as of `as_of`; null before the first recompute.")
     as_of: date | None = Field(description="The day D of the latest complete recompute.")
-    performance: SegmentPerformance | None = Field(
-        default=None,
-        description="Summed over the plans that targeted it (GET /v1/segments/{id} only); "
-        "null before any did.",
-    )
+    performance: SegmentPerformanceSnapshot = Field(description=_SNAPSHOT)
+    performance_live: SegmentPerformance | None = Field(default=None, description=_LIVE)
 
 
 class CustomSegment(BaseModel):
@@ -123,7 +132,8 @@ class CustomSegment(BaseModel):
     defined_at: datetime
     size: int | None = Field(description="Members as of `as_of`; null until it is recomputed.")
     as_of: date | None
-    performance: SegmentPerformance | None = None
+    performance: SegmentPerformanceSnapshot = Field(description=_SNAPSHOT)
+    performance_live: SegmentPerformance | None = Field(default=None, description=_LIVE)
 
 
 Segment = BuiltinSegment | CustomSegment
@@ -139,7 +149,23 @@ class Preview(BaseModel):
     as_of: date = Field(description="Counted over events before this day's 00:00 market-local.")
 
 
-def _builtin(segment_id: SegmentId, as_of: date | None, sizes: dict[str, int]) -> BuiltinSegment:
+Snapshots = tuple[date, dict[str, dict[str, Any]]]
+"""The performance snapshots' day, and segment → figures (delivery's reader)."""
+
+
+def _snapshot(segment_id: str, snapshots: Snapshots) -> SegmentPerformanceSnapshot:
+    as_of, figures = snapshots
+    found = figures.get(segment_id) or no_segment_figures()
+    return SegmentPerformanceSnapshot.model_validate({**found, "as_of": as_of})
+
+
+async def _snapshots(runtime: Runtime, seller_id: str) -> Snapshots:
+    return await runtime.performance.segment_snapshots(seller_id, runtime.clock())
+
+
+def _builtin(
+    segment_id: SegmentId, as_of: date | None, sizes: dict[str, int], snapshots: Snapshots
+) -> BuiltinSegment:
     name, description = BUILTIN_NAMES[segment_id]
     size = sizes.get(segment_id)
     return BuiltinSegment(
@@ -148,11 +174,15 @@ def _builtin(segment_id: SegmentId, as_of: date | None, sizes: dict[str, int]) -
         description=description,
         size=size,
         as_of=as_of if size is not None else None,
+        performance=_snapshot(segment_id, snapshots),
     )
 
 
 def _custom(
-    definition: SegmentDefinition, as_of: date | None, sizes: dict[str, int]
+    definition: SegmentDefinition,
+    as_of: date | None,
+    sizes: dict[str, int],
+    snapshots: Snapshots,
 ) -> CustomSegment:
     size = sizes.get(definition.segment_id)
     return CustomSegment(
@@ -163,6 +193,7 @@ def _custom(
         defined_at=definition.defined_at,
         size=size,
         as_of=as_of if size is not None else None,
+        performance=_snapshot(definition.segment_id, snapshots),
     )
 
 
@@ -188,9 +219,10 @@ def _not_found(segment_id: str) -> ProblemError:
 @router.get("", summary="Built-in segments, then the seller's custom ones, with sizes")
 async def list_segments(account: CustomersAccount, runtime: Rt) -> SegmentList:
     as_of, sizes = await runtime.customers.sizes(account.seller_id)
-    items: list[Segment] = [_builtin(s, as_of, sizes) for s in BUILTIN_SEGMENT_IDS]
+    snapshots = await _snapshots(runtime, account.seller_id)
+    items: list[Segment] = [_builtin(s, as_of, sizes, snapshots) for s in BUILTIN_SEGMENT_IDS]
     for definition in await runtime.segments.live(account.seller_id):
-        items.append(_custom(definition, as_of, sizes))
+        items.append(_custom(definition, as_of, sizes, snapshots))
     return SegmentList(items=items)
 
 
@@ -212,7 +244,7 @@ async def create_segment(
         segment_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, key))
         existing = await runtime.segments.get(account.seller_id, segment_id)
         if existing is not None:
-            return _custom(existing, None, {})
+            return _custom(existing, None, {}, await _snapshots(runtime, account.seller_id))
     else:
         segment_id = str(uuid.uuid4())
     try:
@@ -228,7 +260,7 @@ async def create_segment(
         )
     except LookupError:
         raise ProblemError(409, "Conflict", "this segment was deleted meanwhile") from None
-    return _custom(saved, None, {})
+    return _custom(saved, None, {}, await _snapshots(runtime, account.seller_id))
 
 
 @router.post(
@@ -258,18 +290,19 @@ async def preview_segment(body: PreviewRequest, account: CustomersAccount, runti
 @router.get("/{segment_id}", summary="One segment, built-in or custom")
 async def get_segment(segment_id: SegmentPathId, account: CustomersAccount, runtime: Rt) -> Segment:
     as_of, sizes = await runtime.customers.sizes(account.seller_id)
+    snapshots = await _snapshots(runtime, account.seller_id)
     segment: Segment
     if segment_id in BUILTIN_NAMES:
-        segment = _builtin(segment_id, as_of, sizes)
+        segment = _builtin(segment_id, as_of, sizes, snapshots)
     else:
         definition = await runtime.segments.get(account.seller_id, segment_id)
         if definition is None:
             raise _not_found(segment_id)
-        segment = _custom(definition, as_of, sizes)
-    figures = await runtime.performance.segment(account.seller_id, segment_id)
-    if figures is None:
+        segment = _custom(definition, as_of, sizes, snapshots)
+    live = await runtime.performance.segment(account.seller_id, segment_id)
+    if live is None:
         return segment
-    return segment.model_copy(update={"performance": SegmentPerformance.model_validate(figures)})
+    return segment.model_copy(update={"performance_live": SegmentPerformance.model_validate(live)})
 
 
 @router.delete(

@@ -91,10 +91,10 @@ async def test_a_segment_sums_the_plans_that_targeted_it(api: ApiUnderTest, sell
     owner = api.auth(seller)
     repeat = await api.client.get("/v1/segments/repeat_customers", headers=owner)
     assert repeat.status_code == 200, repeat.text
-    performance = repeat.json()["performance"]
+    performance = repeat.json()["performance_live"]
     assert (performance["plans"], performance["recipients"], performance["delivered"]) == (1, 4, 3)
     new = (await api.client.get("/v1/segments/new_customers", headers=owner)).json()
-    assert new["performance"] == {
+    assert new["performance_live"] == {
         "plans": 1,
         "recipients": 1,
         "suppressed": {},
@@ -108,7 +108,67 @@ async def test_a_segment_sums_the_plans_that_targeted_it(api: ApiUnderTest, sell
         "coupons_claimed": 0,
     }
     untouched = (await api.client.get("/v1/segments/lapsed_customers", headers=owner)).json()
-    assert untouched["performance"] is None
+    assert untouched["performance_live"] is None
+
+
+ZEROS = {
+    "plans": 0,
+    "recipients": 0,
+    "suppressed": {},
+    "sent": 0,
+    "delivered": 0,
+    "read": 0,
+    "clicked": 0,
+    "failed": 0,
+    "orders": 0,
+    "gmv": 0.0,
+    "coupons_claimed": 0,
+}
+
+
+async def test_a_segment_shows_its_daily_snapshot_as_of_yesterday_never_null(
+    api: ApiUnderTest, seller: str
+) -> None:
+    """Today is 3 July in Bangkok: the figures are those of the plans sent on 1 and 2 July
+    up to the end of 2 July. The orders of 3 July and the claim of 4 July come later."""
+    owner = api.auth(seller)
+    listing = await api.client.get("/v1/segments", headers=owner)
+    assert listing.status_code == 200, listing.text
+    shown = {s["segment_id"]: s["performance"] for s in listing.json()["items"]}
+    assert shown["repeat_customers"] == {
+        "as_of": "2024-07-02",
+        "plans": 1,
+        "recipients": 4,
+        "suppressed": {"blocked": 1},
+        "sent": 3,
+        "delivered": 3,
+        "read": 2,
+        "clicked": 1,
+        "failed": 1,
+        "orders": 0,
+        "gmv": 0.0,
+        "coupons_claimed": 0,
+    }
+    assert shown["new_customers"] == {
+        **ZEROS,
+        "as_of": "2024-07-02",
+        "plans": 1,
+        "recipients": 1,
+        "sent": 1,
+        "delivered": 1,
+    }
+    # A segment no plan targeted: zeros, never null.
+    assert shown["lapsed_customers"] == {**ZEROS, "as_of": "2024-07-02"}
+    one = (await api.client.get("/v1/segments/repeat_customers", headers=owner)).json()
+    assert one["performance"] == shown["repeat_customers"]
+
+    # Two days on, the snapshot is as of 4 July: the orders of 3 July and the claim count.
+    api.clock.now += timedelta(days=2)
+    later = (await api.client.get("/v1/segments/new_customers", headers=api.auth(seller))).json()
+    assert later["performance"] == {**later["performance_live"], "as_of": "2024-07-04"}
+    assert (later["performance"]["orders"], later["performance"]["gmv"]) == (1, 20.5)
+    repeat = await api.client.get("/v1/segments/repeat_customers", headers=api.auth(seller))
+    assert repeat.json()["performance"]["coupons_claimed"] == 1
 
 
 async def test_the_overview_shows_the_funnel_and_segments_of_market_local_days(

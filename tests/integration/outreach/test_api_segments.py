@@ -17,6 +17,7 @@ from services.customers.domain.relationship import fold
 from services.customers.projection import TOPICS as PROJECTION_TOPICS
 from services.customers.projection import CustomerProjection
 from services.customers.recompute import Recompute
+from services.delivery.performance.reader import no_segment_figures
 from services.shared.codec import decode, encode
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.kafka import new_producer
@@ -107,9 +108,14 @@ async def test_the_java_example_is_saved_previewed_and_sized(
     assert sizes["followers_not_purchased"] == (4, D.isoformat())
     assert sizes["cart_abandoners"] == (1, D.isoformat())
     one = (await api.client.get(f"/v1/segments/{segment_id}", headers=owner)).json()
-    assert (one["size"], one["as_of"], one["performance"]) == (2, D.isoformat(), None)
+    assert (one["size"], one["as_of"], one["performance_live"]) == (2, D.isoformat(), None)
+    # No plan targeted it: the daily snapshot (as of yesterday) is zeros, never null.
+    nothing_sent = {**no_segment_figures(), "as_of": (D - timedelta(days=1)).isoformat()}
+    assert one["performance"] == nothing_sent
     builtin = (await api.client.get("/v1/segments/new_customers", headers=owner)).json()
-    assert (builtin["builtin"], builtin["size"], builtin["performance"]) == (True, 1, None)
+    assert (builtin["builtin"], builtin["size"], builtin["performance"]) == (True, 1, nothing_sent)
+    assert builtin["performance_live"] is None
+    assert all(s["performance"] == nothing_sent for s in listing)
 
     records = await read_records(api.settings, "crm.segments", count=1)
     assert records[0].key == seller.encode()

@@ -22,7 +22,9 @@ from services.delivery.domain.performance import (
     fold,
     order_tally,
     overview_of,
+    progress_day_fields,
     progress_fields,
+    snapshot_of,
     supersedes,
     total,
 )
@@ -41,7 +43,7 @@ LATE = utc("2024-07-03T23:30:00")
         (b.delivered(LATE, "p1", "c1"), "delivered", 1, date(2024, 7, 4)),
         (b.read(LATE, "p1", "c1"), "read", 2, date(2024, 7, 4)),
         (b.clicked(LATE, "p1", "c1"), "clicked", 4, date(2024, 7, 4)),
-        (b.failed(LATE, "p1", "c1"), "failed", 8, None),
+        (b.failed(LATE, "p1", "c1"), "failed", 8, date(2024, 7, 4)),
     ],
 )
 def test_an_engagement_event_counts_one_message_on_its_local_day(
@@ -62,8 +64,12 @@ def test_an_order_adds_one_order_and_its_gmv_a_claim_one_claim() -> None:
         "s1", "p1", OnceMark("order:o-9"), (("orders", 1), ("gmv", 120.5)), date(2024, 7, 4)
     )
     claim = b.claim(LATE, "c1")
-    assert claim_tally(claim, "p1") == Tally(
-        "s1", "p1", OnceMark(f"claim:{claim.event_id}"), (("coupons_claimed", 1),), None
+    assert claim_tally(claim, "p1", "TH") == Tally(
+        "s1",
+        "p1",
+        OnceMark(f"claim:{claim.event_id}"),
+        (("coupons_claimed", 1),),
+        date(2024, 7, 4),
     )
 
 
@@ -183,3 +189,47 @@ def test_the_overview_sums_days_into_the_funnel_and_per_segment() -> None:
             "gmv": 99.5,
         },
     ]
+
+
+def test_the_overview_leaves_out_the_figures_it_does_not_show() -> None:
+    days = [{"p1|delivered": "2", "p1|failed": "1", "p1|recipients": "9", "p1|sent": "8"}]
+    overview = overview_of(days, {"p1": "repeat_customers"})
+    assert overview.funnel.model_dump() == {"delivered": 2, "read": 0, "clicked": 0, "ordered": 0}
+    assert [(s.segment_id, s.delivered) for s in overview.segments] == [("repeat_customers", 2)]
+
+
+def test_a_segment_snapshot_adds_up_the_days_and_takes_the_latest_fan_out_counts() -> None:
+    first = b.progressed(LATE, "p1", recipients=4, sent=3, suppressed={"blocked": 1})
+    later = b.progressed(
+        LATE + timedelta(days=1), "p1", recipients=6, sent=5, suppressed={"blocked": 1}, done=True
+    )
+    days = [
+        # Read newest first: the order of the days does not matter.
+        {**progress_day_fields(later), "p1|read": "1", "p1|orders": "1", "p1|gmv": "10.5"},
+        {
+            **progress_day_fields(first),
+            "p1|delivered": "3",
+            "p1|read": "2",
+            "p1|failed": "1",
+            "p1|coupons_claimed": "1",
+            "p2|delivered": "7",
+            "p-unknown|delivered": "5",
+        },
+    ]
+    segment_of = {"p1": "repeat_customers", "p2": "repeat_customers", "p3": "new_customers"}
+    snapshots = snapshot_of(days, segment_of)
+    assert set(snapshots) == {"repeat_customers"}
+    repeat = snapshots["repeat_customers"]
+    assert repeat.plans == 2
+    assert repeat.figures == PlanFigures(
+        recipients=6,
+        sent=5,
+        suppressed={"blocked": 1},
+        delivered=10,
+        read=3,
+        failed=1,
+        orders=1,
+        gmv=10.5,
+        coupons_claimed=1,
+    )
+    assert snapshot_of([], segment_of) == {}
