@@ -12,6 +12,7 @@ import pytest
 
 from services.customers.domain.relationship import RelationshipEvent
 from services.customers.firing.events import firing_id
+from services.customers.recompute import Recompute
 from services.shared.settings import Settings
 from tests.integration.customers.firing_support import (
     FIRING_TOPICS,
@@ -187,3 +188,33 @@ async def test_firings_wait_for_the_projection_to_apply_the_events_before_them(
         applied[0] = STARTS + 26 * HOUR
         await h.at(STARTS + 26 * HOUR)
         assert await h.firings.pairs() == [("plan-1", "c-waits")]
+
+
+async def test_a_plan_fires_only_for_members_of_its_segment_at_the_due_moment(
+    firing_settings: Settings,
+) -> None:
+    """high_value_customers is judged against the latest daily threshold; a built-in
+    segment on the relationship as it stands when the trigger comes due."""
+    thanks = automated_plan(
+        "thanks", {"type": "post_purchase"}, STARTS, ENDS, segment_id="high_value_customers"
+    )
+    welcome = automated_plan("welcome", {"type": "new_follower"}, STARTS, ENDS)
+    async with running_engine(firing_settings, FixedClock(STARTS)) as h:
+        # Ten spenders of 100 before the plans: one place in the top 10 %, tied, so
+        # nobody has it; the threshold to beat is 100.
+        for n in range(10):
+            await h.arm(f"regular-{n}", [ordered(STARTS - 10 * DAY, f"o-{n}", gmv=100.0)])
+        recompute = Recompute(h.store, h.engine.definitions, h.clock)
+        assert (await recompute.seller(SELLER)).sizes["high_value_customers"] == 0
+        assert await h.store.high_value_threshold(SELLER) == 100.0
+        await h.start_plan(thanks)
+        await h.start_plan(welcome)
+        h.clock.now = STARTS + HOUR
+        await h.arm("whale", [ordered(STARTS + HOUR, "o-whale", gmv=500.0)])
+        await h.arm("minnow", [ordered(STARTS + HOUR, "o-minnow", gmv=50.0)])
+        # A follower who already bought is not a follower who never purchased.
+        await h.arm("fan", [followed(STARTS + HOUR)])
+        await h.arm("buyer", [ordered(STARTS - DAY, "o-buyer"), followed(STARTS + HOUR)])
+        await h.at(STARTS + HOUR + 3 * DAY)
+        assert await h.firings.pairs() == [("thanks", "whale"), ("welcome", "fan")]
+        assert len(h.engine.schedule) == 0  # nothing left to look at for the others
