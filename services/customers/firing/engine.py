@@ -404,6 +404,10 @@ class TriggerEngine:
                 {plan.segment_id for plan, _ in pairs},
                 customers,
             )
+            if segments.market is None:
+                # No calendar to judge segments by; it comes with the seller's first
+                # metrics report or status (an active seller has both).
+                log.warning("firing_market_unknown", seller_id=seller_id, pairs=len(pairs))
             for plan, customer_id in pairs:
                 rel = rels.get(customer_id)
                 firing = self._decide(plan, customer_id, rel, segments, now, horizon)
@@ -438,9 +442,6 @@ class TriggerEngine:
         moment = firing_moment(plan.trigger, rel, horizon, start, end)
         assert moment is not None
         if segments.market is None:
-            # No calendar to judge the segment by; the market comes with the seller's
-            # first metrics report or status (an active seller has both).
-            log.warning("firing_market_unknown", seller_id=plan.seller_id, plan_id=plan.plan_id)
             metrics.SEGMENT_JUDGEMENTS.labels("market_unknown").inc()
             self.schedule.push(now + MISSING_RELATIONSHIP_RETRY, plan.plan_id, customer_id)
             return None

@@ -218,3 +218,17 @@ async def test_a_plan_fires_only_for_members_of_its_segment_at_the_due_moment(
         await h.at(STARTS + HOUR + 3 * DAY)
         assert await h.firings.pairs() == [("thanks", "whale"), ("welcome", "fan")]
         assert len(h.engine.schedule) == 0  # nothing left to look at for the others
+
+
+async def test_a_due_pair_waits_while_the_sellers_market_is_unknown(
+    firing_settings: Settings,
+) -> None:
+    plan = automated_plan("plan-1", {"type": "cart_abandoned"}, STARTS, ENDS)
+    async with running_engine(firing_settings, FixedClock(STARTS)) as h:
+        await h.store.redis.hdel(h.store.markets_key, SELLER)
+        await h.start_plan(plan)
+        await h.arm("c1", [cart_added(STARTS + HOUR)])
+        assert await h.at(STARTS + 25 * HOUR) == []  # no calendar to judge its segment by
+        await h.store.set_markets({SELLER: "TH"})  # its first metrics report arrives
+        fired = await h.at(STARTS + 25 * HOUR + timedelta(minutes=1))
+        assert [(f.customer_id, f.due_at) for f in fired] == [("c1", STARTS + 25 * HOUR)]
