@@ -1,8 +1,8 @@
 """Per seller-customer activity and per-customer profile attributes."""
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from schemas.envelope import Event
 from schemas.types import Currency, Identifier, Label, NonNegativeFloat
@@ -78,3 +78,17 @@ class CustomerProfileUpdated(Event):
     gender: Label | None
     age_band: Label | None
     language: Label | None = Field(description="The customer's app language, e.g. 'th'.")
+    # Added after the first producers: optional, so their events stay valid.
+    name: Label | None = Field(
+        default=None,
+        description="How the shop may address the customer, e.g. 'Anna'; "
+        "fills {customer_name} in messages. Null or absent: unknown.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _unknown_name_left_out(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # An event written without a name reads back exactly as it was written.
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("name") is None:
+            dumped.pop("name", None)
+        return dumped

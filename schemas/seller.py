@@ -170,3 +170,14 @@ class PermissionRevoked(Event):
     seller_id: Identifier
     account_id: Identifier
     permission: Permission
+
+
+class ShopProfileUpdated(Event):
+    """The shop's public profile as customers see it; the latest one per seller wins.
+
+    Delivery fills `{shop_name}` in the messages it sends with the latest name.
+    """
+
+    event_type: Literal["ShopProfileUpdated"] = "ShopProfileUpdated"
+    seller_id: Identifier
+    shop_name: Label = Field(description="The shop's display name, e.g. 'Bloom Flowers'.")

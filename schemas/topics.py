@@ -56,6 +56,7 @@ from schemas.seller import (
     PermissionRevoked,
     SellerMetricsReported,
     SellerStatusChanged,
+    ShopProfileUpdated,
 )
 
 CleanupPolicy = Literal["delete", "compact"]
@@ -104,7 +105,7 @@ CustomerActivityEvent = Annotated[
     _D,
 ]
 CustomerProfileEvent = Annotated[CustomerProfileUpdated, _D]
-SellerAccountEvent = Annotated[PermissionGranted | PermissionRevoked, _D]
+SellerAccountEvent = Annotated[PermissionGranted | PermissionRevoked | ShopProfileUpdated, _D]
 EvaluationTickEvent = Annotated[EvaluationDue, _D]
 AppealEvent = Annotated[AppealSubmitted | AppealDecided, _D]
 SellerStatusEvent = Annotated[SellerStatusChanged, _D]
@@ -150,6 +151,7 @@ AnyEvent = Annotated[
     | CustomerProfileUpdated
     | PermissionGranted
     | PermissionRevoked
+    | ShopProfileUpdated
     | EvaluationDue
     | AppealSubmitted
     | AppealDecided
