@@ -69,11 +69,14 @@ class PlanPatch(_Body):
 
 def draft_from(fields: dict[str, Any]) -> PlanDraft | list[dict[str, str]]:
     """The draft of a request's fields, with a template's texts filled in when the
-    request names a template and gives no texts. Raises ValidationError on bad fields."""
+    request names a template and gives no texts, and an automated template's trigger
+    (with its default delay) when an automated plan gives none. Raises ValidationError
+    on bad fields."""
     content = dict(fields.get("content") or {})
-    if not content.get("texts") and content.get("template_id"):
+    template = None
+    if content.get("template_id"):
         template = templates.find(str(content["template_id"]))
-        if template is None:
+        if template is None and not content.get("texts"):
             known = ", ".join(t.template_id for t in templates.catalogue())
             return [
                 {
@@ -81,5 +84,14 @@ def draft_from(fields: dict[str, Any]) -> PlanDraft | list[dict[str, str]]:
                     "message": f"unknown template {content['template_id']!r} (known: {known})",
                 }
             ]
+    if template is not None and not content.get("texts"):
         content["texts"] = dict(template.texts)
-    return PlanDraft.model_validate({**fields, "content": content}, strict=False)
+    fields = {**fields, "content": content}
+    if (
+        template is not None
+        and template.trigger is not None
+        and fields.get("type") == "automated"
+        and fields.get("trigger") is None
+    ):
+        fields["trigger"] = template.trigger.model_dump()
+    return PlanDraft.model_validate(fields, strict=False)

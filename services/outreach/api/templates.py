@@ -1,16 +1,20 @@
-"""GET /v1/templates: the pre-built templates, with their languages."""
+"""GET /v1/templates: the pre-built templates, with their languages, the plan type each is
+written for, its suggested button and (automated ones) its trigger."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from schemas.outbound import Button
+from schemas.plans import Trigger
 from services.outreach.api.auth import CustomersAccount
 from services.outreach.api.problems import problem_responses
 from services.outreach.api.runtime import Runtime, runtime_of
 from services.outreach.domain import templates
+from services.outreach.domain.templates import TemplateCategory, TemplateKind
 
 router = APIRouter(tags=["templates"], responses=problem_responses(401, 403))
 
@@ -18,8 +22,17 @@ router = APIRouter(tags=["templates"], responses=problem_responses(401, 403))
 class TemplateView(BaseModel):
     template_id: str
     name: str
+    description: str
+    kind: TemplateKind = Field(description="The plan type it is written for.")
+    category: TemplateCategory
     languages: list[str]
     texts: dict[str, str]
+    placeholders: list[str] = Field(description="Filled in per recipient at fan-out.")
+    suggested_button: Button
+    trigger: Trigger | None = Field(
+        description="An automated template's trigger with its default delay; an automated "
+        "plan made from the template without a trigger gets this one."
+    )
 
 
 class TemplateList(BaseModel):
@@ -37,7 +50,16 @@ async def list_templates(
     return TemplateList(
         items=[
             TemplateView(
-                template_id=t.template_id, name=t.name, languages=list(t.languages), texts=t.texts
+                template_id=t.template_id,
+                name=t.name,
+                description=t.description,
+                kind=t.kind,
+                category=t.category,
+                languages=list(t.languages),
+                texts=t.texts,
+                placeholders=list(t.placeholders),
+                suggested_button=Button(type=t.suggested_button),
+                trigger=t.trigger,
             )
             for t in shown
         ]

@@ -1,20 +1,14 @@
-"""The pre-built template catalogue and safe placeholder rendering (SPEC section 5).
+"""The pre-built template catalogue (SPEC section 5).
 
 The catalogue is data (templates.toml beside this module), parsed and validated once at
 import: a bad edit fails at start, naming the template and field, instead of sending a
-broken message.
-
-Placeholders are replaced by a small tokenizer, never by `str.format`, `eval` or attribute
-access: seller-written text is untrusted, and `{customer_name.__class__}` or `{0}` must
-stay harmless text. The syntax is otherwise the same as `str.format`'s: `{{` and `}}` are
-literal braces.
+broken message. Placeholders are spelled as schemas/placeholders.py says; delivery fills
+them in per recipient.
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
-from collections.abc import Mapping
 from itertools import chain
 from pathlib import Path
 from typing import Literal, Self
@@ -23,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from schemas.engagement import ClickTarget
 from schemas.outbound import TEXT_MAX_LENGTH
-from schemas.plans import TriggerType
+from schemas.placeholders import placeholders_in, unknown_placeholders
+from schemas.plans import Trigger, TriggerType
 
 CATALOGUE_FILE = Path(__file__).with_name("templates.toml")
 
@@ -45,110 +40,8 @@ CATALOGUE_LANGUAGES: tuple[str, ...] = tuple(
     dict.fromkeys(chain(["en"], *MARKET_LANGUAGES.values()))
 )
 
-PLACEHOLDERS = frozenset({"customer_name", "shop_name", "coupon"})
-
-# What a placeholder becomes when its value is missing or blank, per language: neutral
-# words that fit where the catalogue puts the placeholder ("Hi {customer_name}," →
-# "Hi valued customer,"). A language not listed uses English.
-FALLBACKS: dict[str, dict[str, str]] = {
-    "customer_name": {
-        "en": "valued customer",
-        "th": "คุณลูกค้า",
-        "id": "Kak",
-        "ms": "pelanggan",
-        "vi": "bạn",
-        "fil": "ka-suki",
-        "zh": "亲爱的顾客",
-    },
-    "shop_name": {
-        "en": "our shop",
-        "th": "ร้านของเรา",
-        "id": "toko kami",
-        "ms": "kedai kami",
-        "vi": "cửa hàng chúng tôi",
-        "fil": "aming shop",
-        "zh": "本店",
-    },
-    "coupon": {
-        "en": "a special coupon",
-        "th": "คูปองพิเศษ",
-        "id": "kupon spesial",
-        "ms": "kupon istimewa",
-        "vi": "mã giảm giá đặc biệt",
-        "fil": "isang espesyal na coupon",
-        "zh": "专属优惠券",
-    },
-}
-
-# Left to right: an escaped brace, a braced field, an opening brace that is never closed
-# (reported up to the next space or brace), a lone closing brace.
-_TOKEN = re.compile(r"\{\{|\}\}|\{[^{}]*\}|\{[^{}\s]*|\}")
-_ELLIPSIS = "…"
-
-TemplateKind = Literal["announcement", "promotion", "reminder", "relationship"]
-
-
-def _placeholder_name(token: str) -> str | None:
-    """The known placeholder a token names, or None."""
-    if len(token) > 2 and token[0] == "{" and token[-1] == "}" and token[1:-1] in PLACEHOLDERS:
-        return token[1:-1]
-    return None
-
-
-def _is_escaped_brace(token: str) -> bool:
-    return token in ("{{", "}}")
-
-
-def placeholders_in(text: str) -> set[str]:
-    """The known placeholders a text uses, e.g. {"customer_name", "shop_name"}."""
-    names = (_placeholder_name(match.group()) for match in _TOKEN.finditer(text))
-    return {name for name in names if name is not None}
-
-
-def unknown_placeholders(text: str) -> list[str]:
-    """Every braced fragment that is neither a known placeholder nor an escaped brace, in
-    order: `{0}`, `{}`, `{x!r}`, `{customer_name.__class__}`, an unclosed `{name` or a
-    lone `}`. Empty means the text renders exactly as written."""
-    return [
-        token
-        for token in (match.group() for match in _TOKEN.finditer(text))
-        if not _is_escaped_brace(token) and _placeholder_name(token) is None
-    ]
-
-
-def fallback(placeholder: str, language: str = "en") -> str:
-    """The neutral word used for a placeholder without a value, in that language (its
-    primary subtag: "zh-SG" uses "zh"), else in English."""
-    words = FALLBACKS[placeholder]
-    return words.get(language.split("-", 1)[0], words["en"])
-
-
-def render(text: str, values: Mapping[str, str], *, language: str = "en") -> str:
-    """The text with each known placeholder replaced by its value, inserted literally.
-
-    A missing or blank value becomes the placeholder's `fallback` in `language`. Values
-    are never expanded again, so a customer named "{shop_name}" stays "{shop_name}".
-    Unknown placeholders and stray braces (which validation refuses) stay as written, so
-    rendering never fails. A result longer than 500 characters is cut to 499 and ends
-    with "…".
-    """
-
-    def substitute(match: re.Match[str]) -> str:
-        token = match.group()
-        if _is_escaped_brace(token):
-            return token[0]
-        name = _placeholder_name(token)
-        if name is None:
-            return token
-        value = values.get(name)
-        if value is None or not value.strip():
-            return fallback(name, language)
-        return value.strip()
-
-    rendered = _TOKEN.sub(substitute, text)
-    if len(rendered) <= TEXT_MAX_LENGTH:
-        return rendered
-    return rendered[: TEXT_MAX_LENGTH - len(_ELLIPSIS)] + _ELLIPSIS
+TemplateCategory = Literal["announcement", "promotion", "reminder", "relationship"]
+TemplateKind = Literal["one_time", "automated"]
 
 
 class Template(BaseModel):
@@ -159,12 +52,27 @@ class Template(BaseModel):
     template_id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(min_length=1, max_length=300)
-    kind: TemplateKind
+    category: TemplateCategory
     languages: tuple[str, ...] = Field(min_length=1)
     texts: dict[str, str]
     suggested_button: ClickTarget
     # The automated-plan trigger the template is written for, if any.
     suggested_trigger: TriggerType | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def kind(self) -> TemplateKind:
+        """The plan type the template is written for: automated when it has a trigger."""
+        return "one_time" if self.suggested_trigger is None else "automated"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def trigger(self) -> Trigger | None:
+        """An automated template's trigger with its SPEC default delay: what a plan made
+        from it without a trigger of its own gets."""
+        if self.suggested_trigger is None:
+            return None
+        return Trigger(type=self.suggested_trigger).with_defaults()
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -17,15 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.outbound import Button
+from schemas.placeholders import PLACEHOLDERS, placeholders_in, unknown_placeholders
 from schemas.plans import PlanContent, PlanDraft
-from services.outreach.domain.templates import (
-    PLACEHOLDERS,
-    Template,
-    find,
-    market_languages,
-    placeholders_in,
-    unknown_placeholders,
-)
+from services.outreach.domain.templates import Template, find, market_languages
 
 BUILTIN_SEGMENTS = frozenset(
     {
