@@ -50,7 +50,7 @@ from services.delivery.judge import Decided, RecipientJudge
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.outbox import Outbox
 from services.delivery.records import completion, count, progress_record, tally_of
-from services.delivery.rendering import PlanRenderer
+from services.delivery.shops import ShopNames
 from services.quota.port import QuotaPort
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.consumer import Record
@@ -102,6 +102,7 @@ class Delivery:
         store: CustomerStore,
         quota: QuotaPort,
         blocks: BlockList,
+        shops: ShopNames,
         redis: aioredis.Redis,
         clock: Clock,
         checkpoint: Checkpoint = lambda _: None,
@@ -114,7 +115,13 @@ class Delivery:
         self.clock = clock
         self.checkpoint = checkpoint
         self.judge = RecipientJudge(
-            store=store, quota=quota, blocks=blocks, redis=redis, keys=self.keys, clock=clock
+            store=store,
+            quota=quota,
+            blocks=blocks,
+            redis=redis,
+            keys=self.keys,
+            shops=shops,
+            clock=clock,
         )
         self.chunk_size = chunk_size
         self.decide_ahead = decide_ahead
@@ -283,7 +290,7 @@ class Delivery:
         todo = still_to_handle(members, last)
         del members
         tally = tally_of(progress)
-        renderer = PlanRenderer(plan, self.clock())
+        renderer = await self.judge.renderer(plan)
         metrics.FANOUT_RECIPIENTS.set(tally.recipients + len(todo))
         metrics.FANOUT_HANDLED.set(tally.recipients)
         log.info(

@@ -1,6 +1,6 @@
 """Who of a page of recipients is sent to, and their messages: the block list, the
 already-messaged marks of automated plans, the frequency cap (quota's batched script)
-and the profiles' languages. It reads Redis; the rules are in services/delivery/domain."""
+and the profiles' languages and names. It reads Redis; the rules are in services/delivery/domain."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from services.delivery.blocks import BlockList
 from services.delivery.domain.suppression import Outcome, before_cap
 from services.delivery.keys import DeliveryKeys
 from services.delivery.rendering import PlanRenderer, fast_message_id
+from services.delivery.shops import ShopNames
 from services.quota.port import QuotaPort
 
 Clock = Callable[[], datetime]
@@ -40,6 +41,7 @@ class RecipientJudge:
         blocks: BlockList,
         redis: aioredis.Redis,
         keys: DeliveryKeys,
+        shops: ShopNames,
         clock: Clock,
     ) -> None:
         self.store = store
@@ -47,7 +49,12 @@ class RecipientJudge:
         self.blocks = blocks
         self.redis = redis
         self.keys = keys
+        self.shops = shops
         self.clock = clock
+
+    async def renderer(self, plan: Plan) -> PlanRenderer:
+        """The plan's messages as of now, naming the shop as its latest profile does."""
+        return PlanRenderer(plan, self.clock(), shop_name=await self.shops.name(plan.seller_id))
 
     async def page(self, plan: Plan, customers: Sequence[str], renderer: PlanRenderer) -> Decided:
         """A page of a dispatched plan's members."""
@@ -69,7 +76,7 @@ class RecipientJudge:
             (s.decode() if isinstance(s, bytes) else s) != mark
             for s, (_, mark) in zip(stored, fired, strict=True)
         ]
-        return await self._decide(plan, customers, PlanRenderer(plan, self.clock()), already)
+        return await self._decide(plan, customers, await self.renderer(plan), already)
 
     async def _decide(
         self,
@@ -94,17 +101,19 @@ class RecipientJudge:
             outcomes.append(reason or "sent")
             if reason is None:
                 asking.append((n, customer_id, fast_message_id(prefix, customer_id)))
-        # The cap is asked last (asking records the message) and the languages are read
+        # The cap is asked last (asking records the message) and the profiles are read
         # meanwhile: one round trip's wait instead of two.
-        decisions, languages = await asyncio.gather(
+        decisions, profiles = await asyncio.gather(
             self.quota.may_send_many(plan.seller_id, [(c, m) for _, c, m in asking], self.clock()),
-            self._languages(renderer, [c for _, c, _ in asking]),
+            self._profiles(renderer, [c for _, c, _ in asking]),
         )
         messages: list[tuple[bytes, bytes]] = []
         for (n, customer_id, mid), decision in zip(asking, decisions, strict=True):
             if decision.allowed:
-                language = languages.get(customer_id, renderer.default)
-                messages.append((customer_id.encode(), renderer.render(customer_id, mid, language)))
+                language, name = profiles.get(customer_id, (renderer.default, None))
+                messages.append(
+                    (customer_id.encode(), renderer.render(customer_id, mid, language, name))
+                )
             else:
                 outcomes[n] = "frequency_capped"
         return Decided(outcomes, messages)
@@ -113,19 +122,25 @@ class RecipientJudge:
         status = await self.quota.seller_status(seller_id)
         return status is not None and status.access == "active"
 
-    async def _languages(self, renderer: PlanRenderer, customers: list[str]) -> dict[str, str]:
-        """Each customer's text language; profiles are read only when the plan has a
-        choice to make."""
-        if not customers or not renderer.has_choice:
+    async def _profiles(
+        self, renderer: PlanRenderer, customers: list[str]
+    ) -> dict[str, tuple[str, str | None]]:
+        """Each customer's text language and name; profiles are read only when the plan
+        has a language to choose or a name to fill in."""
+        if not customers or not (renderer.has_choice or renderer.addresses_customers):
             return {}
         raw = await self.store.redis.hmget(self.store.profiles_key, customers)
-        chosen: dict[str, str] = {}
+        chosen: dict[str, tuple[str, str | None]] = {}
         for customer_id, stored in zip(customers, raw, strict=True):
             if stored is None:
                 continue
             try:
-                app_language = orjson.loads(stored).get("language")
+                profile = orjson.loads(stored)
             except orjson.JSONDecodeError:
-                continue  # an unreadable profile: the plan's default language
-            chosen[customer_id] = renderer.language(app_language)
+                continue  # an unreadable profile: the plan's default language, no name
+            name = profile.get("name")
+            chosen[customer_id] = (
+                renderer.language(profile.get("language")),
+                name if isinstance(name, str) else None,
+            )
         return chosen

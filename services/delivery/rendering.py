@@ -1,5 +1,5 @@
 """OutboundMessage JSON, fast: a plan's fixed fields are encoded once per language and
-each recipient adds only its ids.
+each recipient adds only its ids (and, when the text uses it, its name).
 
 At a million recipients per plan, building and dumping a pydantic model per message
 would cost more than producing it; the bytes here are the same event (the tests parse
@@ -16,6 +16,7 @@ import orjson
 from schemas.outbound import OutboundMessage
 from schemas.plans import Plan
 from services.delivery.domain.messages import MESSAGE_NAMESPACE, language_for, message_id
+from services.delivery.domain.placeholders import Personalized, render
 
 _NAMESPACE_BYTES = MESSAGE_NAMESPACE.bytes
 
@@ -30,12 +31,28 @@ def fast_message_id(plan_prefix: bytes, customer_id: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def plan_values(plan: Plan, shop_name: str | None) -> dict[str, str | None]:
+    """The placeholder values every recipient of the plan shares."""
+    return {"shop_name": shop_name, "coupon": plan.content.coupon_id}
+
+
 def reference_message(
-    plan: Plan, customer_id: str, app_language: str | None, at: datetime
+    plan: Plan,
+    customer_id: str,
+    app_language: str | None,
+    at: datetime,
+    *,
+    shop_name: str | None = None,
+    customer_name: str | None = None,
 ) -> OutboundMessage:
     """The message as the schema builds it; what `PlanRenderer` must equal."""
     language = language_for(plan.content, app_language)
     mid = message_id(plan.plan_id, customer_id)
+    text = render(
+        plan.content.texts[language],
+        {**plan_values(plan, shop_name), "customer_name": customer_name},
+        language=language,
+    )
     return OutboundMessage(
         event_id=mid,
         occurred_at=at,
@@ -45,7 +62,7 @@ def reference_message(
         seller_id=plan.seller_id,
         customer_id=customer_id,
         language=language,
-        text=plan.content.texts[language],
+        text=text,
         product_ids=list(plan.content.product_ids),
         coupon_id=plan.content.coupon_id,
         button=plan.content.button,
@@ -53,9 +70,11 @@ def reference_message(
 
 
 class PlanRenderer:
-    """Encodes one plan's messages as of one instant."""
+    """Encodes one plan's messages as of one instant, with its placeholders filled in:
+    the shop's name and the coupon once per language, the customer's name per message
+    (only for texts that use it)."""
 
-    def __init__(self, plan: Plan, at: datetime) -> None:
+    def __init__(self, plan: Plan, at: datetime, *, shop_name: str | None = None) -> None:
         self.plan = plan
         self._prefix = plan.plan_id.encode() + b"/"
         content = plan.content
@@ -65,19 +84,34 @@ class PlanRenderer:
             "occurred_at": at.isoformat(),
         }
         self._head = orjson.dumps(head)[:-1] + b',"event_id":"'
-        self._tails: dict[str, bytes] = {}
+        values = plan_values(plan, shop_name)
+        self._texts: dict[str, Personalized] = {}
+        # Per language: the fields before the text, and those after it.
+        self._around: dict[str, tuple[bytes, bytes]] = {}
+        self._tails: dict[str, bytes] = {}  # the whole tail, when the text is the same for all
         for language, text in content.texts.items():
-            fixed = {
+            personalized = Personalized.of(text, values, language=language)
+            before = {
                 "plan_id": plan.plan_id,
                 "plan_type": plan.type,
                 "seller_id": plan.seller_id,
                 "language": language,
-                "text": text,
+            }
+            after = {
                 "product_ids": list(content.product_ids),
                 "coupon_id": content.coupon_id,
                 "button": None if content.button is None else content.button.model_dump(),
             }
-            self._tails[language] = b"," + orjson.dumps(fixed)[1:]
+            around = (
+                b"," + orjson.dumps(before)[1:-1] + b',"text":',
+                b"," + orjson.dumps(after)[1:],
+            )
+            self._texts[language] = personalized
+            self._around[language] = around
+            if not personalized.addresses_customer:
+                self._tails[language] = (
+                    around[0] + orjson.dumps(personalized.fill(None)) + around[1]
+                )
 
     @property
     def default(self) -> str:
@@ -88,13 +122,25 @@ class PlanRenderer:
         """More than one language: each customer's profile decides."""
         return len(self.plan.content.texts) > 1
 
+    @property
+    def addresses_customers(self) -> bool:
+        """Some text uses {customer_name}: each customer's profile gives it."""
+        return len(self._tails) < len(self._texts)
+
     def language(self, app_language: str | None) -> str:
         return language_for(self.plan.content, app_language)
 
-    def render(self, customer_id: str, message_id: str, language: str) -> bytes:
+    def render(
+        self, customer_id: str, message_id: str, language: str, customer_name: str | None = None
+    ) -> bytes:
         """The message to this customer in `language` (one of `language()`'s answers);
         `message_id` is `fast_message_id` of the plan and customer."""
         mid = message_id.encode()
+        tail = self._tails.get(language)
+        if tail is None:
+            before, after = self._around[language]
+            text = self._texts[language].fill(customer_name)
+            tail = before + orjson.dumps(text) + after
         return b"".join(
             (
                 self._head,
@@ -103,6 +149,6 @@ class PlanRenderer:
                 mid,
                 b'","customer_id":',
                 orjson.dumps(customer_id),
-                self._tails[language],
+                tail,
             )
         )

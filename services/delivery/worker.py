@@ -1,5 +1,6 @@
 """`crm worker delivery`: the transactional fan-out of dispatched plans and automated
-firings onto crm.outbound-messages, the shop-blocks projection it suppresses by, and the
+firings onto crm.outbound-messages, the shop-blocks projection it suppresses by, the
+shop names it fills in (crm.seller-accounts), and the
 performance projection the API serves, with /healthz, /readyz and /metrics on
 CRM_OPS_PORT."""
 
@@ -18,6 +19,7 @@ from services.delivery.blocks import BlockList, block_consumer
 from services.delivery.fanout import Delivery
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.performance.projection import PerformanceProjection
+from services.delivery.shops import ShopNames, shop_name_consumer
 from services.quota.adapter import open_quota
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.crash import Checkpoint, crash_checkpoint
@@ -42,6 +44,7 @@ WORKER_TOPICS = (
     "crm.chat-engagement",
     "crm.customer-activity",
     "crm.seller-status",
+    "crm.seller-accounts",
     "crm.quota-ledger",
     "crm.dead-letters",
 )
@@ -62,10 +65,15 @@ def blocks_group(settings: Settings) -> str:
     return f"{settings.topic_prefix}crm-delivery-blocks"
 
 
+def shop_names_group(settings: Settings) -> str:
+    return f"{settings.topic_prefix}crm-delivery-shop-names"
+
+
 @dataclass
 class DeliveryParts:
     fan_out: Delivery
     blocks: DeadLetteringConsumer
+    shop_names: DeadLetteringConsumer
     redis: aioredis.Redis
 
 
@@ -77,10 +85,13 @@ async def delivery_parts(
     checkpoint: Checkpoint = lambda _: None,
     chunk_size: int | None = None,
 ) -> AsyncIterator[DeliveryParts]:
-    """The fan-out and the blocks projection it suppresses by, over one Redis client and
-    the quota adapter (the worker runs them; tests run them in-process)."""
+    """The fan-out, the blocks projection it suppresses by and the shop names it fills
+    in, over one Redis client and the quota adapter (the worker runs them; tests run them
+    in-process)."""
     redis = customers_redis(settings)
-    blocks = BlockList(redis, DeliveryKeys(delivery_prefix(settings)))
+    keys = DeliveryKeys(delivery_prefix(settings))
+    blocks = BlockList(redis, keys)
+    shops = ShopNames(redis, keys)
     try:
         async with open_quota(settings) as quota:
             fan_out = Delivery(
@@ -88,13 +99,17 @@ async def delivery_parts(
                 store=customer_store(settings, redis),
                 quota=quota,
                 blocks=blocks,
+                shops=shops,
                 redis=redis,
                 clock=clock,
                 checkpoint=checkpoint,
                 chunk_size=chunk_size or settings.delivery_chunk_size,
             )
             yield DeliveryParts(
-                fan_out, block_consumer(settings, blocks, blocks_group(settings)), redis
+                fan_out,
+                block_consumer(settings, blocks, blocks_group(settings)),
+                shop_name_consumer(settings, shops, shop_names_group(settings)),
+                redis,
             )
     finally:
         await redis.aclose()
@@ -110,10 +125,12 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
                 settings,
                 fan_out=lambda: parts.fan_out.ready,
                 blocks=lambda: parts.blocks.ready,
+                shop_names=lambda: parts.shop_names.ready,
                 performance=performance.ready,
             ),
             asyncio.TaskGroup() as tasks,
         ):
             tasks.create_task(parts.blocks.run(stopping))
+            tasks.create_task(parts.shop_names.run(stopping))
             tasks.create_task(parts.fan_out.run(stopping))
             tasks.create_task(performance.run(stopping))

@@ -130,8 +130,8 @@ def permission_store(settings: Settings, redis: aioredis.Redis) -> PermissionSto
 
 def permissions_handler(store: PermissionStore) -> Handler:
     async def project(event: Event, record: Record) -> None:
-        # The topic's schema admits only these two; anything else was dead-lettered.
-        assert isinstance(event, PermissionGranted | PermissionRevoked)
+        if not isinstance(event, PermissionGranted | PermissionRevoked):
+            return  # a ShopProfileUpdated: delivery's (the shop name of its messages)
         key = record.key.decode(errors="replace") if record.key is not None else None
         if key != event.seller_id:
             # Offsets order a seller's facts only within its partition (key seller_id).

@@ -24,6 +24,8 @@ class Profile(StrictModel):
     gender: Label | None = None
     age_band: Label | None = None
     language: Label | None = None
+    # How the shop may address the customer ({customer_name}); not a segment attribute.
+    name: Label | None = None
     updated_at: AwareDatetime
 
     def attribute(self, name: str) -> str | None:
@@ -40,6 +42,7 @@ def profile_from(event: CustomerProfileUpdated) -> Profile:
         gender=event.gender,
         age_band=event.age_band,
         language=event.language,
+        name=event.name,
         updated_at=event.occurred_at.astimezone(UTC),
     )
 
@@ -56,4 +59,4 @@ def evolve_profile(current: Profile | None, event: CustomerProfileUpdated) -> Pr
 def _rank(profile: Profile) -> tuple[datetime, tuple[str, ...]]:
     # Unknown sorts as "", which no known value can be (labels are never empty).
     values = tuple(profile.attribute(name) or "" for name in PROFILE_ATTRIBUTES)
-    return profile.updated_at, values
+    return profile.updated_at, (*values, profile.name or "")

@@ -154,7 +154,7 @@ async def _forget(redis: aioredis.Redis, prefix: str) -> None:
 async def running_delivery(
     settings: Settings, clock: Any = None, chunk_size: int = 1000
 ) -> AsyncIterator[Delivery]:
-    """The fan-out and the blocks projection, in-process."""
+    """The fan-out, the blocks and the shop-names projections, in-process."""
     stopping = asyncio.Event()
     async with delivery_parts(
         settings, clock=clock or (lambda: datetime.now(UTC)), chunk_size=chunk_size
@@ -162,6 +162,7 @@ async def running_delivery(
         tasks = [
             asyncio.create_task(parts.fan_out.run(stopping)),
             asyncio.create_task(parts.blocks.run(stopping)),
+            asyncio.create_task(parts.shop_names.run(stopping)),
         ]
         try:
             for _ in range(600):

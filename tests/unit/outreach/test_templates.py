@@ -4,12 +4,9 @@ The placeholder rules themselves are tested in tests/unit/delivery/test_placehol
 
 from __future__ import annotations
 
-import string
 from typing import get_args
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.markets import MARKET_TIME_ZONES, Market

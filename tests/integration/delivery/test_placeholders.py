@@ -1,0 +1,141 @@
+"""A template plan reaches every customer with its placeholders filled in: the shop's
+name from a ShopProfileUpdated on crm.seller-accounts, each customer's name from their
+CustomerProfileUpdated (through the customers projection), the plan's coupon, and a
+fallback in the message's language where a value is unknown."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from schemas.customer import CustomerProfileUpdated
+from schemas.seller import ShopProfileUpdated
+from services.customers.definitions import SegmentDefinitions
+from services.customers.projection import CustomerProjection
+from services.customers.store import customers_prefix
+from services.delivery.domain.placeholders import fallback
+from services.delivery.keys import DeliveryKeys, delivery_prefix
+from services.delivery.shops import ShopNames
+from services.outreach.domain.templates import find
+from services.shared.consumer import DeadLetteringConsumer
+from services.shared.settings import Settings
+from tests.integration.delivery.support import (
+    DELIVERY_TOPICS,
+    SELLER,
+    committed,
+    dispatch,
+    one_time_plan,
+    pairs,
+    publish,
+    running_delivery,
+    shop,
+)
+from tests.integration.outreach.support import eventually
+
+pytestmark = pytest.mark.integration
+
+Topics = Callable[..., Awaitable[list[str]]]
+RAW = re.compile(r"\{[^{}]*\}")
+
+
+def _profile(customer: str, language: str | None, name: str | None) -> CustomerProfileUpdated:
+    return CustomerProfileUpdated(
+        event_id=uuid.uuid4(),
+        occurred_at=datetime.now(UTC),
+        customer_id=customer,
+        region=None,
+        city=None,
+        gender=None,
+        age_band=None,
+        language=language,
+        name=name,
+    )
+
+
+async def test_a_template_plans_messages_carry_the_shop_customer_and_coupon(
+    settings: Settings, topics: Topics
+) -> None:
+    await topics(*DELIVERY_TOPICS, "crm.customer-profiles")
+    template = find("coupon")
+    assert template is not None
+    plan = one_time_plan(
+        "p-coupon",
+        template_id="coupon",
+        texts={"en": template.texts["en"], "th": template.texts["th"]},
+        coupon_id="SAVE10",
+        button={"type": "coupon"},
+    )
+    customers = ["c-anna", "c-thai", "c-nobody"]
+    await publish(
+        settings,
+        "crm.seller-accounts",
+        [
+            ShopProfileUpdated(
+                event_id=uuid.uuid4(),
+                occurred_at=datetime.now(UTC),
+                seller_id=SELLER,
+                shop_name="Bloom Flowers",
+            )
+        ],
+        SELLER,
+    )
+    for profile in (_profile("c-anna", "en", "Anna"), _profile("c-thai", "th", None)):
+        await publish(settings, "crm.customer-profiles", [profile], profile.customer_id)
+
+    async with shop(settings) as seller:
+        await seller.activate()
+        await seller.members(plan.segment_id, customers)
+        # The customers service's own projection turns the profiles into the store.
+        projection = CustomerProjection(
+            seller.store, SegmentDefinitions(seller.store.redis, customers_prefix(settings))
+        )
+        profiles = DeadLetteringConsumer(
+            settings,
+            service="customers",
+            topics=["crm.customer-profiles"],
+            group_id=f"{settings.topic_prefix}test-profiles",
+            handler=projection.handle,
+            flush=projection.flush,
+        )
+        stopping = asyncio.Event()
+        projecting = asyncio.create_task(profiles.run(stopping))
+        names = ShopNames(seller.store.redis, DeliveryKeys(delivery_prefix(settings)))
+        try:
+            stored = await eventually(
+                lambda: _both(seller.store.profiles(["c-anna", "c-thai"])), timeout=60
+            )
+            assert stored, "the customers projection never stored the profiles"
+            assert stored["c-anna"].name == "Anna"
+            async with running_delivery(settings):
+                shop_name = await eventually(lambda: names.name(SELLER), timeout=60)
+                assert shop_name == "Bloom Flowers"
+                await dispatch(settings, plan)
+                messages = await committed(settings, "crm.outbound-messages", expected=3)
+        finally:
+            stopping.set()
+            await projecting
+
+    assert pairs(messages) == {("p-coupon", c): 1 for c in customers}
+    by_customer = {m.customer_id: m for m in messages}
+    for message in messages:
+        assert RAW.search(message.text) is None, message.text
+        assert "Bloom Flowers" in message.text
+        assert "SAVE10" in message.text
+    anna, thai, nobody = (by_customer[c] for c in customers)
+    assert anna.language == "en"
+    assert anna.text.startswith("Hi Anna, here")
+    assert fallback("customer_name", "en") not in anna.text
+    assert thai.language == "th"
+    assert fallback("customer_name", "th") in thai.text
+    assert nobody.language == "en"  # no profile: the default language and no name
+    assert fallback("customer_name", "en") in nobody.text
+
+
+async def _both(reading: Awaitable[dict[str, object]]) -> dict[str, object] | None:
+    found = await reading
+    return found if len(found) == 2 else None
