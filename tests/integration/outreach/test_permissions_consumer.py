@@ -9,7 +9,7 @@ import uuid
 from contextlib import suppress
 
 from schemas.dead_letter import DeadLetter
-from schemas.seller import PermissionGranted, PermissionRevoked
+from schemas.seller import PermissionGranted, PermissionRevoked, ShopProfileUpdated
 from services.outreach.permissions import permission_store, permissions_consumer
 from services.shared.codec import decode, encode
 from tests.integration.kafka_io import read_records
@@ -34,6 +34,11 @@ async def test_events_of_another_system_are_applied_and_bad_records_dead_lettere
     topic = api.settings.topic("crm.seller-accounts")
     producer = api.runtime.producer
     await producer.send_and_wait(topic, b"{not json", key=seller.encode())
+    # The shop's profile shares the topic: delivery's, it passes by here.
+    shop = ShopProfileUpdated(
+        event_id=uuid.uuid4(), occurred_at=api.clock(), seller_id=seller, shop_name="Bloom"
+    )
+    await producer.send_and_wait(topic, encode(shop), key=seller.encode())
     await producer.send_and_wait(
         topic, encode(_grant(seller, f"elsewhere-{test_id}", api)), key=b"not-the-seller"
     )
