@@ -1,6 +1,7 @@
 """The delivery chapter of `crm demo`: a send-now plan to a synthetic segment fanned out by
 `crm worker delivery` (progress, the language fallback, a blocking customer suppressed),
-the chat simulator reacting, the plan's funnel; then two more plans to the same customers
+the shop's name and each customer's name filled into the text, the chat simulator
+reacting, the plan's funnel; then two more plans to the same customers
 within the week: unblocked customers receive again, and the frequency cap holds the third
 plan back from those who already got two."""
 
@@ -25,14 +26,14 @@ from schemas.engagement import ShopBlocked, ShopUnblocked
 from schemas.envelope import Event
 from schemas.markets import MARKET_TIME_ZONES
 from schemas.outbound import OutboundMessage
-from schemas.seller import SellerMetricsReported
+from schemas.seller import SellerMetricsReported, ShopProfileUpdated
 from schemas.topics import topic as registry_topic
 from services.customers.demo import _publish, _recompute, _until_projected
 from services.customers.store import customer_store, customers_redis
 from services.customers.synthetic import synthetic_shop
 from services.delivery.chat_simulator import ChatSimulator
 from services.delivery.domain.reactions import ReactionRates
-from services.delivery.worker import blocks_group
+from services.delivery.worker import blocks_group, shop_names_group
 from services.demo_api import api_answers, publish_status, seller_headers, until
 from services.quota.sample_status import sample_status
 from services.shared.codec import decode
@@ -45,6 +46,10 @@ SHOP_CUSTOMERS = 4000
 SEGMENT = "followers_not_purchased"
 # Every tenth customer uses the app in Javanese, which no plan here is written in.
 FALLBACK_LANGUAGE = "jv"
+SHOP_NAME = "Toko Batik Sari"
+# Every tenth customer (ending in 1) has told the app their name; the others get
+# "{customer_name}"'s fallback in their message's language.
+NAMED = "Budi"
 BLOCKING = 5
 UNBLOCKING = 2
 RATES = ReactionRates(read=0.45, click=0.10, block=0.002, fail=0.005, order=0.2)
@@ -67,6 +72,7 @@ async def run(settings: Settings, out: Console) -> None:
         # An enrolled seller has metrics upstream: eligibility then knows its market and
         # counts the engagement below at once, instead of parking it for a market.
         await _publish(settings, [("crm.seller-metrics", _metrics(seller, now))])
+        await _publish(settings, [_shop_profile(seller, now)])
 
         out.rule(f"a synthetic shop of {SHOP_CUSTOMERS:,} customers; the segment {SEGMENT}")
         events = _shop(seller, now)
@@ -89,12 +95,15 @@ async def run(settings: Settings, out: Console) -> None:
         blocked = sorted(members)[:BLOCKING]
         await _publish(settings, [_block(seller, c) for c in blocked])
         await _caught_up(settings, blocks_group(settings))
+        await _caught_up(settings, shop_names_group(settings))
         out.print(f"  {BLOCKING} of them block the shop's chat: {', '.join(blocked)}")
+        out.print(f"  the shop's profile (ShopProfileUpdated) names it {SHOP_NAME!r}")
 
         out.rule("a send-now plan: the fan-out, one committed message per recipient")
         first = await _send_now(http, owner, "Payday sale", settings, out)
         sent = await _messages(settings, first["plan_id"], first["sent"], first["submitted_at"])
         out.print(_languages_table(sent, languages))
+        _show_personalized(sent, out)
         out.print(
             f"  none of the {BLOCKING} blocking customers got it: "
             f"{not {m.customer_id for m in sent} & set(blocked)}"
@@ -146,7 +155,24 @@ def _shop(seller: str, now: datetime) -> list[tuple[str, Event]]:
     for index, (topic, event) in enumerate(events):
         if isinstance(event, CustomerProfileUpdated) and event.customer_id.endswith("0"):
             events[index] = (topic, event.model_copy(update={"language": FALLBACK_LANGUAGE}))
+        elif isinstance(event, CustomerProfileUpdated) and event.customer_id.endswith("1"):
+            events[index] = (topic, event.model_copy(update={"name": NAMED}))
     return events
+
+
+def _shop_profile(seller: str, now: datetime) -> tuple[str, Event]:
+    return "crm.seller-accounts", ShopProfileUpdated(
+        event_id=uuid.uuid4(), occurred_at=now, seller_id=seller, shop_name=SHOP_NAME
+    )
+
+
+def _show_personalized(sent: list[OutboundMessage], out: Console) -> None:
+    """One message to a named customer and one to a customer without a name, as sent."""
+    named = next((m for m in sent if NAMED in m.text), None)
+    unnamed = next((m for m in sent if m.language == "id" and NAMED not in m.text), None)
+    for label, message in (("with a name", named), ("without one", unnamed)):
+        if message is not None:
+            out.print(f"  as received {label} [{message.language}]: {message.text}")
 
 
 async def _members(settings: Settings, seller: str, as_of: date) -> list[str]:
@@ -199,8 +225,10 @@ async def _send_now(
         "content": {
             "default_language": "id",
             "texts": {
-                "id": f"{name}: diskon 10% dengan kupon ini, hari ini saja!",
-                "en": f"{name}: 10% off with this coupon, today only!",
+                "id": f"Hai {{customer_name}}, {name} di {{shop_name}}: diskon 10% dengan "
+                "kupon {coupon}, hari ini saja!",
+                "en": f"Hi {{customer_name}}, {name} at {{shop_name}}: 10% off with "
+                "coupon {coupon}, today only!",
             },
             "product_ids": ["p-3", "p-7"],
             "coupon_id": "payday-10",
