@@ -172,7 +172,7 @@ def _show_personalized(sent: list[OutboundMessage], out: Console) -> None:
     unnamed = next((m for m in sent if m.language == "id" and NAMED not in m.text), None)
     for label, message in (("with a name", named), ("without one", unnamed)):
         if message is not None:
-            out.print(f"  as received {label} [{message.language}]: {message.text}")
+            out.print(f"  as received {label} ({message.language}): {message.text}", markup=False)
 
 
 async def _members(settings: Settings, seller: str, as_of: date) -> list[str]:
