@@ -62,8 +62,11 @@ def fallback(placeholder: str, language: str = "en") -> str:
 
 
 def _value_or_fallback(placeholder: str, value: str | None, language: str) -> str:
-    cleaned = "" if value is None else value.translate(_NO_BRACES).strip()
-    return cleaned or fallback(placeholder, language)
+    if value is None:
+        return fallback(placeholder, language)
+    if "{" in value or "}" in value:
+        value = value.translate(_NO_BRACES)
+    return value.strip() or fallback(placeholder, language)
 
 
 _RAW = {name: f"{{{name}}}" for name in sorted(PLACEHOLDERS)}
@@ -77,6 +80,9 @@ class Personalized:
     parts: tuple[str, ...]  # literal text, with the customer's name between each two
     language: str
     plan_values: Mapping[str, str]  # shop_name and coupon as filled in
+    # Braces left in the literal parts (unknown placeholders, refused when saved): only
+    # they could pair up around a value into a raw placeholder.
+    braced: bool
 
     @classmethod
     def of(cls, text: str, values: Mapping[str, str | None], *, language: str) -> Personalized:
@@ -106,7 +112,8 @@ class Personalized:
                 current.append(token)  # unknown: refused when saved, left as written
         current.append(text[position:])
         parts.append("".join(current))
-        return cls(tuple(parts), language, plan_values)
+        braced = any("{" in part or "}" in part for part in parts)
+        return cls(tuple(parts), language, plan_values, braced)
 
     @property
     def addresses_customer(self) -> bool:
@@ -115,12 +122,12 @@ class Personalized:
     def fill(self, customer_name: str | None) -> str:
         """The text as this customer receives it: never with a raw placeholder, at most
         500 characters (a longer text is cut to 499 and ends with "…")."""
-        if self.addresses_customer:
+        if not self.addresses_customer:
+            name, text = "", self.parts[0]
+        else:
             name = _value_or_fallback("customer_name", customer_name, self.language)
             text = name.join(self.parts)
-        else:
-            name, text = "", self.parts[0]
-        if "{" in text:
+        if self.braced:
             text = self._without_raw_placeholders(text, name)
         if len(text) <= TEXT_MAX_LENGTH:
             return text
