@@ -14,14 +14,16 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas.customer import CustomerProfileUpdated
-from schemas.seller import ShopProfileUpdated
+from schemas.dead_letter import DeadLetter
+from schemas.seller import PermissionGranted, ShopProfileUpdated
 from services.customers.definitions import SegmentDefinitions
 from services.customers.projection import CustomerProjection
-from services.customers.store import customers_prefix
+from services.customers.store import customers_prefix, customers_redis
 from services.delivery.domain.placeholders import fallback
 from services.delivery.keys import DeliveryKeys, delivery_prefix
-from services.delivery.shops import ShopNames
+from services.delivery.shops import ShopNames, shop_name_consumer
 from services.outreach.domain.templates import find
+from services.shared.codec import decode
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.settings import Settings
 from tests.integration.delivery.support import (
@@ -35,6 +37,7 @@ from tests.integration.delivery.support import (
     running_delivery,
     shop,
 )
+from tests.integration.kafka_io import read_records
 from tests.integration.outreach.support import eventually
 
 pytestmark = pytest.mark.integration
@@ -139,3 +142,47 @@ async def test_a_template_plans_messages_carry_the_shop_customer_and_coupon(
 async def _both(reading: Awaitable[dict[str, object]]) -> dict[str, object] | None:
     found = await reading
     return found if len(found) == 2 else None
+
+
+async def test_the_latest_shop_name_wins_and_a_misfiled_profile_is_dead_lettered(
+    settings: Settings, topics: Topics
+) -> None:
+    await topics("crm.seller-accounts", "crm.dead-letters")
+    now = datetime.now(UTC)
+
+    def named(seller: str, name: str) -> ShopProfileUpdated:
+        return ShopProfileUpdated(
+            event_id=uuid.uuid4(), occurred_at=now, seller_id=seller, shop_name=name
+        )
+
+    grant = PermissionGranted(
+        event_id=uuid.uuid4(),
+        occurred_at=now,
+        seller_id="s-a",
+        account_id="helper",
+        permission="customers",
+    )
+    await publish(settings, "crm.seller-accounts", [named("s-a", "Old"), grant], "s-a")
+    await publish(settings, "crm.seller-accounts", [named("s-a", "New")], "s-a")
+    await publish(settings, "crm.seller-accounts", [named("s-b", "Misfiled")], "s-a")
+    redis = customers_redis(settings)
+    names = ShopNames(redis, DeliveryKeys(delivery_prefix(settings)))
+    consumer = shop_name_consumer(settings, names, f"{settings.topic_prefix}test-shop-names")
+    stopping = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stopping))
+    try:
+        letters = await read_records(settings, "crm.dead-letters", count=1)
+        assert await eventually(lambda: _is(names.name("s-a"), "New"), timeout=30)
+        assert await names.name("s-b") is None
+    finally:
+        stopping.set()
+        await running
+        await redis.aclose()
+    (letter,) = [decode("crm.dead-letters", r.value) for r in letters]
+    assert isinstance(letter, DeadLetter)
+    assert letter.error.startswith("key"), letter.error
+    assert letter.service == "delivery"
+
+
+async def _is(reading: Awaitable[str | None], expected: str) -> bool:
+    return await reading == expected
