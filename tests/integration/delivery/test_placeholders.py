@@ -15,8 +15,11 @@ import pytest
 
 from schemas.customer import CustomerProfileUpdated
 from schemas.dead_letter import DeadLetter
+from schemas.outbound import Button
+from schemas.plans import PlanContent
 from schemas.seller import PermissionGranted, ShopProfileUpdated
 from services.customers.definitions import SegmentDefinitions
+from services.customers.domain.profile import Profile
 from services.customers.projection import CustomerProjection
 from services.customers.store import customers_prefix, customers_redis
 from services.delivery.domain.placeholders import fallback
@@ -37,6 +40,7 @@ from tests.integration.delivery.support import (
     running_delivery,
     shop,
 )
+from tests.integration.delivery.test_firings import _automated, _fired, _started
 from tests.integration.kafka_io import read_records
 from tests.integration.outreach.support import eventually
 
@@ -186,3 +190,53 @@ async def test_the_latest_shop_name_wins_and_a_misfiled_profile_is_dead_lettered
 
 async def _is(reading: Awaitable[str | None], expected: str) -> bool:
     return await reading == expected
+
+
+async def test_an_automated_plans_firing_is_personalized_too(
+    settings: Settings, topics: Topics
+) -> None:
+    await topics(*DELIVERY_TOPICS)
+    template = find("cart_reminder")
+    assert template is not None
+    plan = _automated("auto-named").model_copy(
+        update={
+            "content": PlanContent(
+                template_id="cart_reminder",
+                default_language="en",
+                texts={"en": template.texts["en"], "id": template.texts["id"]},
+                button=Button(type="product_list"),
+            )
+        }
+    )
+    shop_profile = ShopProfileUpdated(
+        event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), seller_id=SELLER, shop_name="Sari"
+    )
+    await publish(settings, "crm.seller-accounts", [shop_profile], SELLER)
+    async with shop(settings) as seller:
+        await seller.activate()
+        at = datetime.now(UTC)
+        await seller.store.save_profiles(
+            {
+                "c-budi": Profile(language="id", name="Budi", updated_at=at),
+                "c-anon": Profile(language="id", updated_at=at),
+            }
+        )
+        names = ShopNames(seller.store.redis, DeliveryKeys(delivery_prefix(settings)))
+        await publish(settings, "crm.plan-events", [_started(plan)], SELLER)
+        async with running_delivery(settings):
+            assert await eventually(lambda: _is(names.name(SELLER), "Sari"), timeout=60)
+            await publish(
+                settings,
+                "crm.plan-firings",
+                [_fired(plan, "c-budi"), _fired(plan, "c-anon")],
+                SELLER,
+            )
+            messages = await committed(settings, "crm.outbound-messages", expected=2)
+    by_customer = {m.customer_id: m for m in messages}
+    budi, anon = by_customer["c-budi"], by_customer["c-anon"]
+    assert (budi.language, anon.language) == ("id", "id")
+    assert "Budi" in budi.text
+    assert fallback("customer_name", "id") in anon.text
+    for message in messages:
+        assert "Sari" in message.text
+        assert RAW.search(message.text) is None, message.text
