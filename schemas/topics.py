@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, TypeAdapter
 
+from schemas.campaigns import CampaignAnnounced
 from schemas.customer import (
     CartAdded,
     ChatStarted,
@@ -46,7 +47,12 @@ from schemas.plans import (
     PlanStarted,
     SubmitPlan,
 )
-from schemas.quota import QuotaReleased, QuotaReserved
+from schemas.quota import (
+    CampaignQuotaReleased,
+    CampaignQuotaReserved,
+    QuotaReleased,
+    QuotaReserved,
+)
 from schemas.segments import AutomatedPlanFired, SegmentDefined, SegmentDeleted
 from schemas.seller import (
     AppealDecided,
@@ -72,6 +78,8 @@ KEYED_PARTITIONS = 6
 # A handful of ticks a month; one partition keeps them in order for the one
 # worker that fans a tick out to the market's sellers.
 TICK_PARTITIONS = 1
+# The campaign calendar is tiny and read whole.
+CAMPAIGN_PARTITIONS = 1
 # Low volume, read by people while investigating.
 LOW_VOLUME_PARTITIONS = 3
 
@@ -106,6 +114,7 @@ CustomerActivityEvent = Annotated[
 ]
 CustomerProfileEvent = Annotated[CustomerProfileUpdated, _D]
 SellerAccountEvent = Annotated[PermissionGranted | PermissionRevoked | ShopProfileUpdated, _D]
+CampaignEvent = Annotated[CampaignAnnounced, _D]
 EvaluationTickEvent = Annotated[EvaluationDue, _D]
 AppealEvent = Annotated[AppealSubmitted | AppealDecided, _D]
 SellerStatusEvent = Annotated[SellerStatusChanged, _D]
@@ -126,7 +135,9 @@ PlanEvent = Annotated[
     _D,
 ]
 PlanReply = Annotated[PlanCommandAnswered, _D]
-QuotaLedgerEvent = Annotated[QuotaReserved | QuotaReleased, _D]
+QuotaLedgerEvent = Annotated[
+    QuotaReserved | QuotaReleased | CampaignQuotaReserved | CampaignQuotaReleased, _D
+]
 SegmentEvent = Annotated[SegmentDefined | SegmentDeleted, _D]
 PlanFiringEvent = Annotated[AutomatedPlanFired, _D]
 OutboundMessageEvent = Annotated[OutboundMessage, _D]
@@ -152,6 +163,7 @@ AnyEvent = Annotated[
     | PermissionGranted
     | PermissionRevoked
     | ShopProfileUpdated
+    | CampaignAnnounced
     | EvaluationDue
     | AppealSubmitted
     | AppealDecided
@@ -175,6 +187,8 @@ AnyEvent = Annotated[
     | PlanCommandAnswered
     | QuotaReserved
     | QuotaReleased
+    | CampaignQuotaReserved
+    | CampaignQuotaReleased
     | SegmentDefined
     | SegmentDeleted
     | AutomatedPlanFired
@@ -192,6 +206,7 @@ _UNIONS: dict[str, Any] = {
     "crm.customer-activity": CustomerActivityEvent,
     "crm.customer-profiles": CustomerProfileEvent,
     "crm.seller-accounts": SellerAccountEvent,
+    "crm.campaigns": CampaignEvent,
     "crm.evaluation-ticks": EvaluationTickEvent,
     "crm.appeals": AppealEvent,
     "crm.seller-status": SellerStatusEvent,
@@ -238,6 +253,9 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     _spec("crm.customer-activity", "in"),
     _spec("crm.customer-profiles", "in", key_field="customer_id", cleanup_policy="compact"),
     _spec("crm.seller-accounts", "in"),
+    # The campaign calendar: a few records a month, read whole by outreach; one
+    # partition keeps every announcement of a campaign in order.
+    _spec("crm.campaigns", "in", key_field="campaign_id", partitions=CAMPAIGN_PARTITIONS),
     _spec("crm.evaluation-ticks", "in", key_field="market", partitions=TICK_PARTITIONS),
     _spec("crm.appeals", "in"),
     _spec("crm.seller-status", "out", cleanup_policy="compact"),

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schemas.seller import SellerStatusChanged
+from services.quota.domain.counters import CampaignLimit
 from services.quota.domain.frequency_cap import DEFAULT_FREQUENCY_CAP, CapDecision
 from services.quota.port import QuotaPort
 from services.quota.sample_status import sample_status
@@ -94,6 +95,42 @@ async def automated_and_campaign_plans_never_touch_the_counter(
     ]
 
     assert [a.outcome for a in answers] == ["not_counted"] * 4
+    assert (await quota.usage(seller, MID_WEEK)).used == 1
+
+
+async def a_campaign_plan_counts_against_its_campaign_not_the_week(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    await set_status(sample_status(seller, weekly_quota=1))
+    sale = CampaignLimit("sale-7-7", plans_per_seller=2, ends_at=MID_WEEK + timedelta(days=40))
+    other = CampaignLimit("sale-8-8", plans_per_seller=1, ends_at=MID_WEEK + timedelta(days=40))
+    first = await quota.reserve(seller, "camp-1", "campaign", MID_WEEK, sale)
+    retry = await quota.reserve(seller, "camp-1", "campaign", MID_WEEK, sale)
+    second = await quota.reserve(seller, "camp-2", "campaign", NEXT_WEEK, sale)
+    third = await quota.reserve(seller, "camp-3", "campaign", MID_WEEK, sale)
+    elsewhere = await quota.reserve(seller, "camp-4", "campaign", MID_WEEK, other)
+    one_time = await quota.reserve(seller, "plan-one", "one_time", MID_WEEK)
+
+    assert (first.outcome, first.week, first.limit, first.used) == (
+        "reserved",
+        "campaign:sale-7-7",
+        2,
+        1,
+    )
+    assert (retry.outcome, second.outcome) == ("already_reserved", "reserved")
+    assert (third.outcome, third.used, third.left) == ("quota_exhausted", 2, 0)
+    assert (elsewhere.outcome, one_time.outcome) == ("reserved", "reserved")
+    assert (await quota.usage(seller, MID_WEEK)).used == 1
+    assert (await quota.usage(seller, MID_WEEK, sale)).used == 2
+
+    released = await quota.release(seller, "camp-2", "campaign", NEXT_WEEK, sale)
+    dispatched = await quota.mark_dispatched(seller, "camp-1", "campaign", MID_WEEK, sale)
+    too_late = await quota.release(seller, "camp-1", "campaign", MID_WEEK, sale)
+    assert (released.outcome, released.used) == ("released", 1)
+    assert (dispatched.outcome, too_late.outcome) == ("dispatched", "already_dispatched")
+    assert (await quota.reserve(seller, "camp-3", "campaign", MID_WEEK, sale)).outcome == (
+        "reserved"
+    )
     assert (await quota.usage(seller, MID_WEEK)).used == 1
 
 
@@ -214,6 +251,7 @@ SCENARIOS = [
     releasing_twice_gives_one_unit_back,
     release_after_dispatch_is_refused,
     automated_and_campaign_plans_never_touch_the_counter,
+    a_campaign_plan_counts_against_its_campaign_not_the_week,
     a_level_change_mid_week_applies_at_once,
     the_frequency_cap_allows_two_messages_in_seven_days,
     a_page_of_cap_decisions_equals_asking_one_at_a_time,

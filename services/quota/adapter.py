@@ -20,6 +20,7 @@ import structlog
 from schemas.outbound import PlanType
 from schemas.seller import SellerStatusChanged
 from services.quota.confirmations import Clock, Confirmations
+from services.quota.domain.counters import CampaignLimit, counted_campaign
 from services.quota.domain.frequency_cap import CapDecision, frequency_cap_for
 from services.quota.domain.limits import counts_against_quota
 from services.quota.domain.week import week_of
@@ -85,28 +86,47 @@ class RedisQuota:
         self._week_calls: PerTurn[tuple[WeekCall, str], WeekReply] = PerTurn(self._run_week_calls)
 
     async def reserve(
-        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+        self,
+        seller_id: str,
+        plan_id: str,
+        plan_type: PlanType,
+        send_at: datetime,
+        campaign: CampaignLimit | None = None,
     ) -> Reservation:
         return await self._on_plan(
-            "reserve", seller_id, plan_id, plan_type, send_at, no_status="quota_exhausted"
+            "reserve", seller_id, plan_id, plan_type, send_at, campaign, no_status="quota_exhausted"
         )
 
     async def release(
-        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+        self,
+        seller_id: str,
+        plan_id: str,
+        plan_type: PlanType,
+        send_at: datetime,
+        campaign: CampaignLimit | None = None,
     ) -> Release:
         return await self._on_plan(
-            "release", seller_id, plan_id, plan_type, send_at, no_status="not_reserved"
+            "release", seller_id, plan_id, plan_type, send_at, campaign, no_status="not_reserved"
         )
 
     async def mark_dispatched(
-        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+        self,
+        seller_id: str,
+        plan_id: str,
+        plan_type: PlanType,
+        send_at: datetime,
+        campaign: CampaignLimit | None = None,
     ) -> Dispatch:
         return await self._on_plan(
-            "dispatch", seller_id, plan_id, plan_type, send_at, no_status="not_reserved"
+            "dispatch", seller_id, plan_id, plan_type, send_at, campaign, no_status="not_reserved"
         )
 
-    async def usage(self, seller_id: str, at: datetime) -> WeekCount:
-        answer: QuotaAnswer[str] = await self._on_week("count", seller_id, "", at, no_status="")
+    async def usage(
+        self, seller_id: str, at: datetime, campaign: CampaignLimit | None = None
+    ) -> WeekCount:
+        answer: QuotaAnswer[str] = await self._on_week(
+            "count", seller_id, "", at, campaign, no_status=""
+        )
         return WeekCount(week=answer.week, limit=answer.limit, used=answer.used)
 
     async def seller_status(self, seller_id: str) -> SellerStatusChanged | None:
@@ -147,13 +167,19 @@ class RedisQuota:
         plan_id: str,
         plan_type: PlanType,
         send_at: datetime,
+        campaign: CampaignLimit | None,
         *,
         no_status: OutcomeT,
     ) -> QuotaAnswer[OutcomeT]:
         check_ids(seller_id=seller_id, plan_id=plan_id)
-        if not counts_against_quota(plan_type):
+        counted = counted_campaign(plan_type, campaign)
+        if counted is not None:
+            check_ids(campaign_id=counted.campaign_id)
+        elif not counts_against_quota(plan_type):
             return without_week(cast(OutcomeT, "not_counted"))
-        answer = await self._on_week(operation, seller_id, plan_id, send_at, no_status=no_status)
+        answer = await self._on_week(
+            operation, seller_id, plan_id, send_at, counted, no_status=no_status
+        )
         _count(operation, answer.outcome)
         return answer
 
@@ -163,6 +189,7 @@ class RedisQuota:
         seller_id: str,
         plan_id: str,
         at: datetime,
+        campaign: CampaignLimit | None,
         *,
         no_status: OutcomeT,
     ) -> QuotaAnswer[OutcomeT]:
@@ -172,12 +199,12 @@ class RedisQuota:
             return without_week(no_status)
         week = week_of(at, market)
         for _ in range(_REBUILD_ATTEMPTS):
-            call = WeekCall(operation, seller_id, plan_id, week, self._clock())
+            call = WeekCall(operation, seller_id, plan_id, week, self._clock(), campaign)
             reply = await self._week_calls((call, market))
             if reply.outcome != NEEDS_REBUILD:
                 return QuotaAnswer(
                     outcome=cast(OutcomeT, reply.outcome),
-                    week=week.label,
+                    week=call.counter_label,
                     limit=reply.limit,
                     used=reply.used,
                 )

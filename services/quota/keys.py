@@ -18,6 +18,7 @@ from functools import cache
 
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
+from services.quota.domain.counters import is_campaign_label
 from services.shared.settings import Settings
 
 
@@ -43,6 +44,13 @@ class QuotaKeys:
     def week(self, seller_id: str, week: str) -> str:
         """Hash: `used` and `plan:<plan_id>` -> reserved | dispatched | released."""
         return f"{self.prefix}:{{{seller_id}}}:week:{week}"
+
+    def counter(self, seller_id: str, label: str) -> str:
+        """The hash of a counter (domain/counters.py): a week's, or for a label
+        'campaign:<id>' the seller's units of that campaign (same fields)."""
+        if is_campaign_label(label):
+            return f"{self.prefix}:{{{seller_id}}}:{label}"
+        return self.week(seller_id, label)
 
     def pending(self, seller_id: str) -> str:
         """Hash: ledger facts taken in Redis and not yet acknowledged by Kafka."""

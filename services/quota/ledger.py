@@ -11,8 +11,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from schemas.quota import QuotaReleased, QuotaReserved
-from services.quota.domain.ledger import LedgerEvent, LedgerFold
+from services.quota.domain.ledger import LEDGER_EVENTS, LedgerEvent, LedgerFold
 from services.quota.per_turn import PerTurn
 from services.quota.replay import Progress, replay
 from services.shared.codec import encode
@@ -86,6 +85,6 @@ class LedgerWriter:
 async def read_ledger(settings: Settings, progress: Progress | None = None) -> LedgerFold:
     fold = LedgerFold()
     async for _, event in replay(settings, LEDGER_TOPIC, progress):
-        if isinstance(event, QuotaReserved | QuotaReleased):
+        if isinstance(event, LEDGER_EVENTS):
             fold.apply(event)
     return fold

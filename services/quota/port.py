@@ -1,5 +1,7 @@
 """What outreach and delivery call: reserve, release and dispatch a plan's unit of weekly
-quota, read a week's usage and a seller's status, and ask the frequency cap.
+quota (one-time plans) or of its campaign's per-seller limit (campaign plans, given
+their `CampaignLimit`), read a counter's usage and a seller's status, and ask the
+frequency cap.
 
 Two implementations follow the same rules (services/quota/domain): RedisQuota in
 adapter.py, and InMemoryQuota below for the unit tests of the services that call it.
@@ -18,6 +20,7 @@ from schemas.outbound import PlanType
 from schemas.seller import SellerStatusChanged
 from schemas.types import IDENTIFIER_MAX_LENGTH, Identifier
 from services.quota.domain import reservations
+from services.quota.domain.counters import CampaignLimit, counted_campaign
 from services.quota.domain.frequency_cap import CapDecision, CapHistory, decide, frequency_cap_for
 from services.quota.domain.ledger import LedgerEvent, LedgerFact, ledger_event
 from services.quota.domain.limits import counts_against_quota, limit_of
@@ -35,7 +38,8 @@ OutcomeT = TypeVar("OutcomeT", bound=str)
 
 @dataclass(frozen=True, kw_only=True)
 class WeekCount:
-    """A seller's limit and units used in one week (None: the seller has no status)."""
+    """A seller's limit and units used in one counter: `week` is its label, the ISO week
+    'YYYY-Www' or 'campaign:<id>' (None: the seller has no status)."""
 
     week: str | None
     limit: int
@@ -98,25 +102,43 @@ def without_week(outcome: OutcomeT) -> QuotaAnswer[OutcomeT]:
 
 class QuotaPort(Protocol):
     async def reserve(
-        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+        self,
+        seller_id: str,
+        plan_id: str,
+        plan_type: PlanType,
+        send_at: datetime,
+        campaign: CampaignLimit | None = None,
     ) -> Reservation:
-        """Take a unit of the week holding `send_at` (idempotent per plan)."""
+        """Take a unit of the week holding `send_at`, or of `campaign` for a campaign
+        plan (idempotent per plan)."""
         ...
 
     async def release(
-        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+        self,
+        seller_id: str,
+        plan_id: str,
+        plan_type: PlanType,
+        send_at: datetime,
+        campaign: CampaignLimit | None = None,
     ) -> Release:
         """Give the unit back; refused once the plan is dispatched (idempotent)."""
         ...
 
     async def mark_dispatched(
-        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+        self,
+        seller_id: str,
+        plan_id: str,
+        plan_type: PlanType,
+        send_at: datetime,
+        campaign: CampaignLimit | None = None,
     ) -> Dispatch:
         """Dispatch started: the unit can no longer be released."""
         ...
 
-    async def usage(self, seller_id: str, at: datetime) -> WeekCount:
-        """Limit, used and left in the week holding `at`."""
+    async def usage(
+        self, seller_id: str, at: datetime, campaign: CampaignLimit | None = None
+    ) -> WeekCount:
+        """Limit, used and left in the week holding `at` (or in `campaign`'s counter)."""
         ...
 
     async def seller_status(self, seller_id: str) -> SellerStatusChanged | None:
@@ -152,36 +174,62 @@ class InMemoryQuota:
         self.statuses[status.seller_id] = status
 
     async def reserve(
-        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+        self,
+        seller_id: str,
+        plan_id: str,
+        plan_type: PlanType,
+        send_at: datetime,
+        campaign: CampaignLimit | None = None,
     ) -> Reservation:
         def take(usage: WeekUsage, limit: int) -> tuple[WeekUsage, ReserveOutcome]:
             return reservations.reserve(usage, plan_id, limit)
 
-        return self._on_plan(seller_id, plan_id, plan_type, send_at, take, "quota_exhausted")
+        return self._on_plan(
+            seller_id, plan_id, plan_type, send_at, campaign, take, "quota_exhausted"
+        )
 
     async def release(
-        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+        self,
+        seller_id: str,
+        plan_id: str,
+        plan_type: PlanType,
+        send_at: datetime,
+        campaign: CampaignLimit | None = None,
     ) -> Release:
         def give_back(usage: WeekUsage, _: int) -> tuple[WeekUsage, ReleaseOutcome]:
             return reservations.release(usage, plan_id)
 
-        return self._on_plan(seller_id, plan_id, plan_type, send_at, give_back, "not_reserved")
+        return self._on_plan(
+            seller_id, plan_id, plan_type, send_at, campaign, give_back, "not_reserved"
+        )
 
     async def mark_dispatched(
-        self, seller_id: str, plan_id: str, plan_type: PlanType, send_at: datetime
+        self,
+        seller_id: str,
+        plan_id: str,
+        plan_type: PlanType,
+        send_at: datetime,
+        campaign: CampaignLimit | None = None,
     ) -> Dispatch:
         def start(usage: WeekUsage, _: int) -> tuple[WeekUsage, DispatchOutcome]:
             return reservations.dispatch(usage, plan_id)
 
-        return self._on_plan(seller_id, plan_id, plan_type, send_at, start, "not_reserved")
+        return self._on_plan(
+            seller_id, plan_id, plan_type, send_at, campaign, start, "not_reserved"
+        )
 
-    async def usage(self, seller_id: str, at: datetime) -> WeekCount:
+    async def usage(
+        self, seller_id: str, at: datetime, campaign: CampaignLimit | None = None
+    ) -> WeekCount:
         status = self.statuses.get(seller_id)
         if status is None:
             return WeekCount(week=None, limit=0, used=0)
-        week = week_of(at, status.market).label
-        used = self.weeks.get((seller_id, week), WeekUsage()).used
-        return WeekCount(week=week, limit=limit_of(status), used=used)
+        if campaign is not None:
+            label, limit = campaign.label, campaign.plans_per_seller
+        else:
+            label, limit = week_of(at, status.market).label, limit_of(status)
+        used = self.weeks.get((seller_id, label), WeekUsage()).used
+        return WeekCount(week=label, limit=limit, used=used)
 
     async def seller_status(self, seller_id: str) -> SellerStatusChanged | None:
         return self.statuses.get(seller_id)
@@ -211,18 +259,25 @@ class InMemoryQuota:
         plan_id: str,
         plan_type: PlanType,
         send_at: datetime,
+        campaign: CampaignLimit | None,
         rule: Callable[[WeekUsage, int], tuple[WeekUsage, OutcomeT]],
         no_status: OutcomeT,
     ) -> QuotaAnswer[OutcomeT]:
         check_ids(seller_id=seller_id, plan_id=plan_id)
-        if not counts_against_quota(plan_type):
+        counted = counted_campaign(plan_type, campaign)
+        if counted is not None:
+            check_ids(campaign_id=counted.campaign_id)
+        elif not counts_against_quota(plan_type):
             return without_week(cast(OutcomeT, "not_counted"))
         status = self.statuses.get(seller_id)
         if status is None:
             return without_week(no_status)
         week = week_of(send_at, status.market).label
-        key = (seller_id, week)
-        limit = limit_of(status)
+        if counted is not None:
+            label, limit = counted.label, counted.plans_per_seller
+        else:
+            label, limit = week, limit_of(status)
+        key = (seller_id, label)
         usage, outcome = rule(self.weeks.get(key, WeekUsage()), limit)
         self.weeks[key] = usage
         if outcome in ("reserved", "released"):
@@ -236,6 +291,7 @@ class InMemoryQuota:
                     limit=limit,
                     used_after=usage.used,
                     occurred_at=self.clock(),
+                    campaign=counted,
                 )
             )
-        return QuotaAnswer(outcome=outcome, week=week, limit=limit, used=usage.used)
+        return QuotaAnswer(outcome=outcome, week=label, limit=limit, used=usage.used)

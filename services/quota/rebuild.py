@@ -19,6 +19,7 @@ import structlog
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
+from services.quota.domain.counters import campaign_keys_expire_at
 from services.quota.domain.ledger import LedgeredWeek
 from services.quota.domain.week import keys_expire_at, week_named
 from services.quota.ledger import LedgerWriter, read_ledger
@@ -147,6 +148,8 @@ class Rebuilder:
 
 
 def _expiry(week: LedgeredWeek, market: str | None) -> datetime:
+    if week.campaign_ends_at is not None:
+        return campaign_keys_expire_at(week.campaign_ends_at, week.last_fact_at)
     return keys_expire_at(week_named(week.label, market), week.last_fact_at)
 
 

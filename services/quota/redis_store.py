@@ -22,8 +22,16 @@ from redis.asyncio.lock import Lock
 from redis.commands.core import AsyncScript
 
 from schemas.seller import SellerStatusChanged
+from services.quota.domain.counters import CampaignLimit, campaign_keys_expire_at
 from services.quota.domain.frequency_cap import CapDecision, FrequencyCapPolicy
-from services.quota.domain.ledger import LedgerEvent, LedgerFact, fact_of, ledger_event
+from services.quota.domain.ledger import (
+    LedgerEvent,
+    LedgerFact,
+    campaign_of,
+    counter_of,
+    fact_of,
+    ledger_event,
+)
 from services.quota.domain.limits import limit_of
 from services.quota.domain.reservations import WeekUsage
 from services.quota.domain.week import Week, keys_expire_at, week_named
@@ -72,13 +80,31 @@ WeekOperation = Literal["reserve", "release", "dispatch", "count"]
 
 @dataclass(frozen=True)
 class WeekCall:
-    """One script run on a seller's week (`count` has no plan)."""
+    """One script run on a seller's week, or on its counter of `campaign` when given
+    (`week` is then the week of the plan's send time); `count` has no plan."""
 
     operation: WeekOperation
     seller_id: str
     plan_id: str
     week: Week
     now: datetime
+    campaign: CampaignLimit | None = None
+
+    @property
+    def counter_label(self) -> str:
+        return self.week.label if self.campaign is None else self.campaign.label
+
+    def keys_expire_at(self) -> datetime:
+        if self.campaign is None:
+            return keys_expire_at(self.week, self.now)
+        return campaign_keys_expire_at(self.campaign.ends_at, self.now)
+
+    def campaign_args(self) -> list[Any]:
+        """limit, campaign_id, end: what the scripts take after their own arguments."""
+        campaign = self.campaign
+        if campaign is None:
+            return []
+        return [campaign.plans_per_seller, campaign.campaign_id, campaign.ends_at.isoformat()]
 
 
 @dataclass(frozen=True)
@@ -156,11 +182,11 @@ class RedisQuotaStore:
 
     # --- a seller's week ---------------------------------------------------------------
 
-    def _week_keys(self, seller_id: str, week: Week) -> list[str]:
+    def _week_keys(self, seller_id: str, label: str) -> list[str]:
         return [
             self.keys.restored(seller_id),
             self.keys.seller(seller_id),
-            self.keys.week(seller_id, week.label),
+            self.keys.counter(seller_id, label),
             self.keys.pending(seller_id),
         ]
 
@@ -177,16 +203,17 @@ class RedisQuotaStore:
         )
 
     def _script_call(self, call: WeekCall) -> ScriptCall:
-        keys = self._week_keys(call.seller_id, call.week)
+        keys = self._week_keys(call.seller_id, call.counter_label)
         at = call.now.isoformat()
+        campaign = call.campaign_args()
         if call.operation == "reserve":
-            expire_at = _ms(keys_expire_at(call.week, call.now))
-            return self._reserve, keys, [call.plan_id, call.week.label, expire_at, at]
+            expire_at = _ms(call.keys_expire_at())
+            return self._reserve, keys, [call.plan_id, call.week.label, expire_at, at, *campaign]
         if call.operation == "release":
-            return self._release, keys, [call.plan_id, call.week.label, at]
+            return self._release, keys, [call.plan_id, call.week.label, at, *campaign]
         if call.operation == "dispatch":
-            return self._dispatch, keys, [call.plan_id]
-        return self._count, keys[:3], []
+            return self._dispatch, keys, [call.plan_id, *campaign[:1]]
+        return self._count, keys[:3], campaign[:1]
 
     async def run_week_calls(self, calls: Sequence[WeekCall]) -> list[WeekReply | BaseException]:
         """Every call's reply (or error), the calls sharing one pipeline."""
@@ -229,8 +256,12 @@ class RedisQuotaStore:
         keys = [self.keys.restored(seller_id), self.keys.pending(seller_id)]
         args: list[Any] = []
         for event in events:
-            keys.append(self.keys.week(seller_id, event.week))
-            expire_at = keys_expire_at(week_named(event.week, market), now)
+            keys.append(self.keys.counter(seller_id, counter_of(event)))
+            campaign = campaign_of(event)
+            if campaign is None:
+                expire_at = keys_expire_at(week_named(counter_of(event), market), now)
+            else:
+                expire_at = campaign_keys_expire_at(campaign.ends_at, now)
             args += [fact_of(event), event.plan_id, _ms(expire_at)]
         await self._heal(keys=keys, args=args, client=client)
 
@@ -259,11 +290,11 @@ class RedisQuotaStore:
         weeks: Sequence[tuple[str, WeekUsage, datetime]],
         client: Any = None,
     ) -> None:
-        """Write (week label, usage, keys expire at) for a seller whose slot lost its data."""
+        """Write (counter label, usage, keys expire at) for a seller whose slot lost its data."""
         keys = [self.keys.restored(seller_id)]
         args: list[Any] = []
         for label, usage, expire_at in weeks:
-            keys.append(self.keys.week(seller_id, label))
+            keys.append(self.keys.counter(seller_id, label))
             args += [_ms(expire_at), usage.used, len(usage.plans)]
             for plan_id, state in usage.plans.items():
                 args += [plan_id, state]
@@ -379,6 +410,13 @@ def _cap_decisions(policy: FrequencyCapPolicy) -> Mapping[str, CapDecision]:
 def _pending_event(
     fact: LedgerFact, seller_id: str, plan_id: str, fields: Mapping[str, Any]
 ) -> LedgerEvent:
+    campaign = None
+    if fields.get("campaign_id"):
+        campaign = CampaignLimit(
+            fields["campaign_id"],
+            fields["limit"],
+            datetime.fromisoformat(fields["campaign_ends_at"]),
+        )
     return ledger_event(
         fact,
         seller_id=seller_id,
@@ -387,4 +425,5 @@ def _pending_event(
         limit=fields["limit"],
         used_after=fields["used_after"],
         occurred_at=datetime.fromisoformat(fields["at"]),
+        campaign=campaign,
     )

@@ -1,7 +1,7 @@
 -- Mark a reserved plan dispatched: from now on its unit can no longer be released.
--- ARGV: plan_id.
+-- ARGV: plan_id; for a campaign's counter also its limit.
 local plan_id = ARGV[1]
-local limit, generation = restored_limit()
+local limit, generation = restored_limit(ARGV[2])
 if not limit then
   return NEEDS_REBUILD
 end

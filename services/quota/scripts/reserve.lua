@@ -1,7 +1,9 @@
 -- Take one unit of the seller's week for a plan unless the limit is reached;
--- idempotent per plan. ARGV: plan_id, week label, week keys expire at (ms), now (RFC 3339).
+-- idempotent per plan. ARGV: plan_id, week label, counter keys expire at (ms), now
+-- (RFC 3339); for a campaign's counter also its limit, campaign_id and end (RFC 3339).
 local plan_id, week, expire_at, at = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local limit, generation = restored_limit()
+local campaign_limit, campaign_id, ends_at = ARGV[5], ARGV[6], ARGV[7]
+local limit, generation = restored_limit(campaign_limit)
 if not limit then
   return NEEDS_REBUILD
 end
@@ -17,4 +19,4 @@ end
 local used = redis.call('HINCRBY', KEYS[3], 'used', 1)
 redis.call('HSET', KEYS[3], 'plan:' .. plan_id, 'reserved')
 redis.call('PEXPIREAT', KEYS[3], expire_at)
-return taken('reserved', plan_id, week, limit, generation, used, at)
+return taken('reserved', plan_id, week, limit, generation, used, at, campaign_id, ends_at)

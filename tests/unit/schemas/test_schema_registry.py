@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import schemas.campaigns
 import schemas.customer
 import schemas.dead_letter
 import schemas.delivery
@@ -22,6 +23,7 @@ from schemas.topics import ALL_TOPICS, AnyEvent, adapter_for, event_classes, top
 pytestmark = pytest.mark.unit
 
 EVENT_MODULES = (
+    schemas.campaigns,
     schemas.customer,
     schemas.dead_letter,
     schemas.delivery,
@@ -39,6 +41,7 @@ SPEC_TOPICS = {
     "crm.customer-activity": ("in", "seller_id"),
     "crm.customer-profiles": ("in", "customer_id"),
     "crm.seller-accounts": ("in", "seller_id"),
+    "crm.campaigns": ("in", "campaign_id"),
     "crm.evaluation-ticks": ("in", "market"),
     "crm.appeals": ("in", "seller_id"),
     "crm.seller-status": ("out", "seller_id"),
