@@ -101,6 +101,10 @@ class PlanDraft(StrictModel):
     trigger: Trigger | None = None
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
+    # The marketplace campaign (crm.campaigns) a campaign plan belongs to. Required for
+    # campaign plans by the outreach rules, not here: plans saved before campaigns
+    # were named must still decode from the log.
+    campaign_id: Identifier | None = None
 
 
 class Plan(PlanDraft):

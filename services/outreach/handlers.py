@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import uuid4
 
+from schemas.campaigns import CampaignAnnounced
 from schemas.envelope import Event
 from schemas.plans import (
     CancelPlan,
@@ -26,11 +27,13 @@ from schemas.plans import (
     SubmitPlan,
 )
 from schemas.seller import SellerStatusChanged
+from services.outreach.campaigns import CampaignLookup
 from services.outreach.domain import lifecycle
-from services.outreach.domain.lifecycle import Change, QuotaNeeded, Refusal
+from services.outreach.domain.campaigns import campaign_problems
+from services.outreach.domain.lifecycle import COUNTED_TYPES, Change, QuotaNeeded, Refusal
 from services.outreach.domain.validation import time_problems
 from services.outreach.plan_book import Draft
-from services.quota.port import QuotaPort
+from services.quota.port import CampaignLimit, QuotaPort
 
 PlanCommand = CreatePlan | EditPlan | DeletePlan | SubmitPlan | CancelPlan | CompletePlan
 
@@ -47,6 +50,8 @@ class Outcome:
 @dataclass
 class Handlers:
     quota: QuotaPort
+    # The campaign calendar (crm.campaigns) campaign plans are judged and counted by.
+    campaigns: CampaignLookup
     # Test hook: called at named points ("after_quota") so a test can kill the process there.
     checkpoint: Callable[[str], None] = lambda _: None
 
@@ -90,18 +95,28 @@ class Handlers:
         change = lifecycle.on_due(plan, now)
         if change is None:
             return Outcome()
-        if change.event == "PlanDispatched" and plan.type == "one_time" and plan.quota_at:
+        if change.event == "PlanDispatched" and plan.type in COUNTED_TYPES and plan.quota_at:
             # From here on the unit is spent: a cancel can no longer give it back.
-            await self.quota.mark_dispatched(plan.seller_id, plan.plan_id, plan.type, plan.quota_at)
+            await self.quota.mark_dispatched(
+                plan.seller_id, plan.plan_id, plan.type, plan.quota_at, await self._limit(plan)
+            )
         draft.put(change.plan)
         return Outcome(changes=[(change, None)])
 
     async def _submit(self, plan: Plan, now: datetime) -> Change | Refusal:
         status = await self.quota.seller_status(plan.seller_id)
         access = status.access if status is not None else None
-        step = lifecycle.begin_submit(plan, access, time_problems(plan, now=now), now)
+        market = status.market if status is not None else None
+        campaign = await self._campaign(plan)
+        problems = [
+            *time_problems(plan, now=now),
+            *campaign_problems(plan, campaign, market, now),
+        ]
+        step = lifecycle.begin_submit(plan, access, problems, now)
         if isinstance(step, QuotaNeeded):
-            reservation = await self.quota.reserve(plan.seller_id, plan.plan_id, plan.type, step.at)
+            reservation = await self.quota.reserve(
+                plan.seller_id, plan.plan_id, plan.type, step.at, _limit_of(campaign)
+            )
             self.checkpoint("after_quota")
             return lifecycle.finish_submit(step, reservation.outcome, now)
         if isinstance(step, Change) and step.plan.status == "rejected":
@@ -117,8 +132,25 @@ class Handlers:
         return decision
 
     async def _give_back(self, plan: Plan) -> None:
-        if plan.type == "one_time" and plan.quota_at is not None:
-            await self.quota.release(plan.seller_id, plan.plan_id, plan.type, plan.quota_at)
+        if plan.type in COUNTED_TYPES and plan.quota_at is not None:
+            await self.quota.release(
+                plan.seller_id, plan.plan_id, plan.type, plan.quota_at, await self._limit(plan)
+            )
+
+    async def _campaign(self, plan: Plan) -> CampaignAnnounced | None:
+        if plan.type != "campaign" or plan.campaign_id is None:
+            return None
+        return await self.campaigns.campaign(plan.campaign_id)
+
+    async def _limit(self, plan: Plan) -> CampaignLimit | None:
+        return _limit_of(await self._campaign(plan))
+
+
+def _limit_of(campaign: CampaignAnnounced | None) -> CampaignLimit | None:
+    """The counter a campaign plan's unit lives in (None: not a campaign plan's)."""
+    if campaign is None:
+        return None
+    return CampaignLimit(campaign.campaign_id, campaign.plans_per_seller, campaign.ends_at)
 
 
 def _answer(

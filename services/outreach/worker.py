@@ -1,7 +1,7 @@
 """`crm worker outreach`: the plan processor (single writer of plans, scheduler of
-dispatches) and the projections the API reads (permissions from crm.seller-accounts,
-appeals from crm.appeals), with /healthz, /readyz and /metrics on
-CRM_OPS_PORT."""
+dispatches) and the projections the API and the processor read (permissions from
+crm.seller-accounts, appeals from crm.appeals, the campaign calendar from
+crm.campaigns), with /healthz, /readyz and /metrics on CRM_OPS_PORT."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Callable
 import structlog
 
 from services.outreach.appeals import appeals_consumer
+from services.outreach.campaigns import campaign_calendar, campaigns_consumer
 from services.outreach.handlers import Handlers
 from services.outreach.permissions import permissions_consumer
 from services.outreach.processor import PlanProcessor, utc_now
@@ -47,25 +48,31 @@ def _crash_at(point: str | None) -> Callable[[str], None]:
 async def run(settings: Settings, stopping: asyncio.Event) -> None:
     await wait_for_kafka(settings)
     async with open_quota(settings) as quota:
-        handlers = Handlers(quota, checkpoint=_crash_at(os.environ.get(CRASH_POINT_ENV)))
+        redis = quota.store.redis
+        handlers = Handlers(
+            quota,
+            campaign_calendar(settings, redis),
+            checkpoint=_crash_at(os.environ.get(CRASH_POINT_ENV)),
+        )
         processor = PlanProcessor(
-            settings, handlers, plan_read_model(quota.store.redis, settings), clock=utc_now
+            settings, handlers, plan_read_model(redis, settings), clock=utc_now
         )
 
-        redis = quota.store.redis
         group = f"{settings.topic_prefix}crm-outreach"
         permissions = permissions_consumer(settings, redis, f"{group}-permissions")
         appeals = appeals_consumer(settings, redis, f"{group}-appeals")
+        campaigns = campaigns_consumer(settings, redis, f"{group}-campaigns")
 
         async with (
             serving_ops(
                 SERVICE,
                 settings,
                 plans_loaded=processor.loaded.is_set,
-                projections=lambda: permissions.ready and appeals.ready,
+                projections=lambda: permissions.ready and appeals.ready and campaigns.ready,
             ),
             asyncio.TaskGroup() as tasks,
         ):
             tasks.create_task(processor.run(stopping))
             tasks.create_task(permissions.run(stopping))
             tasks.create_task(appeals.run(stopping))
+            tasks.create_task(campaigns.run(stopping))

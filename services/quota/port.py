@@ -20,7 +20,8 @@ from schemas.outbound import PlanType
 from schemas.seller import SellerStatusChanged
 from schemas.types import IDENTIFIER_MAX_LENGTH, Identifier
 from services.quota.domain import reservations
-from services.quota.domain.counters import CampaignLimit, counted_campaign
+from services.quota.domain.counters import CampaignLimit as CampaignLimit
+from services.quota.domain.counters import counted_campaign
 from services.quota.domain.frequency_cap import CapDecision, CapHistory, decide, frequency_cap_for
 from services.quota.domain.ledger import LedgerEvent, LedgerFact, ledger_event
 from services.quota.domain.limits import counts_against_quota, limit_of

@@ -51,6 +51,9 @@ class PlanIn(_Body):
     trigger: TriggerIn | None = None
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
+    campaign_id: str | None = Field(
+        default=None, description="The marketplace campaign of a campaign plan (required there)."
+    )
 
 
 class PlanPatch(_Body):
@@ -65,6 +68,7 @@ class PlanPatch(_Body):
     trigger: TriggerIn | None = None
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
+    campaign_id: str | None = None
 
 
 def draft_from(fields: dict[str, Any]) -> PlanDraft | list[dict[str, str]]:

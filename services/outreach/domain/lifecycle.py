@@ -67,7 +67,8 @@ class Refusal:
 
 @dataclass(frozen=True)
 class QuotaNeeded:
-    """The submit takes a unit of the week holding `at` first; `finish_submit` decides."""
+    """The submit takes a unit first (of the week holding `at`, or of the plan's
+    campaign); `finish_submit` decides."""
 
     plan: Plan
     at: datetime
@@ -145,31 +146,36 @@ def _schedule(plan: Plan, now: datetime) -> Change:
     return Change("PlanScheduled", _evolve(plan, now, status="scheduled", submitted_at=now))
 
 
+# One-time plans take a unit of their week, campaign plans one of their campaign's
+# per-seller plans (domain/campaigns.py); automated plans count nowhere.
+COUNTED_TYPES = frozenset({"one_time", "campaign"})
+
+
 def quota_instant(plan: Plan, now: datetime) -> datetime:
     """The instant whose week a one-time plan's unit belongs to: its send time."""
     return now if plan.send_now or plan.send_at is None else plan.send_at
 
 
 def begin_submit(
-    plan: Plan, access: Access | None, time_problems: Iterable[object], now: datetime
+    plan: Plan, access: Access | None, problems: Iterable[object], now: datetime
 ) -> Decision | QuotaNeeded:
-    """Everything a submit decides before the quota port is asked."""
+    """Everything a submit decides before the quota port is asked. `problems` are what
+    the clock and the campaign calendar find wrong with the plan now."""
     if not allows(plan.status, "submit"):
         return _forbidden(plan, "submit")
-    if list(time_problems):
+    if list(problems):
         return _reject(plan, "invalid_plan", now)
     if access != "active":
         return _reject(plan, "not_eligible", now)
-    if plan.type == "one_time":
+    if plan.type in COUNTED_TYPES:
         at = quota_instant(plan, now)
         return QuotaNeeded(plan.model_copy(update={"quota_at": at}), at)
-    if plan.type == "automated":
-        return Change("PlanStarted", _evolve(plan, now, status="ongoing", submitted_at=now))
-    return _schedule(plan, now)
+    return Change("PlanStarted", _evolve(plan, now, status="ongoing", submitted_at=now))
 
 
 def finish_submit(needed: QuotaNeeded, reserve_outcome: str, now: datetime) -> Change:
-    """A one-time plan's submit once the quota port answered `reserve`.
+    """A one-time or campaign plan's submit once the quota port answered `reserve`; a
+    refusal is `quota_exhausted` for both (the week's quota, or the campaign's limit).
 
     `already_reserved` is a replayed submit finding the unit its first attempt took.
     """

@@ -201,9 +201,10 @@ def _segment_problems(segment_id: str, known_segments: Set[str]) -> list[Problem
 def _schedule_shape_problems(draft: PlanDraft) -> list[Problem]:
     # Which schedule fields a plan type takes; whether the instants are still valid is
     # time_problems'.
+    problems = _campaign_shape_problems(draft)
     if draft.type == "automated":
-        return _automated_shape_problems(draft)
-    problems = [
+        return problems + _automated_shape_problems(draft)
+    problems += [
         _not_for(field, draft.type, "send_at or send_now")
         for field in ("trigger", "starts_at", "ends_at")
         if getattr(draft, field) is not None
@@ -225,6 +226,23 @@ def _schedule_shape_problems(draft: PlanDraft) -> list[Problem]:
             )
         )
     return problems
+
+
+def _campaign_shape_problems(draft: PlanDraft) -> list[Problem]:
+    # Whether the campaign exists, is live and runs in the seller's market needs the
+    # calendar: the processor judges it at submit (domain/campaigns.py).
+    if draft.type == "campaign" and draft.campaign_id is None:
+        return [
+            Problem(
+                field="campaign_id",
+                code="campaign_missing",
+                message="A campaign plan names the marketplace campaign it belongs to "
+                "(campaign_id); without one, use a one_time plan.",
+            )
+        ]
+    if draft.type != "campaign" and draft.campaign_id is not None:
+        return [_not_for("campaign_id", draft.type, "the weekly quota, not a campaign's")]
+    return []
 
 
 def _automated_shape_problems(draft: PlanDraft) -> list[Problem]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from schemas.campaigns import CampaignAnnounced
 from schemas.seller import SellerStatusChanged
 from services.outreach.api.app import build_app
 from services.outreach.api.auth import Role, mint_token
@@ -18,7 +19,7 @@ from services.outreach.api.runtime import Runtime, open_runtime
 from services.outreach.config import OutreachSettings
 from services.quota.adapter import RedisQuota
 from services.shared.settings import Settings
-from tests.integration.outreach.processor_support import running_processor
+from tests.integration.outreach.processor_support import announce, running_processor
 from tests.integration.outreach.serving import serving
 
 
@@ -50,6 +51,10 @@ class PlansApi:
         assert isinstance(quota, RedisQuota)
         await quota.store.put_status(status, int(status.occurred_at.timestamp() * 1000))
         await self.runtime.publish("crm.seller-status", status, status.seller_id)
+
+    async def announce(self, campaign: CampaignAnnounced) -> None:
+        """Publish the campaign and wait until the outreach worker's calendar has it."""
+        await announce(self.settings, self.runtime.redis, campaign)
 
     async def create(self, seller: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await self.client.post("/v1/plans", json=body, headers=self.auth(seller))

@@ -10,13 +10,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis.asyncio as aioredis
+
+from schemas.campaigns import CampaignAnnounced
 from schemas.plans import Plan, PlanCommandAnswered, PlanContent, PlanDraft
+from services.outreach.campaigns import campaign_calendar, campaigns_consumer
 from services.outreach.gateway import PlanGateway
 from services.outreach.handlers import Handlers, PlanCommand
 from services.outreach.processor import PlanProcessor
 from services.outreach.read_model import PlanReadModel, plan_read_model
 from services.quota.adapter import RedisQuota, open_quota
+from services.shared.codec import encode
+from services.shared.kafka import new_producer
 from services.shared.settings import Settings
+from tests.integration.outreach.support import eventually
 from tests.integration.quota_support import projecting
 from tests.quota_contract import SetStatus
 
@@ -29,6 +36,7 @@ OUTREACH_TOPICS = (
     "crm.dead-letters",
     "crm.seller-accounts",
     "crm.appeals",
+    "crm.campaigns",
 )
 
 
@@ -58,6 +66,48 @@ def automated_draft(**fields: Any) -> PlanDraft:
         "ends_at": now() + timedelta(days=7),
     }
     return PlanDraft.model_validate({**values, **fields})
+
+
+def campaign(
+    campaign_id: str,
+    *,
+    starts_in: timedelta = -timedelta(hours=1),
+    lasts: timedelta = timedelta(days=2),
+    markets: tuple[str, ...] = ("TH", "ID"),
+    plans_per_seller: int = 1,
+) -> CampaignAnnounced:
+    starts_at = now() + starts_in
+    return CampaignAnnounced.model_validate(
+        {
+            "event_id": uuid.uuid4(),
+            "occurred_at": now(),
+            "campaign_id": campaign_id,
+            "name": f"Campaign {campaign_id}",
+            "markets": list(markets),
+            "starts_at": starts_at,
+            "ends_at": starts_at + lasts,
+            "plans_per_seller": plans_per_seller,
+        }
+    )
+
+
+async def announce(settings: Settings, redis: aioredis.Redis, campaign: CampaignAnnounced) -> None:
+    """Publish the campaign on crm.campaigns and wait until the calendar the processor
+    reads has it (the campaigns consumer beside the processor projects it)."""
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.topic("crm.campaigns"), encode(campaign), key=campaign.campaign_id.encode()
+        )
+    finally:
+        await producer.stop()
+    calendar = campaign_calendar(settings, redis)
+
+    async def known() -> bool:
+        return await calendar.stored(campaign.campaign_id) == campaign
+
+    assert await eventually(known, timeout=20), f"{campaign.campaign_id} never projected"
 
 
 def command(cls: type[PlanCommand], seller: str, plan_id: str, **fields: Any) -> PlanCommand:
@@ -95,17 +145,24 @@ class Outreach:
 @asynccontextmanager
 async def running_processor(settings: Settings) -> AsyncIterator[PlanProcessor]:
     async with open_quota(settings) as quota:
+        redis = quota.store.redis
+        calendar = campaign_calendar(settings, redis)
         processor = PlanProcessor(
-            settings, Handlers(quota), plan_read_model(quota.store.redis, settings)
+            settings, Handlers(quota, calendar), plan_read_model(redis, settings)
         )
+        # As the worker runs it: the campaign calendar beside the processor.
+        group = f"{settings.topic_prefix}crm-outreach-campaigns"
+        campaigns = campaigns_consumer(settings, redis, group)
         stopping = asyncio.Event()
         task = asyncio.create_task(processor.run(stopping))
+        campaigns_task = asyncio.create_task(campaigns.run(stopping))
         try:
             await asyncio.wait_for(processor.loaded.wait(), 60)
             yield processor
         finally:
             stopping.set()
             await task
+            await campaigns_task
 
 
 @asynccontextmanager

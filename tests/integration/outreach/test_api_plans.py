@@ -12,7 +12,7 @@ from schemas.plans import CompletePlan
 from services.quota.sample_status import sample_status
 from services.shared.settings import Settings
 from tests.integration.outreach.plans_api import PlansApi, automated, one_time, plans_api, utc_now
-from tests.integration.outreach.processor_support import OUTREACH_TOPICS, command
+from tests.integration.outreach.processor_support import OUTREACH_TOPICS, campaign, command
 from tests.integration.outreach.support import assert_problem, eventually
 
 TOPICS = (*OUTREACH_TOPICS, "crm.seller-accounts", "crm.appeals")
@@ -93,7 +93,9 @@ async def test_automated_plan_runs_until_cancelled_or_its_timeframe_ends(
 async def test_campaign_sent_now_starts_sending_without_quota(api: PlansApi, test_id: str) -> None:
     seller = f"s{test_id}"
     await _active(api, seller, quota=1)
-    body = one_time(type="campaign", send_now=True)
+    sale = campaign(f"sale-{test_id}")
+    await api.announce(sale)
+    body = one_time(type="campaign", send_now=True, campaign_id=sale.campaign_id)
     del body["send_at"]
     plan = await api.create(seller, body)
     assert (await api.act(seller, plan["plan_id"], "submit")).json()["status"] == "sending"

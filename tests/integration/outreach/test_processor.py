@@ -26,7 +26,9 @@ from tests.integration.kafka_io import read_until_idle
 from tests.integration.outreach.processor_support import (
     OUTREACH_TOPICS,
     Outreach,
+    announce,
     automated_draft,
+    campaign,
     now,
     one_time_draft,
     outreach_stack,
@@ -147,11 +149,15 @@ async def test_automated_and_campaign_plans_use_no_quota(outreach: Outreach, tes
     )
     started = await outreach.plan(SubmitPlan, seller, "auto")
     assert started.status == "ongoing"
+    sale = campaign(f"sale-{test_id}")
+    await announce(outreach.settings, outreach.quota.store.redis, sale)
     await outreach.plan(
         CreatePlan,
         seller,
         "camp",
-        draft=one_time_draft(type="campaign", send_at=None, send_now=True),
+        draft=one_time_draft(
+            type="campaign", send_at=None, send_now=True, campaign_id=sale.campaign_id
+        ),
     )
     camp = await outreach.plan(SubmitPlan, seller, "camp")
     assert camp.status == "sending"

@@ -167,7 +167,7 @@ def test_send_now_starts_sending_at_once_and_its_unit_is_this_week() -> None:
     )
 
 
-def test_automated_and_campaign_plans_skip_the_quota() -> None:
+def test_automated_plans_skip_the_quota_and_campaign_plans_take_their_campaigns() -> None:
     auto = _plan(
         type="automated",
         send_at=None,
@@ -178,9 +178,22 @@ def test_automated_and_campaign_plans_skip_the_quota() -> None:
     started = lifecycle.begin_submit(auto, "active", [], NOW)
     assert isinstance(started, Change)
     assert started.plan.status == "ongoing"
-    campaign = lifecycle.begin_submit(_plan(type="campaign"), "active", [], NOW)
-    assert isinstance(campaign, Change)
-    assert campaign.plan.status == "scheduled"
+    # A campaign plan takes a unit of its campaign's per-seller limit first (the handler
+    # asks the quota port for the campaign's counter, never the week's).
+    campaign = lifecycle.begin_submit(_plan(type="campaign", campaign_id="sale"), "active", [], NOW)
+    assert isinstance(campaign, QuotaNeeded)
+    assert campaign.at == NOW + timedelta(days=1)
+    assert lifecycle.finish_submit(campaign, "reserved", NOW).plan.status == "scheduled"
+    over_limit = lifecycle.finish_submit(campaign, "quota_exhausted", NOW).plan
+    assert (over_limit.status, over_limit.reason) == ("rejected", "quota_exhausted")
+
+
+def test_a_campaign_problem_rejects_the_plan_as_invalid() -> None:
+    rejected = lifecycle.begin_submit(
+        _plan(type="campaign", campaign_id="sale"), "active", ["outside_campaign_window"], NOW
+    )
+    assert isinstance(rejected, Change)
+    assert (rejected.plan.status, rejected.plan.reason) == ("rejected", "invalid_plan")
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,8 @@ def one_time(**overrides: Any) -> PlanDraft:
         "content": content(),
         "send_at": NOW + timedelta(days=1),
     }
+    if overrides.get("type") == "campaign":
+        fields["campaign_id"] = "sale-7-7"  # a campaign plan names its campaign
     return PlanDraft.model_validate({**fields, **overrides})
 
 
@@ -182,6 +184,25 @@ def test_one_time_and_campaign_plans_take_send_at_or_send_now_only(
     overrides: dict[str, Any], expected: set[tuple[str, str]], plan_type: str
 ) -> None:
     assert problems_of(one_time(type=plan_type, **overrides)) == expected
+
+
+@pytest.mark.parametrize(
+    ("draft", "expected"),
+    [
+        (one_time(type="campaign", campaign_id=None), {("campaign_id", "campaign_missing")}),
+        (
+            one_time(type="campaign", campaign_id=None, send_at=None, send_now=True),
+            {("campaign_id", "campaign_missing")},
+        ),
+        (one_time(campaign_id="sale-7-7"), {("campaign_id", "not_allowed")}),
+        (automated(campaign_id="sale-7-7"), {("campaign_id", "not_allowed")}),
+    ],
+    ids=["campaign_without_id", "campaign_now_without_id", "one_time_with_id", "automated_with_id"],
+)
+def test_only_a_campaign_plan_names_a_campaign_and_it_must(
+    draft: PlanDraft, expected: set[tuple[str, str]]
+) -> None:
+    assert problems_of(draft) == expected
 
 
 # --- the timeframe of automated plans -----------------------------------------------------

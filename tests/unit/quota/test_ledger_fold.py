@@ -8,11 +8,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.quota import QuotaReleased, QuotaReserved
+from schemas.quota import (
+    CampaignQuotaReleased,
+    CampaignQuotaReserved,
+    QuotaReleased,
+    QuotaReserved,
+)
+from services.quota.domain.counters import CampaignLimit
 from services.quota.domain.ledger import (
     LedgerEvent,
     LedgerFact,
     LedgerFold,
+    campaign_of,
+    counter_of,
     ledger_event,
     ledger_event_id,
     with_fact,
@@ -96,6 +104,45 @@ def test_the_fold_knows_when_each_week_was_last_written() -> None:
     fold.apply(_fact("reserved", "p2"))
     (week,) = fold.weeks_of("s1")
     assert week.last_fact_at == later
+
+
+def test_campaign_facts_fold_into_the_campaigns_counter_not_the_week() -> None:
+    sale = CampaignLimit("sale-7-7", plans_per_seller=2, ends_at=AT + timedelta(days=60))
+    corrected = CampaignLimit("sale-7-7", plans_per_seller=3, ends_at=AT + timedelta(days=90))
+
+    def campaign_fact(fact: LedgerFact, plan: str, campaign: CampaignLimit) -> LedgerEvent:
+        return ledger_event(
+            fact,
+            seller_id="s1",
+            plan_id=plan,
+            week="2024-W27",
+            limit=campaign.plans_per_seller,
+            used_after=1,
+            occurred_at=AT,
+            campaign=campaign,
+        )
+
+    reserved = campaign_fact("reserved", "c1", sale)
+    assert isinstance(reserved, CampaignQuotaReserved)
+    assert (counter_of(reserved), campaign_of(reserved)) == ("campaign:sale-7-7", sale)
+    assert isinstance(campaign_fact("released", "c2", sale), CampaignQuotaReleased)
+    fold = LedgerFold()
+    for event in [
+        _fact("reserved", "p1"),
+        reserved,
+        campaign_fact("reserved", "c2", corrected),
+        campaign_fact("released", "c2", corrected),
+        campaign_fact("reserved", "c3", corrected),
+    ]:
+        fold.apply(event)
+
+    counters = {week.label: week for week in fold.weeks_of("s1")}
+    assert counters["2024-W27"].usage.plans == {"p1": "reserved"}
+    assert counters["2024-W27"].campaign_ends_at is None
+    campaign = counters["campaign:sale-7-7"]
+    assert campaign.usage.plans == {"c1": "reserved", "c2": "released", "c3": "reserved"}
+    # The counter lives until the latest end the ledger gave the campaign.
+    assert campaign.campaign_ends_at == corrected.ends_at
 
 
 facts = st.lists(

@@ -1,0 +1,87 @@
+"""Reading a registry topic from its start to the end it had when reading began: how the
+quota counters, the customers projection and the campaign calendar rebuild after Redis
+lost data."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import structlog
+from aiokafka import TopicPartition
+
+from schemas.envelope import Event
+from services.shared.codec import DecodeError, decode
+from services.shared.consumer import Record
+from services.shared.kafka import admin_client, new_consumer
+from services.shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Progress = Callable[[str, int, int], None]
+"""Called with (registry topic, records read, records to read) as a replay goes."""
+
+
+async def replay(
+    settings: Settings, topic: str, progress: Progress | None = None
+) -> AsyncIterator[tuple[int, Event]]:
+    """(offset, event) for every valid record up to the end offsets taken at the start.
+
+    Records that do not decode are skipped: the live consumers dead-letter them.
+    A topic that does not exist yet has nothing to replay.
+    """
+    async for record, event in replay_records(settings, topic, progress):
+        yield record.offset, event
+
+
+async def replay_records(
+    settings: Settings, topic: str, progress: Progress | None = None
+) -> AsyncIterator[tuple[Record, Event]]:
+    """`replay` with each event's record (key, partition, offset, timestamp)."""
+    partitions = await _partitions(settings, settings.topic(topic))
+    if not partitions:
+        return
+    consumer = new_consumer(settings)
+    await consumer.start()
+    try:
+        # Offsets first: once partitions are assigned, the fetcher's long polls
+        # hold the broker connection and each offsets request waits ~0.5 s behind one.
+        starts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, starts[tp])
+        total = sum(ends[tp] - starts[tp] for tp in partitions)
+        remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
+        read = 0
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
+            for tp, records in batch.items():
+                for record in records:
+                    if record.offset >= ends[tp]:
+                        break
+                    read += 1
+                    try:
+                        event = decode(topic, record.value)
+                    except DecodeError as exc:
+                        log.warning(
+                            "replay_skipped", topic=topic, offset=record.offset, error=exc.reason
+                        )
+                        continue
+                    yield record, event
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+            if progress:
+                progress(topic, read, total)
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(settings: Settings, physical: str) -> list[TopicPartition]:
+    async with admin_client(settings) as client:
+        if physical not in await client.list_topics():
+            return []
+        described = await client.describe_topics([physical])
+    return sorted(
+        TopicPartition(physical, p["partition"]) for t in described for p in t["partitions"]
+    )
