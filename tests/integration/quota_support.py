@@ -7,9 +7,9 @@ import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from schemas.quota import QuotaReleased, QuotaReserved
 from schemas.seller import SellerStatusChanged
 from services.quota.adapter import RedisQuota, open_quota
+from services.quota.domain.ledger import LEDGER_EVENTS, LedgerEvent
 from services.quota.ledger import LEDGER_TOPIC
 from services.shared.codec import decode
 from services.shared.settings import Settings
@@ -35,10 +35,8 @@ def projecting(quota: RedisQuota) -> SetStatus:
     return set_status
 
 
-async def ledger_events(
-    settings: Settings, count: int, wait_ms: int = 10_000
-) -> list[QuotaReserved | QuotaReleased]:
+async def ledger_events(settings: Settings, count: int, wait_ms: int = 10_000) -> list[LedgerEvent]:
     records = await read_records(settings, LEDGER_TOPIC, count=count, wait_ms=wait_ms)
     events = [decode(LEDGER_TOPIC, r.value) for r in records]
-    assert all(isinstance(e, QuotaReserved | QuotaReleased) for e in events)
+    assert all(isinstance(e, LEDGER_EVENTS) for e in events)
     return events  # type: ignore[return-value]

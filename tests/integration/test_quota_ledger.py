@@ -11,8 +11,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from schemas.quota import QuotaReleased, QuotaReserved
+from schemas.quota import CampaignQuotaReserved, QuotaReleased, QuotaReserved
 from services.quota.adapter import utc_now
+from services.quota.domain.counters import CampaignLimit
 from services.quota.domain.ledger import ledger_event_id
 from services.quota.domain.week import week_of
 from services.quota.metrics import REBUILDS
@@ -236,3 +237,56 @@ async def test_a_fact_landing_in_the_ledger_after_a_rebuild_read_it_is_healed_in
         retry = await quota.reserve(seller, "plan-2", "one_time", MID_WEEK)
         assert (retry.outcome, retry.used) == ("already_reserved", 2)
         assert await quota.store.pending_of(seller) == []
+
+
+async def test_campaign_counters_are_ledgered_and_come_back_after_flushall(
+    settings: Settings, topics, redis_url: str, test_id: str, redis_client: aioredis.Redis
+) -> None:  # type: ignore[no-untyped-def]
+    await topics(*QUOTA_TOPICS)
+    seller = f"seller-{test_id}"
+    producer = new_producer(settings)
+    await producer.start()
+    status = sample_status(seller, weekly_quota=3)
+    await producer.send_and_wait(
+        settings.topic("crm.seller-status"), encode(status), key=seller.encode()
+    )
+    await producer.stop()
+    sale = CampaignLimit(
+        f"sale-{test_id}", plans_per_seller=2, ends_at=utc_now() + timedelta(days=60)
+    )
+
+    async with redis_quota(settings, redis_url) as quota:
+        await quota.usage(seller, MID_WEEK)  # restores the slot, as any first call does
+        # Redis took a campaign unit and the process died before the ledger write: the
+        # reconciler publishes the fact with its campaign.
+        week = week_of(MID_WEEK, "TH")
+        await quota.store.run_week_call(
+            WeekCall("reserve", seller, "camp-2", week, utc_now(), sale)
+        )
+        assert await republish_pending(quota.store, quota.ledger, utc_now()) == 1
+        await quota.reserve(seller, "camp-1", "campaign", MID_WEEK, sale)
+        await quota.reserve(seller, "one-1", "one_time", MID_WEEK)
+
+        await redis_client.flushall()
+
+        over = await quota.reserve(seller, "camp-3", "campaign", MID_WEEK, sale)
+        retry = await quota.reserve(seller, "camp-1", "campaign", MID_WEEK, sale)
+        assert (over.outcome, over.used, retry.outcome) == (
+            "quota_exhausted",
+            2,
+            "already_reserved",
+        )
+        assert (await quota.usage(seller, MID_WEEK)).used == 1
+        counter = quota.store.keys.counter(seller, sale.label)
+        assert await redis_client.pttl(counter) > timedelta(days=60).total_seconds() * 1000
+
+    events = await ledger_events(settings, 3)
+    assert Counter((e.event_type, e.plan_id) for e in events) == {
+        ("CampaignQuotaReserved", "camp-1"): 1,
+        ("QuotaReserved", "one-1"): 1,
+        ("CampaignQuotaReserved", "camp-2"): 1,
+    }
+    camp_2 = next(e for e in events if e.plan_id == "camp-2")
+    assert isinstance(camp_2, CampaignQuotaReserved)
+    assert (camp_2.campaign_id, camp_2.limit, camp_2.used_after) == (sale.campaign_id, 2, 1)
+    assert camp_2.campaign_ends_at == sale.ends_at
