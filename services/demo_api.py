@@ -36,12 +36,15 @@ async def create_plan(
 
 
 async def publish_status(settings: Settings, status: Any) -> None:
+    await publish(settings, "crm.seller-status", status, status.seller_id)
+
+
+async def publish(settings: Settings, topic: str, event: Any, key: str) -> None:
+    """One event on a registry topic, as the upstream system that owns it would send it."""
     producer = new_producer(settings)
     await producer.start()
     try:
-        await producer.send_and_wait(
-            settings.topic("crm.seller-status"), encode(status), key=status.seller_id.encode()
-        )
+        await producer.send_and_wait(settings.topic(topic), encode(event), key=key.encode())
     finally:
         await producer.stop()
 

@@ -73,19 +73,25 @@ class CampaignCalendar:
 
     async def stored(self, campaign_id: str) -> CampaignAnnounced | None:
         raw = await self.redis.hget(self.key, campaign_id)
-        if raw is None:
-            return None
-        # JSON, not Python values: the strict schema takes times and UUIDs as JSON strings.
-        return CampaignAnnounced.model_validate_json(json.dumps(json.loads(raw)["campaign"]))
+        return None if raw is None else _parsed(raw)
 
     async def campaign(self, campaign_id: str) -> CampaignAnnounced | None:
         found = await self.stored(campaign_id)
         if found is None and not await self.is_complete():
-            async with self._rebuilding:
-                if not await self.is_complete():
-                    await self.rebuild()
+            await self._ensure_complete()
             found = await self.stored(campaign_id)
         return found
+
+    async def every_campaign(self) -> list[CampaignAnnounced]:
+        """Every campaign ever announced, as last announced."""
+        await self._ensure_complete()
+        stored = await self.redis.hgetall(self.key)
+        return [_parsed(raw) for field, raw in stored.items() if field != _COMPLETE]
+
+    async def _ensure_complete(self) -> None:
+        async with self._rebuilding:
+            if not await self.is_complete():
+                await self.rebuild()
 
     async def is_complete(self) -> bool:
         return bool(await self.redis.hexists(self.key, _COMPLETE))
@@ -100,6 +106,11 @@ class CampaignCalendar:
         await self.redis.hset(self.key, _COMPLETE, "1")
         log.info("campaign_calendar_rebuilt", written=count)
         return count
+
+
+def _parsed(raw: str | bytes) -> CampaignAnnounced:
+    # JSON, not Python values: the strict schema takes times and UUIDs as JSON strings.
+    return CampaignAnnounced.model_validate_json(json.dumps(json.loads(raw)["campaign"]))
 
 
 def campaign_calendar(settings: Settings, redis: aioredis.Redis) -> CampaignCalendar:

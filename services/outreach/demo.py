@@ -11,7 +11,15 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from services.demo_api import api_answers, create_plan, publish_status, seller_headers, until
+from schemas.campaigns import CampaignAnnounced
+from services.demo_api import (
+    api_answers,
+    create_plan,
+    publish,
+    publish_status,
+    seller_headers,
+    until,
+)
 from services.quota.sample_status import sample_status
 from services.shared.settings import Settings
 
@@ -89,12 +97,37 @@ async def run(settings: Settings, out: Console) -> None:
         auto = await create_plan(http, owner, _automated())
         auto = (await http.post(f"/v1/plans/{auto['plan_id']}/submit", headers=owner)).json()
         out.print(f"  automated cart_abandoned plan: {auto['status']} (uses no quota)")
-        soon = (datetime.now(UTC) + timedelta(seconds=4)).isoformat()
-        camp = await create_plan(
-            http, owner, {**_one_time("Campaign in 4 s", soon), "type": "campaign"}
+        sale = _campaign(f"demo-sale-{run_id}")
+        await publish(settings, "crm.campaigns", sale, sale.campaign_id)
+        await until(
+            http,
+            "/v1/campaigns",
+            owner,
+            lambda b: any(c["campaign_id"] == sale.campaign_id for c in b["items"]),
         )
-        camp = (await http.post(f"/v1/plans/{camp['plan_id']}/submit", headers=owner)).json()
-        out.print(f"  campaign at {soon[11:19]}Z: {camp['status']} … waiting for the scheduler")
+        out.print(
+            f"  the marketplace announces campaign {sale.campaign_id} on crm.campaigns "
+            f"({', '.join(sale.markets)}, {sale.plans_per_seller} plan per seller)"
+        )
+        soon = (datetime.now(UTC) + timedelta(seconds=4)).isoformat()
+        campaign_plans = []
+        for name, campaign_id in (
+            ("Campaign in 4 s", sale.campaign_id),
+            ("Second campaign plan", sale.campaign_id),
+            ("Made-up campaign", f"no-such-sale-{run_id}"),
+        ):
+            body = {**_one_time(name, soon), "type": "campaign", "campaign_id": campaign_id}
+            plan = await create_plan(http, owner, body)
+            plan = (await http.post(f"/v1/plans/{plan['plan_id']}/submit", headers=owner)).json()
+            reason = f" / {plan['reason']}" if plan["reason"] else ""
+            out.print(f"  submit {name}: {plan['status']}{reason}")
+            campaign_plans.append(plan)
+        camp = campaign_plans[0]
+        left = (await http.get("/v1/shop/status", headers=owner)).json()["quota_left"]
+        out.print(
+            f"  campaign plans use the campaign's limit, not the weekly quota (left {left}); "
+            f"at {soon[11:19]}Z the first … waiting for the scheduler"
+        )
         due = await until(
             http,
             f"/v1/plans/{camp['plan_id']}",
@@ -146,6 +179,20 @@ def _one_time(name: str, send_at: str) -> dict[str, Any]:
         },
         "send_at": send_at,
     }
+
+
+def _campaign(campaign_id: str) -> CampaignAnnounced:
+    now = datetime.now(UTC)
+    return CampaignAnnounced(
+        event_id=uuid.uuid4(),
+        occurred_at=now,
+        campaign_id=campaign_id,
+        name="Demo mega sale",
+        markets=["TH", "ID"],
+        starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(days=1),
+        plans_per_seller=1,
+    )
 
 
 def _automated() -> dict[str, Any]:

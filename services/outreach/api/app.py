@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from services.outreach.api import accounts, appeals, ops, performance, shop, templates
+from services.outreach.api import accounts, appeals, campaigns, ops, performance, shop, templates
 from services.outreach.api.auth import customers_account
 from services.outreach.api.metrics import RequestMetrics
 from services.outreach.api.plans import router as plans_router
@@ -58,6 +58,7 @@ def _assemble(lifespan: Any = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(shop.router)
     app.include_router(templates.router)
+    app.include_router(campaigns.router)
     app.include_router(appeals.router)
     app.include_router(accounts.router)
     # Every plan, segment and overview route is a Customers endpoint: a sub-account

@@ -28,6 +28,7 @@ from services.customers.store import (
 )
 from services.delivery.performance.reader import PerformanceReader, performance_reader
 from services.outreach.appeals import AppealStore, appeal_store
+from services.outreach.campaigns import CampaignCalendar, campaign_calendar
 from services.outreach.config import OutreachSettings
 from services.outreach.gateway import PlanGateway
 from services.outreach.permissions import PermissionStore, permission_store
@@ -57,6 +58,7 @@ class Runtime:
     quota: QuotaPort
     permissions: PermissionStore
     appeals: AppealStore
+    campaigns: CampaignCalendar
     plans: PlansRuntime
     # The customers projection (bytes client) and the custom segment definitions.
     customers: CustomerStore
@@ -115,6 +117,7 @@ async def open_runtime(
             quota=quota,
             permissions=permission_store(settings, redis),
             appeals=appeal_store(settings, redis),
+            campaigns=campaign_calendar(settings, redis),
             plans=plans,
             customers=customer_store(settings, customers_client),
             segments=segments,

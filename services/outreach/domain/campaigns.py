@@ -12,6 +12,7 @@ Pure: the caller passes the campaign as the calendar has it, the seller's market
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from schemas.campaigns import CampaignAnnounced
@@ -77,3 +78,13 @@ def inside(campaign: CampaignAnnounced, instant: datetime) -> bool:
     """Whether `instant` falls in the campaign's window; ends_at is exclusive."""
     at = instant.astimezone(UTC)
     return campaign.starts_at <= at < campaign.ends_at
+
+
+def open_to(
+    campaigns: Iterable[CampaignAnnounced], market: str, now: datetime
+) -> list[CampaignAnnounced]:
+    """The campaigns a seller of `market` may still plan for: not over yet, soonest first."""
+    return sorted(
+        (c for c in campaigns if market in c.markets and now < c.ends_at),
+        key=lambda c: (c.starts_at, c.campaign_id),
+    )

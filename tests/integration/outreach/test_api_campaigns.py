@@ -86,6 +86,11 @@ async def test_a_campaign_plan_counts_against_its_campaign_not_the_weekly_quota(
     assert (over["status"], over["reason"]) == ("rejected", "quota_exhausted")
     assert await _weekly_used(api, seller) == 0
     assert await _campaign_used(api, seller, sale) == 2
+    listed = (await api.client.get("/v1/campaigns", headers=api.auth(seller))).json()["items"]
+    assert [
+        (c["campaign_id"], c["live"], c["plans_per_seller"], c["plans_used"], c["plans_left"])
+        for c in listed
+    ] == [(sale.campaign_id, True, 2, 2, 0)]
 
     # A cancel before dispatch gives the campaign's unit back (the weekly quota never
     # had it); the freed unit takes the next campaign plan.
@@ -141,6 +146,9 @@ async def test_a_campaign_plan_without_a_live_campaign_is_rejected(
     assert await _weekly_used(api, seller) == 0
     assert await _campaign_used(api, seller, later) == 0
     assert await _campaign_used(api, seller, elsewhere) == 0
+    # The seller (TH) is shown the campaign yet to start, not the one of other markets.
+    listed = (await api.client.get("/v1/campaigns", headers=api.auth(seller))).json()["items"]
+    assert [(c["campaign_id"], c["live"]) for c in listed] == [(later.campaign_id, False)]
 
     # A corrected announcement replaces the first: the campaign now runs already.
     corrected = later.model_copy(

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from services.shared.publish import parse_lines
 from tests.malformed import CASES, metrics
 
 LIMIT = 64 * 1024
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_examples_file_is_all_valid(examples_path) -> None:  # type: ignore[no-untyped-def]
@@ -42,3 +44,17 @@ def test_unknown_topic_is_refused() -> None:
     line = json.dumps({"topic": "crm.nope", "key": "k", "value": metrics()})
     _, (error,) = parse_lines([line], max_bytes=LIMIT)
     assert "crm.nope" in error
+
+
+def test_a_bare_campaign_announcement_goes_to_crm_campaigns_keyed_by_its_id() -> None:
+    example = (REPO_ROOT / "schemas" / "examples" / "campaigns.jsonl").read_text()
+    value = json.loads(example.splitlines()[0])["value"]
+
+    (out,), errors = parse_lines([json.dumps(value)], max_bytes=LIMIT)
+    assert errors == []
+    assert (out.topic, out.key) == ("crm.campaigns", value["campaign_id"])
+
+    _, (error,) = parse_lines(
+        [json.dumps({**value, "ends_at": value["starts_at"]})], max_bytes=LIMIT
+    )
+    assert "ends_at" in error
