@@ -21,3 +21,17 @@ class DeadLetter(Event):
     )
     error: Annotated[str, Field(min_length=1)]
     service: Label
+
+
+class DeadLetterRedriven(Event):
+    """A dead letter sent back to its source topic, written in the same transaction as the
+    re-sent record; keyed by the dead letter's id on a compacted topic, so
+    `crm dead-letters redrive` never sends one twice."""
+
+    event_type: Literal["DeadLetterRedriven"] = "DeadLetterRedriven"
+    dead_letter_id: Annotated[str, Field(min_length=1, description="The DeadLetter's event_id.")]
+    source_topic: Label
+    partition: NonNegativeInt
+    offset: NonNegativeInt
+    service: Label
+    error: str = Field(description="Why the record was dead-lettered then.")

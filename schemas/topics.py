@@ -16,7 +16,7 @@ from schemas.customer import (
     ShopFollowed,
     ShopUnfollowed,
 )
-from schemas.dead_letter import DeadLetter
+from schemas.dead_letter import DeadLetter, DeadLetterRedriven
 from schemas.delivery import DeliveryProgressed
 from schemas.engagement import (
     MessageClicked,
@@ -143,6 +143,7 @@ PlanFiringEvent = Annotated[AutomatedPlanFired, _D]
 OutboundMessageEvent = Annotated[OutboundMessage, _D]
 DeliveryProgressEvent = Annotated[DeliveryProgressed, _D]
 DeadLetterEvent = Annotated[DeadLetter, _D]
+RedriveEvent = Annotated[DeadLetterRedriven, _D]
 
 AnyEvent = Annotated[
     SellerMetricsReported
@@ -194,7 +195,8 @@ AnyEvent = Annotated[
     | AutomatedPlanFired
     | OutboundMessage
     | DeliveryProgressed
-    | DeadLetter,
+    | DeadLetter
+    | DeadLetterRedriven,
     _D,
 ]
 
@@ -219,6 +221,7 @@ _UNIONS: dict[str, Any] = {
     "crm.outbound-messages": OutboundMessageEvent,
     "crm.delivery-progress": DeliveryProgressEvent,
     "crm.dead-letters": DeadLetterEvent,
+    "crm.dead-letter-redrives": RedriveEvent,
 }
 
 
@@ -282,6 +285,15 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
         key_field=None,
         partitions=LOW_VOLUME_PARTITIONS,
         retention_ms=30 * _DAY_MS,
+    ),
+    # Not in SPEC section 6: each dead letter re-driven, keyed by its id and written in
+    # the transaction that re-sends it; compacted, so it says once and for all "done".
+    _spec(
+        "crm.dead-letter-redrives",
+        "internal",
+        key_field="dead_letter_id",
+        partitions=LOW_VOLUME_PARTITIONS,
+        cleanup_policy="compact",
     ),
 )
 

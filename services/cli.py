@@ -236,11 +236,37 @@ async def _send(settings: Settings, batch: list[Any]) -> int:
 def lag(
     group: Annotated[list[str] | None, typer.Option(help="only these consumer groups")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="export lag as Prometheus metrics until Ctrl-C")
+    ] = False,
+    host: Annotated[str, typer.Option(help="--serve: address to bind")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(envvar="CRM_LAG_EXPORTER_PORT", help="--serve: /metrics port")
+    ] = 9108,
+    interval: Annotated[float, typer.Option(help="--serve: seconds between polls")] = 15.0,
 ) -> None:
-    """Consumer lag per group, topic and partition (log end offset − committed offset)."""
+    """Consumer lag per group, topic and partition (log end offset − committed offset);
+    with --serve, the same as kafka-lag-exporter's metrics on http://HOST:PORT/metrics."""
     from services.shared.lag import consumer_lag
 
     settings = get_settings()
+    if serve:
+        from services.shared.lag_exporter import serve_lag
+        from services.shared.signals import run_until_signalled
+
+        async def run(settings: Settings, stopping: asyncio.Event) -> None:
+            await serve_lag(
+                settings,
+                host=host,
+                port=port,
+                interval=interval,
+                cluster_name=settings.kafka_bootstrap,
+                stopping=stopping,
+                topic_prefix=settings.topic_prefix or None,
+            )
+
+        run_until_signalled("lag-exporter", settings, run)
+        return
     rows = asyncio.run(consumer_lag(settings, group or None))
     if as_json:
         out.print_json(json.dumps([r.as_dict() for r in rows]))
@@ -288,6 +314,9 @@ def demo() -> None:
 
 def _register_services() -> None:
     from services import registry
+    from services.ops import cli as ops_cli
+
+    ops_cli.register(app)
 
     for _, module in registry.parts("cli"):
         module.register(app)

@@ -140,6 +140,8 @@ def build_app(settings: Settings, options: EligibilitySettings | None = None) ->
         await asyncio.gather(*futures)
         for s in statuses:
             metrics.STATUSES.labels(s.access, s.reason).inc()
+            level = "none" if s.level is None else str(s.level)
+            metrics.DECISIONS.labels(s.market, s.access, level).inc()
 
     async def on_input(event: Event) -> None:
         if isinstance(event, SellerMetricsReported):
@@ -207,6 +209,7 @@ def build_app(settings: Settings, options: EligibilitySettings | None = None) ->
         changed = engine.evaluate(mine, command.market, command.effective_month)
         await publish([status for _, status in changed])
         engine.commit(state for state, _ in changed)
+        metrics.TICK_DECISIONS.labels(command.market).inc(len(changed))
         metrics.EVALUATION_SECONDS.observe(time.perf_counter() - started)
         log.info(
             "partition_evaluated",

@@ -12,6 +12,16 @@ TICKS = Counter(
     "EvaluationDue ticks, by market and outcome (accepted, refused).",
     ["market", "outcome"],
 )
+DECISIONS = Counter(
+    "crm_eligibility_decisions_total",
+    "Seller statuses published, by market, access and level (none: no level).",
+    ["market", "access", "level"],
+)
+TICK_DECISIONS = Counter(
+    "crm_eligibility_tick_decisions_total",
+    "Sellers a monthly tick decided, per market (0 added when a partition decides nobody).",
+    ["market"],
+)
 SCHEDULED_TICKS = Counter(
     "crm_eligibility_scheduled_ticks_total", "Ticks the scheduler emitted.", ["market"]
 )

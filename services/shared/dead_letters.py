@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from schemas.dead_letter import DeadLetter
+from services.shared.dead_letter_reasons import DEAD_LETTER_REASONS, reason_of
 
 # Deterministic ids: a record dead-lettered twice (a redelivery after a crash)
 # yields the same event_id, so readers of crm.dead-letters can de-duplicate.
@@ -35,6 +36,7 @@ def dead_letter(
     service: str,
     timestamp_ms: int,
 ) -> DeadLetter:
+    DEAD_LETTER_REASONS.labels(service, reason_of(error)).inc()
     return DeadLetter(
         event_id=uuid.uuid5(_NAMESPACE, f"{source_topic}/{partition}/{offset}"),
         occurred_at=datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC),

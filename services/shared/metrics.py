@@ -1,6 +1,6 @@
 """Prometheus metrics every consumer shares; services add their own beside them."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 EVENTS_CONSUMED = Counter(
     "crm_events_consumed_total",
@@ -21,4 +21,14 @@ EVENTS_RETRIED = Counter(
     "crm_events_retried_total",
     "Events a faust agent's handler failed on and handled again.",
     ["service", "topic"],
+)
+WORKER_READY = Gauge(
+    "crm_worker_ready",
+    "1 when every readiness check of the process passed at its last run (/readyz or a scrape).",
+    ["service"],
+)
+CHECK_UP = Gauge(
+    "crm_worker_check_up",
+    "1 when one readiness check (kafka, redis, partitions ...) passed at its last run.",
+    ["service", "check"],
 )

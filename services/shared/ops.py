@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from services.shared.metrics import CHECK_UP, WORKER_READY
+
 Check = Callable[[], Awaitable[bool]]
 
 
@@ -33,8 +35,18 @@ class Health:
             except Exception:
                 return False
 
-        results = await asyncio.gather(*(run(c) for c in self.checks.values()))
-        return dict(zip(self.checks, results, strict=True))
+        results = dict(
+            zip(
+                self.checks,
+                await asyncio.gather(*(run(c) for c in self.checks.values())),
+                strict=True,
+            )
+        )
+        # Kept as gauges too, so Prometheus can alert on a dependency that does not answer.
+        for name, passed in results.items():
+            CHECK_UP.labels(self.service, name).set(1 if passed else 0)
+        WORKER_READY.labels(self.service).set(1 if all(results.values()) else 0)
+        return results
 
 
 def ops_app(health: Health, registry: CollectorRegistry = REGISTRY) -> web.Application:
@@ -48,6 +60,7 @@ def ops_app(health: Health, registry: CollectorRegistry = REGISTRY) -> web.Appli
         return web.json_response(body, status=200 if ready else 503)
 
     async def metrics(_: web.Request) -> web.Response:
+        await health.readiness()  # refreshes crm_worker_ready and crm_worker_check_up
         return web.Response(
             body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

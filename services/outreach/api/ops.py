@@ -78,7 +78,8 @@ async def readyz(runtime: Annotated[Runtime, Depends(runtime_of)]) -> Readiness 
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-async def metrics() -> Response:
+async def metrics(runtime: Annotated[Runtime, Depends(runtime_of)]) -> Response:
     """Prometheus exposition: request counts and latency by route and status, and the
     quota port's counters."""
+    await readiness_checks(runtime).readiness()  # refreshes crm_worker_ready / _check_up
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

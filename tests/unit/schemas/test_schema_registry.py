@@ -57,6 +57,7 @@ EXTRA_TOPICS = {
     "crm.segments": ("internal", "seller_id"),
     "crm.plan-firings": ("internal", "seller_id"),
     "crm.delivery-progress": ("internal", "plan_id"),
+    "crm.dead-letter-redrives": ("internal", "dead_letter_id"),
 }
 
 
@@ -121,7 +122,12 @@ def test_layout_and_retention() -> None:
     compacted = {spec.name for spec in ALL_TOPICS if spec.cleanup_policy == "compact"}
     kept_forever = {spec.name for spec in ALL_TOPICS if spec.retention_ms == -1}
 
-    assert compacted == {"crm.customer-profiles", "crm.seller-status", "crm.delivery-progress"}
+    assert compacted == {
+        "crm.customer-profiles",
+        "crm.seller-status",
+        "crm.delivery-progress",
+        "crm.dead-letter-redrives",
+    }
     assert {"crm.seller-status", "crm.quota-ledger"} <= kept_forever
     assert {spec.name for spec in ALL_TOPICS if spec.direction == "in"} <= kept_forever
     assert topic("crm.outbound-messages").retention_ms == 90 * 24 * 3600 * 1000

@@ -1,0 +1,1 @@
+"""Operator tooling that spans the services: dead letters (list, show, re-drive)."""
