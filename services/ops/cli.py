@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from schemas.dead_letter import DeadLetter
 from services.ops import dead_letters as dl
 from services.shared.dead_letter_reasons import letter_reason
 from services.shared.settings import get_settings
@@ -35,7 +36,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(dead_letters_app, name="dead-letters")
 
 
-def _selected(topic: str | None, since: str | None, reason: str | None) -> list[dl.DeadLetter]:
+def _selected(topic: str | None, since: str | None, reason: str | None) -> list[DeadLetter]:
     settings = get_settings()
     letters = asyncio.run(dl.load_letters(settings))
     moment = dl.parse_since(since, datetime.now(UTC)) if since else None

@@ -10,6 +10,7 @@ describes the groups for their members; a scrape renders the last poll.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Iterator
@@ -106,12 +107,14 @@ class LagCollector(Collector):
         )
         group_labels = ["cluster_name", "group", "is_simple_consumer"]
         max_lag = GaugeMetricFamily(
-            "kafka_consumergroup_group_max_lag", "The group's highest offset lag.", group_labels
+            "kafka_consumergroup_group_max_lag",
+            "The group's highest offset lag.",
+            labels=group_labels,
         )
         max_lag_s = GaugeMetricFamily(
             "kafka_consumergroup_group_max_lag_seconds",
             "The group's highest estimated time lag.",
-            group_labels,
+            labels=group_labels,
         )
         sum_lag = GaugeMetricFamily(
             "kafka_consumergroup_group_sum_lag",
@@ -226,10 +229,8 @@ async def poll_forever(
         except Exception as exc:
             log.warning("lag_poll_failed", error=str(exc))
             collector.kafka_down()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), interval)
-        except TimeoutError:
-            pass
 
 
 def exporter_app(registry: CollectorRegistry) -> web.Application:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 # kafka-lag-exporter's default lookup-table-size.
 TABLE_SIZE = 60
@@ -52,7 +53,7 @@ def lag_seconds(samples: list[Sample] | deque[Sample], committed: int, now: floa
 
 
 def _produced_at(points: list[Sample], offset: int) -> float:
-    for before, after in zip(points, points[1:], strict=False):
+    for before, after in pairwise(points):
         if before.offset <= offset < after.offset:
             return _line(before, after, offset)
     # Below the table (the group is older than its oldest point): extrapolate on the

@@ -17,8 +17,8 @@ from schemas.customer import CustomerProfileUpdated
 from schemas.topics import ALL_TOPICS
 from services.customers.store import customer_store, customers_redis
 from services.ops import dead_letters as dl
-from services.shared.dead_letter_reasons import letter_reason
 from services.shared.codec import encode
+from services.shared.dead_letter_reasons import letter_reason
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess
