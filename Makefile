@@ -14,10 +14,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --editable '.[dev]'
 	touch $(STAMP)
 
-# Everything a bare machine needs: the venv, the Kafka jars (Maven Central), redis-server (apt).
+# Everything a bare machine needs: the venv, the Kafka jars (Maven Central), redis-server and
+# prometheus with promtool (apt).
 setup: $(STAMP)
 	deploy/kafka/kafka.sh fetch
 	deploy/redis/redis.sh install
+	deploy/prometheus/prometheus.sh install
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

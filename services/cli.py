@@ -39,7 +39,11 @@ def _stack(action: str) -> int:
 
 
 @dev_app.command("up")
-def dev_up() -> None:
+def dev_up(
+    monitoring: Annotated[
+        bool, typer.Option(help="also the lag exporter and Prometheus with the alert rules")
+    ] = False,
+) -> None:
     """Start Kafka and Redis on loopback (fetching and installing them when needed)."""
     code = _stack("up")
     if code:
@@ -56,6 +60,12 @@ def dev_up() -> None:
     for name, args in registry.servers().items():
         process = supervisor.start(name, args)
         err.print(f"{name}: pid {process.pid}, on :{get_settings().api_port}, log {process.log}")
+    if monitoring:
+        from services.ops import monitoring as ops_monitoring
+
+        ports = ops_monitoring.worker_ports()
+        for line in ops_monitoring.start_monitoring(get_settings(), ports):
+            err.print(line, markup=False, highlight=False)
 
 
 @dev_app.command("down")
@@ -67,6 +77,9 @@ def dev_down() -> None:
     for name in [*registry.servers(), *reversed(registry.SERVICES)]:
         if supervisor.stop(name):
             err.print(f"stopped {name}")
+    from services.ops.monitoring import stop_monitoring
+
+    stop_monitoring()  # started by `dev up --monitoring`; nothing to do otherwise
     raise typer.Exit(_stack("down"))
 
 

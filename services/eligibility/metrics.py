@@ -2,6 +2,8 @@
 
 from prometheus_client import Counter, Histogram
 
+from schemas.markets import MARKET_TIME_ZONES
+
 STATUSES = Counter(
     "crm_eligibility_statuses_total",
     "SellerStatusChanged published, by access and reason.",
@@ -30,3 +32,8 @@ EVALUATION_SECONDS = Histogram(
     "Time to decide every seller of one partition for one tick.",
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60),
 )
+# Present from the start at 0, so a market's first tick shows as an increase: the alert
+# on a tick that decided nobody compares the two.
+for _market in MARKET_TIME_ZONES:
+    TICKS.labels(_market, "accepted")
+    TICK_DECISIONS.labels(_market)

@@ -25,3 +25,6 @@ CAP_DECISIONS = Counter(
     "Frequency-cap answers, by outcome.",
     ["outcome"],
 )
+# Present from the start at 0, so the first rebuild shows as an increase (alerts use it).
+for _trigger in ("data_lost", "on_demand"):
+    REBUILDS.labels(_trigger)
