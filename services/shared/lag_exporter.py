@@ -233,7 +233,7 @@ async def poll_forever(
             await asyncio.wait_for(stopping.wait(), interval)
 
 
-def exporter_app(registry: CollectorRegistry) -> web.Application:
+def exporter_app(registry: CollectorRegistry, collector: LagCollector) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(
             body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
@@ -242,9 +242,15 @@ def exporter_app(registry: CollectorRegistry) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "service": "lag-exporter"})
 
+    async def readyz(_: web.Request) -> web.Response:
+        up = collector.snapshot.kafka_up
+        body = {"status": "ready" if up else "not_ready", "checks": {"kafka": up}}
+        return web.json_response(body, status=200 if up else 503)
+
     app = web.Application()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     return app
 
 
@@ -261,7 +267,7 @@ async def serve_lag(
     registry = CollectorRegistry()
     collector = LagCollector(cluster_name)
     registry.register(collector)
-    runner = web.AppRunner(exporter_app(registry), access_log=None)
+    runner = web.AppRunner(exporter_app(registry, collector), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     bound = next(iter(runner.addresses), ("", port))[1]

@@ -46,9 +46,7 @@ def test_every_alert_is_tested_firing_and_silent_and_has_a_runbook_entry() -> No
                 if check.get("exp_alerts"):
                     fired.add(check["alertname"])
     assert alerts == fired, f"alerts without a firing test case: {alerts - fired}"
-    headings = {
-        m.lower() for m in re.findall(r"^#+ .*?`?(\w+)`?\s*$", README.read_text(), re.M)
-    }
+    headings = {m.lower() for m in re.findall(r"^#+ .*?`?(\w+)`?\s*$", README.read_text(), re.M)}
     assert {a.lower() for a in alerts} <= headings, "README runbook lacks an entry per alert"
 
 
