@@ -59,7 +59,8 @@ async def test_lag_in_offsets_and_seconds_per_partition_with_its_member(
     ]
     assert lag == 15 - 4
     assert (labels["topic"], labels["partition"], labels["cluster_name"]) == (physical, "0", "test")
-    assert labels["client_id"] == "lagtest" and labels["consumer_id"].startswith("lagtest")
+    assert labels["client_id"] == "lagtest"
+    assert labels["consumer_id"].startswith("lagtest")
     assert labels["member_host"]
     [(_, seconds)] = [
         s
