@@ -126,6 +126,7 @@ async def run_demo(settings: Settings, out: Console) -> None:
     await _print_dead_letters(
         settings, out, since_ms=int(datetime.now(UTC).timestamp() * 1000) - 60_000
     )
+    await _dead_letter_actions(settings, out)
 
     out.rule("4. crm lag")
     rows = await consumer_lag(settings, [group])
@@ -140,6 +141,22 @@ async def run_demo(settings: Settings, out: Console) -> None:
     for number, (service, module) in enumerate(registry.parts("demo"), start=5):
         out.rule(f"{number}. {service}")
         await module.run(settings, out)
+
+
+async def _dead_letter_actions(settings: Settings, out: Console) -> None:
+    """What `crm dead-letters list --since 1m` and `redrive` (a dry run) say about them."""
+    from services.ops import dead_letters as dl
+
+    since = dl.parse_since("1m", datetime.now(UTC))
+    recent = dl.select(await dl.load_letters(settings), settings, since=since)
+    grouped = ", ".join(f"{r} ({s}) {n}" for (r, s), n in dl.counts(recent).most_common())
+    out.print(f"crm dead-letters list --since 1m → by reason: {grouped}")
+    verdicts = await dl.redrive(settings, recent, apply=False, now=datetime.now(UTC))
+    ready = sum(v.outcome == "redrive" for v in verdicts)
+    out.print(
+        f"crm dead-letters redrive (dry run) → {ready} would be re-driven, "
+        f"{len(verdicts) - ready} still fail validation or were re-driven before"
+    )
 
 
 async def _until_caught_up(settings: Settings, group: str, timeout: float = 30.0) -> None:
