@@ -4,6 +4,10 @@ once however often `redrive --apply` runs; a record that is still bad stays put.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import subprocess
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,6 +18,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.customer import CustomerProfileUpdated
+from schemas.dead_letter import DeadLetter
 from schemas.topics import ALL_TOPICS
 from services.customers.store import customer_store, customers_redis
 from services.ops import dead_letters as dl
@@ -21,7 +26,7 @@ from services.shared.codec import encode
 from services.shared.dead_letter_reasons import letter_reason
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
-from services.shared.worker_process import WorkerProcess
+from services.shared.worker_process import CRM, WorkerProcess
 from tests.e2e.pipeline import eventually
 from tests.integration.kafka_io import read_until_idle
 
@@ -79,7 +84,7 @@ async def test_a_fixed_dead_letter_is_redriven_exactly_once_through_the_worker(
     buggy.start()
     try:
         await buggy.wait_ready(180)
-        letters: list[dl.DeadLetter] = []
+        letters: list[DeadLetter] = []
 
         async def two_letters() -> bool:
             letters[:] = await dl.load_letters(settings)
@@ -121,6 +126,33 @@ async def test_a_fixed_dead_letter_is_redriven_exactly_once_through_the_worker(
         assert await _consumed(port) == 1
         marks = await read_until_idle(settings, "crm.dead-letter-redrives", idle_ms=1000)
         assert len(marks) == 1
+        await _the_command_line_says_the_same(settings, letters)
     finally:
         await redis.aclose()
         assert fixed.stop() == 0, fixed.log()[-2000:].decode(errors="replace")
+
+
+def _crm(settings: Settings, *args: str) -> str:
+    env = {**os.environ, "CRM_TOPIC_PREFIX": settings.topic_prefix}
+    done = subprocess.run(
+        [str(CRM), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+async def _the_command_line_says_the_same(settings: Settings, letters: list[DeadLetter]) -> None:
+    listed = json.loads(await asyncio.to_thread(_crm, settings, "dead-letters", "list", "--json"))
+    assert {(c["reason"], c["service"], c["count"]) for c in listed["counts"]} == {
+        ("too_large", "customers", 1),
+        ("invalid_json", "customers", 1),
+    }
+    fixed = next(x for x in letters if letter_reason(x) == "too_large")
+    shown = json.loads(
+        await asyncio.to_thread(_crm, settings, "dead-letters", "show", str(fixed.event_id)[:13])
+    )
+    assert (shown["offset"], shown["redrive"]["outcome"]) == (fixed.offset, "done")
+    again = await asyncio.to_thread(
+        _crm, settings, "dead-letters", "redrive", "--topic", "crm.customer-profiles", "--apply"
+    )
+    assert "0 re-driven, 1 re-driven before, 1 still invalid" in again
