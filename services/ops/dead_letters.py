@@ -26,7 +26,7 @@ from schemas.topics import topic as registry_topic
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.dead_letter_reasons import letter_reason
 from services.shared.dead_letters import RAW_LIMIT
-from services.shared.kafka import admin_client, new_consumer, new_producer
+from services.shared.kafka import admin_client, create_topics, new_consumer, new_producer
 from services.shared.settings import Settings
 
 DEAD_LETTERS = "crm.dead-letters"
@@ -172,6 +172,7 @@ async def redrive(
     """Judge every letter; with `apply`, re-send those that pass and record each."""
     producer: AIOKafkaProducer | None = None
     if apply:
+        await create_topics(settings, [REDRIVES])  # idempotent: a stack older than the topic
         producer = new_producer(settings, transactional_id=redrive_transactional_id(settings))
         await producer.start()  # fences a redrive still running under the same id
     try:
