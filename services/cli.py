@@ -95,6 +95,10 @@ def dev_status() -> None:
         state = f"running, pid {process.pid}" if process.running else "not running"
         err.print(f"{name}: {state} (log {process.log})", markup=False, highlight=False)
         code = code or (0 if process.running else 1)
+    from services.ops.monitoring import status_lines
+
+    for line in status_lines():  # only what `dev up --monitoring` started
+        err.print(line, markup=False, highlight=False)
     raise typer.Exit(code)
 
 

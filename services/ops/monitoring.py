@@ -74,3 +74,16 @@ def worker_ports() -> dict[str, int]:
     """Where `crm dev up` serves each worker's /metrics."""
     fixed = os.environ.get("CRM_OPS_PORT")
     return {name: int(fixed or registry.OPS_PORTS[name]) for name in registry.workers()}
+
+
+def status_lines() -> list[str]:
+    """Where the lag exporter and Prometheus run, when `--monitoring` started them."""
+    lines = []
+    lag = supervisor.status("lag")
+    if lag.running:
+        lines.append(f"lag exporter: running, pid {lag.pid}, :{lag_exporter_port()}/metrics")
+    script = DEPLOY / "prometheus" / "prometheus.sh"
+    done = subprocess.run([str(script), "status"], capture_output=True, text=True, check=False)
+    if done.returncode == 0:
+        lines.append(done.stdout.strip())
+    return lines

@@ -8,7 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.ops.monitoring import start_monitoring, stop_monitoring, worker_ports
+from services.ops.monitoring import (
+    start_monitoring,
+    status_lines,
+    stop_monitoring,
+    worker_ports,
+)
 from services.shared.settings import Settings
 from services.shared.worker_process import free_port
 from tests.e2e.pipeline import eventually
@@ -39,6 +44,9 @@ async def test_prometheus_loads_the_rules_and_scrapes_the_lag_exporter(
                 return any(t["labels"]["job"] == "crm-lag" and t["health"] == "up" for t in targets)
 
             assert await eventually(lag_scraped, 45), "Prometheus never scraped the exporter"
+        running = status_lines()
+        assert [line.split(":")[0] for line in running] == ["lag exporter", "prometheus"]
     finally:
         stop_monitoring()
     assert not (tmp_path / f"prometheus-{prometheus_port}" / "prometheus.pid").exists()
+    assert status_lines() == []
