@@ -74,6 +74,9 @@ class LagCollector(Collector):
         took: float,
     ) -> None:
         """A poll's result: feed the lookup tables, then estimate each row's time lag."""
+        seen = {(row.topic, row.partition) for row in rows}
+        for gone in self.tables.keys() - seen:  # a deleted topic, a group gone
+            del self.tables[gone]
         for row in rows:
             self.tables.setdefault((row.topic, row.partition), LookupTable()).add(row.end, now)
         seconds = {}
