@@ -92,10 +92,13 @@ async def test_every_metric_the_rules_and_dashboard_query_is_exported(
             assert shop.status_code == 200, shop.text
             lag_port = await lag.wait_ready(60)
 
-            async def lag_exported() -> bool:
-                return "kafka_consumergroup_group_lag{" in await _scrape(lag_port)
+            group = f"{settings.topic_prefix}crm-eligibility"
 
-            assert await eventually(lag_exported, 30), lag.log()[-2000:]
+            async def lag_exported() -> bool:
+                text = await _scrape(lag_port)
+                return f"kafka_consumergroup_group_lag_seconds{{" in text and group in text
+
+            assert await eventually(lag_exported, 60), lag.log()[-2000:].decode(errors="replace")
 
             exposed: dict[str, set[str]] = {}
             texts: dict[str, str] = {}
@@ -117,7 +120,6 @@ async def test_every_metric_the_rules_and_dashboard_query_is_exported(
     assert _sample(texts["eligibility"], "crm_eligibility_decisions_total", market=MARKET)
     assert _sample(texts["eligibility"], "crm_eligibility_tick_decisions_total", market=MARKET)
     assert _sample(texts["quota"], "crm_worker_check_up", check="redis") == 1
-    group = f"{settings.topic_prefix}crm-eligibility"
     assert _sample(texts["lag"], "kafka_consumergroup_group_max_lag", group=group) is not None
     assert _sample(texts["lag"], "kafka_consumergroup_group_lag_seconds", group=group) is not None
 
