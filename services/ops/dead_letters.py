@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from schemas.dead_letter import DeadLetter, DeadLetterRedriven
 from schemas.topics import ALL_TOPICS
@@ -26,7 +26,8 @@ from schemas.topics import topic as registry_topic
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.dead_letter_reasons import letter_reason
 from services.shared.dead_letters import RAW_LIMIT
-from services.shared.kafka import admin_client, create_topics, new_consumer, new_producer
+from services.shared.kafka import create_topics, new_producer
+from services.shared.replay import replay
 from services.shared.settings import Settings
 
 DEAD_LETTERS = "crm.dead-letters"
@@ -113,45 +114,10 @@ def judge(letter: DeadLetter, settings: Settings, done: set[str]) -> Verdict:
     return Verdict(letter, "redrive", "passes validation now")
 
 
-async def read_topic(settings: Settings, name: str) -> list[tuple[bytes | None, bytes | None]]:
-    """Every committed (key, value) of a registry topic, from its start to its end now."""
-    physical = settings.topic(name)
-    async with admin_client(settings) as client:
-        described = await client.describe_topics([physical])
-    tps = [
-        TopicPartition(physical, p["partition"])
-        for t in described
-        if t["error_code"] == 0
-        for p in t["partitions"]
-    ]
-    found: list[tuple[bytes | None, bytes | None]] = []
-    if not tps:
-        return found  # no such topic yet: nothing was dead-lettered or re-driven
-    consumer = new_consumer(settings, group_id=None, fetch_max_wait_ms=100)
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(*tps, timeout_ms=1000)
-            if not batch:
-                break  # only transaction markers (or aborted records) are left
-            for tp, records in batch.items():
-                found.extend((r.key, r.value) for r in records if r.offset < ends[tp])
-    finally:
-        await consumer.stop()
-    return found
-
-
 async def load_letters(settings: Settings) -> list[DeadLetter]:
     """Every dead letter, oldest first; a record dead-lettered twice (same id) once."""
     letters: dict[str, DeadLetter] = {}
-    for _key, value in await read_topic(settings, DEAD_LETTERS):
-        try:
-            letter = decode(DEAD_LETTERS, value)
-        except DecodeError:
-            continue
+    async for _, letter in replay(settings, DEAD_LETTERS):
         if isinstance(letter, DeadLetter):
             letters.setdefault(str(letter.event_id), letter)
     return sorted(letters.values(), key=lambda letter: letter.occurred_at)
@@ -159,7 +125,11 @@ async def load_letters(settings: Settings) -> list[DeadLetter]:
 
 async def redriven(settings: Settings) -> set[str]:
     """Ids of the dead letters re-driven so far."""
-    return {key.decode() for key, value in await read_topic(settings, REDRIVES) if key and value}
+    return {
+        event.dead_letter_id
+        async for _, event in replay(settings, REDRIVES)
+        if isinstance(event, DeadLetterRedriven)
+    }
 
 
 def redrive_transactional_id(settings: Settings) -> str:
