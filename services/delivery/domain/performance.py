@@ -220,9 +220,7 @@ def total(figures: Iterable[PlanFigures]) -> PlanFigures:
         for reason, count in one.suppressed.items():
             suppressed[reason] = suppressed.get(reason, 0) + count
     counts = {name: int(sums.get(name, 0)) for name in (*_COUNTS, "coupons_claimed")}
-    return PlanFigures(
-        **counts, gmv=round(finite(sums.get("gmv", 0.0)), 2), suppressed=suppressed
-    )
+    return PlanFigures(**counts, gmv=round(finite(sums.get("gmv", 0.0)), 2), suppressed=suppressed)
 
 
 class Funnel(BaseModel):
