@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from schemas.topics import topic as registry_topic
 from services.customers.store import customer_store
 from services.delivery.performance.metrics import TALLIES
 from services.delivery.performance.reader import PerformanceReader, performance_reader
-from schemas.topics import topic as registry_topic
 from services.shared.codec import decode, encode
 from services.shared.metrics import EVENTS_REPEATED
 from services.shared.settings import Settings
