@@ -23,7 +23,14 @@ from services.shared.admission import Plausibility, admit
 from services.shared.codec import DecodeError, encode
 from services.shared.dead_letters import dead_letter_for
 from services.shared.failure_policy import RetryPolicy, is_outage, settle
-from services.shared.metrics import BATCHES_RETRIED, DEAD_LETTERS, EVENTS_CONSUMED, EVENTS_RETRIED
+from services.shared.metrics import (
+    BATCHES_RETRIED,
+    DEAD_LETTERS,
+    EVENTS_CONSUMED,
+    EVENTS_REPEATED,
+    EVENTS_RETRIED,
+)
+from services.shared.seen_events import RecentEvents, Seen, conflict_reason
 
 log = structlog.get_logger(__name__)
 DEFAULT_PLAUSIBILITY = Plausibility()
@@ -49,8 +56,10 @@ async def _dead_letter(
 async def _valid(
     stream: Any, topic: str, dead_letters: Any, service: str, max_bytes: int, rule: Plausibility
 ) -> AsyncIterator[tuple[Any, Event]]:
-    """(message, event) for every admitted record (services/shared/admission.py); bad ones
-    are dead-lettered on the way."""
+    """(message, event) for every admitted record (services/shared/admission.py) whose
+    event_id is new (seen_events.py); bad ones are dead-lettered on the way, exact
+    repeats skipped."""
+    recent = RecentEvents()
     async for record in stream.events():
         message = record.message
         try:
@@ -64,6 +73,13 @@ async def _valid(
             )
         except DecodeError as exc:
             await _dead_letter(message, dead_letters, exc.reason, service, topic)
+            continue
+        verdict = recent.sift(event)
+        if verdict is Seen.REPEAT:
+            EVENTS_REPEATED.labels(service, topic).inc()
+            continue
+        if verdict is Seen.CONFLICT:
+            await _dead_letter(message, dead_letters, conflict_reason(event), service, topic)
             continue
         EVENTS_CONSUMED.labels(service, topic, event.event_type).inc()
         yield message, event

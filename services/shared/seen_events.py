@@ -18,6 +18,7 @@ which is then a no-op, exactly as its effects already written make it.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -83,3 +84,24 @@ class SeenEvents:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+class RecentEvents:
+    """The same verdicts from memory, for a faust agent (no Redis there): the last
+    `size` event_ids it handed on, per stream. Lost on a restart, where the folds'
+    own idempotence (per seller and date, per message) is what holds."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self._seen: OrderedDict[int, str] = OrderedDict()
+
+    def sift(self, event: Event) -> Seen:
+        """NEW events are remembered at once: the first record of an id wins."""
+        key, mine = event.event_id.int, digest(event)
+        first = self._seen.get(key)
+        if first is not None:
+            return Seen.REPEAT if first == mine else Seen.CONFLICT
+        self._seen[key] = mine
+        if len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+        return Seen.NEW

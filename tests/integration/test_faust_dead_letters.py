@@ -52,7 +52,17 @@ async def test_faust_agent_dead_letters_bad_records(
             "unhandled OverflowError after 5 attempts: date value out of range",
         )
     )
-    good = [metrics() for _ in range(len(bad) + 1)]
+    # The first record of an event_id wins: another with other content is dead-lettered,
+    # an exact repeat (sent after it below) is skipped silently.
+    first = metrics()
+    bad.append(
+        Case(
+            "conflicting_duplicate",
+            json.dumps({**first, "violation_points": 9}).encode(),
+            f"event_id: {first['event_id']} was already applied with other content",
+        )
+    )
+    good = [first, *(metrics() for _ in range(len(bad)))]
     producer = new_producer(settings)
     await producer.start()
     for i, case in enumerate(bad):
@@ -60,6 +70,10 @@ async def test_faust_agent_dead_letters_bad_records(
             settings.topic("crm.seller-metrics"), json.dumps(good[i]).encode(), key=KEY
         )
         await producer.send_and_wait(settings.topic("crm.seller-metrics"), case.raw, key=KEY)
+        if i == 0:
+            await producer.send_and_wait(
+                settings.topic("crm.seller-metrics"), json.dumps(first).encode(), key=KEY
+            )
     await producer.send_and_wait(
         settings.topic("crm.seller-metrics"), json.dumps(good[-1]).encode(), key=KEY
     )
