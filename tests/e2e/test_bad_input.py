@@ -34,7 +34,7 @@ READERS = {
     "crm.shop-blocks": {"eligibility", "delivery"},
     "crm.customer-activity": {"customers", "delivery"},
     "crm.customer-profiles": {"customers"},
-    "crm.seller-accounts": {"outreach"},
+    "crm.seller-accounts": {"outreach", "delivery"},
     "crm.evaluation-ticks": {"eligibility"},
     "crm.appeals": {"eligibility", "outreach"},
     "crm.seller-status": {"quota", "outreach", "customers"},
