@@ -173,3 +173,35 @@ async def test_the_first_record_of_an_event_id_wins_and_an_exact_repeat_is_a_no_
     assert await _committed(settings, group_id) == after[-1] + 1
     window = await redis_client.ttl(f"{group_id}:seen:{first['event_id']}")
     assert 0 < window <= settings.dedup_window_seconds
+
+
+async def test_a_replay_skips_what_the_live_consumers_dead_letter(
+    settings: Settings, topics: Any
+) -> None:
+    """`crm replay` decides like the live loop: an implausible time, a wrong key and a
+    conflicting duplicate are skipped, an exact repeat once."""
+    from services.quota.replay import replay
+
+    await topics("crm.seller-metrics", partitions=1)
+    first, fine = metrics(), metrics()
+    await _publish(
+        settings,
+        [
+            first,
+            metrics(occurred_at="0001-01-01T00:00:00+00:00"),
+            metrics(occurred_at="9999-12-31T23:59:59-14:00"),
+            first,
+            {**first, "violation_points": 9},
+            fine,
+        ],
+    )
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.topic("crm.seller-metrics"), json.dumps(metrics()).encode(), key=b"other"
+        )
+    finally:
+        await producer.stop()
+    replayed = [(o, str(e.event_id)) async for o, e in replay(settings, "crm.seller-metrics")]
+    assert replayed == [(0, first["event_id"]), (5, fine["event_id"])]
