@@ -6,7 +6,7 @@ dead-lettered). "Content" is the event as the schema reads it (its canonical JSO
 producer re-serialising the same event with its fields in another order repeats it.
 
 Memory is bounded: one Redis string per applied event, `<group>:seen:<event_id>` → a
-32-hex-digit digest of its content, expiring after the window (7 days by default). A
+16-hex-digit digest of its content, expiring after the window (a day by default). A
 duplicate arriving later than that is applied again: upstream redeliveries come within
 minutes, and every fold is idempotent on its own keys (order_id, message_id) anyway.
 
@@ -36,7 +36,7 @@ class Seen(Enum):
 
 
 def digest(event: Event) -> str:
-    return hashlib.blake2b(encode(event), digest_size=16).hexdigest()
+    return hashlib.blake2b(encode(event), digest_size=8).hexdigest()
 
 
 def conflict_reason(event: Event) -> str:

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # A handler failing on a record is tried this many times in all, then dead-lettered.
     handler_attempts: int = 5
     # How long a consumer group remembers an event_id it applied (its content hash).
-    dedup_window_seconds: int = 7 * 24 * 60 * 60
+    dedup_window_seconds: int = 24 * 60 * 60
 
     @model_validator(mode="after")
     def _secret_outside_development(self) -> Settings:
