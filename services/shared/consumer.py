@@ -230,7 +230,13 @@ class DeadLetteringConsumer:
         return True
 
     async def _dead_letter(self, record: Record, logical: str, reason: str) -> asyncio.Future[Any]:
-        log.warning("dead_letter", error=reason)
+        log.warning(
+            "dead_letter",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=reason,
+        )
         DEAD_LETTERS.labels(self.service, logical).inc()
         letter = dead_letter_for(
             record, error=reason, service=self.service, timestamp_ms=record.timestamp
