@@ -23,7 +23,7 @@ from services.shared.codec import decode
 from services.shared.kafka import new_producer
 from services.shared.lag import consumer_lag
 from services.shared.settings import Settings
-from tests.conftest import SHARED
+from tests.conftest import REPO_ROOT, SHARED
 from tests.e2e.pipeline import eventually, running_pipeline
 from tests.integration.kafka_io import read_until_idle
 
@@ -38,6 +38,7 @@ READERS = {
     "crm.evaluation-ticks": {"eligibility"},
     "crm.appeals": {"eligibility", "outreach"},
     "crm.seller-status": {"quota", "outreach", "customers"},
+    "crm.campaigns": {"outreach"},
 }
 YEAR_1 = "0001-01-01T00:00:00+00:00"
 YEAR_9999 = "9999-12-31T23:59:59-14:00"
@@ -46,6 +47,8 @@ DOMAIN_TIMES = ("delivered_at", "read_at", "clicked_at")
 
 def _examples() -> list[dict[str, Any]]:
     lines = (SHARED / "examples" / "events.jsonl").read_text().splitlines()
+    # Events the SPEC's example file does not have yet, from this repository's own.
+    lines += (REPO_ROOT / "schemas" / "examples" / "campaigns.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if json.loads(line)["topic"] in READERS]
 
 
