@@ -5,7 +5,7 @@ from typing import Any, Literal
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from schemas.envelope import Event
-from schemas.types import Currency, Identifier, Label, NonNegativeFloat
+from schemas.types import Currency, Identifier, Label, Money
 
 
 class _ShopCustomerEvent(Event):
@@ -45,7 +45,7 @@ class OrderPlaced(_ShopCustomerEvent):
 
     event_type: Literal["OrderPlaced"] = "OrderPlaced"
     order_id: Identifier
-    gmv: NonNegativeFloat = Field(description="Order value in `currency`.")
+    gmv: Money = Field(description="Order value in `currency`, at most 1e12.")
     currency: Currency
     product_ids: list[Identifier]
     coupon_ids: list[Identifier] = Field(default_factory=list)

@@ -98,6 +98,11 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 NonNegativeInt = Annotated[int, Field(ge=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
+# The largest amount of money one event may carry (an order's GMV). Far above any real
+# order, and small enough that sums of them stay finite and exact to the cent for
+# billions of orders; a larger value is an upstream bug, dead-lettered.
+MONEY_MAX = 1e12
+Money = Annotated[float, Field(ge=0, le=MONEY_MAX)]
 Rate = Annotated[float, Field(ge=0, le=1)]
 """A fraction 0-1 (read rate, block rate)."""
 SesScore = Annotated[float, Field(ge=0, le=5)]

@@ -202,6 +202,7 @@ def publish(
     schema_version) are filled in. A file with a refused line sends nothing
     unless --skip-invalid.
     """
+    from services.shared.admission import Plausibility
     from services.shared.publish import parse_lines
 
     settings = get_settings()
@@ -219,7 +220,9 @@ def publish(
         event.setdefault("schema_version", 1)
         event.setdefault("occurred_at", datetime.now(UTC).isoformat())
         lines = [json.dumps(event)]
-    good, errors = parse_lines(lines, max_bytes=settings.max_event_bytes)
+    good, errors = parse_lines(
+        lines, max_bytes=settings.max_event_bytes, rule=Plausibility.of(settings)
+    )
     for message in errors:
         err.print(f"[red]refused[/red] {message}")
     if errors and not skip_invalid:

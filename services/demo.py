@@ -72,6 +72,12 @@ async def run_demo(settings: Settings, out: Console) -> None:
     bad = [
         json.dumps(_metrics("seller-demo-2", "2024-06-01", 100, 120, 4.0)),
         json.dumps(_metrics("seller-demo-3", "2024-06-31", 10, 5, 7)),
+        json.dumps(
+            {
+                **_metrics("seller-demo-4", "2024-06-01", 10, 5, 4.0),
+                "occurred_at": "9999-12-31T23:59:59-14:00",
+            }
+        ),
     ]
     good, errors = parse_lines(valid + bad, max_bytes=settings.max_event_bytes)
     out.print(f"{len(good)} valid lines; refused:")
@@ -91,6 +97,12 @@ async def run_demo(settings: Settings, out: Console) -> None:
                 "event_type": "SellerMetricsReportd",
             }
         ).encode(),
+        json.dumps(
+            {
+                **_metrics("seller-demo-1", "2024-06-05", 64, 60, 3.9),
+                "occurred_at": "0001-01-01T00:00:00Z",
+            }
+        ).encode(),
         json.dumps(_metrics("seller-demo-1", "2024-06-05", 64, 60, 3.9)).encode(),
     ]
     producer = new_producer(settings)
@@ -98,7 +110,7 @@ async def run_demo(settings: Settings, out: Console) -> None:
     for value in records:
         await producer.send_and_wait(topic, value, key=b"seller-demo-1")
     await producer.stop()
-    out.print(f"wrote {len(records)} raw records to {topic} (2 valid, 3 bad)")
+    out.print(f"wrote {len(records)} raw records to {topic} (2 valid, 4 bad)")
 
     handled: list[str] = []
 

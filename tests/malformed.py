@@ -98,6 +98,10 @@ CASES: list[Case] = [
     Case("non_numeric_extra", _json(extra={"late_dispatch_rate": "high"}), "extra"),
     Case("nan_in_extra", _json(extra={"rate": 0.1}).replace(b"0.1", b"NaN"), "nan"),
     Case("oversize_payload", _json(extra={f"m{i}": 0.5 for i in range(10000)}), "too large"),
+    Case("year_1", _json(occurred_at="0001-01-01T00:00:00+00:00"), "before 2000-01-01"),
+    Case("year_9999", _json(occurred_at="9999-12-31T23:59:59-14:00"), "after the record"),
+    Case("metrics_date_year_1", _json(metrics_date="0001-01-01"), "metrics_date"),
+    Case("metrics_date_year_9999", _json(metrics_date="9999-12-31"), "metrics_date"),
     Case("not_utf8", b'{"event_type": "\xff\xfe"}', "utf-8", line=False),
     Case("tombstone", None, "empty", line=False),
 ]

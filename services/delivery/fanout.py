@@ -52,11 +52,14 @@ from services.delivery.outbox import Outbox
 from services.delivery.records import completion, count, progress_record, tally_of
 from services.delivery.shops import ShopNames
 from services.quota.port import QuotaPort
+from services.shared.admission import Plausibility, admit
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.consumer import Record
 from services.shared.crash import Checkpoint
 from services.shared.dead_letters import dead_letter_for
+from services.shared.failure_policy import RetryPolicy, settle
 from services.shared.kafka import new_consumer, new_producer
+from services.shared.rejection import Rejected
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -125,6 +128,8 @@ class Delivery:
         )
         self.chunk_size = chunk_size
         self.decide_ahead = decide_ahead
+        self.rule = Plausibility.of(settings)
+        self.policy = RetryPolicy.of(settings)
         self.group_id = delivery_group(settings)
         self.progress: dict[str, DeliveryProgressed] = {}
         self.plans = AutomatedPlans(settings)
@@ -211,21 +216,29 @@ class Delivery:
             for record in records:
                 logical = self.settings.logical_topic(record.topic)
                 try:
-                    event = decode(logical, record.value, max_bytes=self.settings.max_event_bytes)
-                except DecodeError as exc:
-                    log.warning("dead_letter", topic=record.topic, error=exc.reason)
-                    pending.letters.append(
-                        dead_letter_for(
-                            record, error=exc.reason, service=SERVICE, timestamp_ms=record.timestamp
-                        )
+                    event = admit(
+                        logical,
+                        record.value,
+                        key=record.key,
+                        timestamp_ms=record.timestamp,
+                        max_bytes=self.settings.max_event_bytes,
+                        rule=self.rule,
                     )
+                except DecodeError as exc:
+                    pending.letters.append(_letter(record, exc.reason))
                     pending.consumed(record)
                     continue
                 if isinstance(event, PlanDispatched):
                     await self._commit_pending(pending)
                     pending = _Pending()
-                    here = TopicPartition(record.topic, record.partition)
-                    await self._fan_out(event.plan, {here: record.offset + 1})
+                    here = {TopicPartition(record.topic, record.partition): record.offset + 1}
+                    plan = event.plan
+                    reason = await settle(lambda: self._fan_out(plan, here), self.policy)  # noqa: B023
+                    if reason is not None:
+                        # Its offset goes with the letter: the dispatch is settled, not lost.
+                        await self._commit_pending(
+                            _Pending(letters=[_letter(record, reason)], offsets=here)
+                        )
                     continue
                 if isinstance(event, AutomatedPlanFired):
                     pending.firings.append((record, event))
@@ -382,20 +395,12 @@ class Delivery:
         for record, firing in pending.firings:
             by_plan[firing.plan_id].append((record, firing))
         for plan_id, firings in by_plan.items():
-            plan = await self.plans.get(plan_id, firings[0][1].plan_version)
-            if plan is None:
-                for record, _ in firings:
-                    pending.letters.append(
-                        dead_letter_for(
-                            record,
-                            error=f"unknown automated plan {plan_id}",
-                            service=SERVICE,
-                            timestamp_ms=record.timestamp,
-                        )
-                    )
-                continue
-            marks = [(f.customer_id, f"{r.topic}:{r.partition}:{r.offset}") for r, f in firings]
-            decided.append((plan, await self.judge.firings(plan, marks)))
+            reason = await settle(
+                lambda: self._decide_firings(plan_id, firings, decided),  # noqa: B023
+                self.policy,
+            )
+            if reason is not None:
+                pending.letters += [_letter(record, reason) for record, _ in firings]
         records: list[DeliveryProgressed] = []
         now = self.clock()
         for plan, outcome in decided:
@@ -419,8 +424,25 @@ class Delivery:
         for plan, outcome in decided:
             count(plan, outcome.outcomes)
 
+    async def _decide_firings(
+        self,
+        plan_id: str,
+        firings: list[tuple[Record, AutomatedPlanFired]],
+        decided: list[tuple[Plan, Decided]],
+    ) -> None:
+        plan = await self.plans.get(plan_id, firings[0][1].plan_version)
+        if plan is None:
+            raise Rejected(f"unknown automated plan {plan_id}")
+        marks = [(f.customer_id, f"{r.topic}:{r.partition}:{r.offset}") for r, f in firings]
+        decided.append((plan, await self.judge.firings(plan, marks)))
+
     async def _send(self, topic: str, event: Event, key: str | None) -> asyncio.Future[object]:
         sent: asyncio.Future[object] = await self.producer.send(
             topic, encode(event), key=None if key is None else key.encode()
         )
         return sent
+
+
+def _letter(record: Record, reason: str) -> Event:
+    log.warning("dead_letter", topic=record.topic, offset=record.offset, error=reason)
+    return dead_letter_for(record, error=reason, service=SERVICE, timestamp_ms=record.timestamp)

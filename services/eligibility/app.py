@@ -39,6 +39,7 @@ from services.eligibility.domain.decision import tick_refusal
 from services.eligibility.domain.schedule import due_ticks
 from services.eligibility.engine import Engine
 from services.eligibility.policy import load_policy
+from services.shared.admission import Plausibility
 from services.shared.codec import encode
 from services.shared.faust_streams import handled, settled
 from services.shared.faust_tables import KnownPartitionsTable
@@ -161,9 +162,14 @@ def build_app(settings: Settings, options: EligibilitySettings | None = None) ->
             engine.commit([outcome.state])
         # Clicks, failures, unblocks and unattributed blocks do not feed eligibility.
 
+    admission: dict[str, Any] = {
+        "rule": Plausibility.of(settings),
+        "max_bytes": settings.max_event_bytes,
+    }
+
     def ingest(topic: Any, name: str) -> None:
         async def agent(stream: Any) -> None:
-            await handled(stream, name, dead_letters, on_input, service=SERVICE)
+            await handled(stream, name, dead_letters, on_input, service=SERVICE, **admission)
 
         agent.__name__ = f"ingest_{name.split('.')[-1].replace('-', '_')}"
         app.agent(topic, name=agent.__name__)(agent)
@@ -197,7 +203,9 @@ def build_app(settings: Settings, options: EligibilitySettings | None = None) ->
 
     @app.agent(ticks_in, name="fan_out_ticks")
     async def fan_out_ticks(stream: Any) -> None:
-        await handled(stream, "crm.evaluation-ticks", dead_letters, on_tick, service=SERVICE)
+        await handled(
+            stream, "crm.evaluation-ticks", dead_letters, on_tick, service=SERVICE, **admission
+        )
 
     async def evaluate(raw: bytes, partition: int) -> None:
         try:

@@ -36,8 +36,10 @@ from services.outreach.events import plan_event
 from services.outreach.handlers import Handlers, Outcome, PlanCommand
 from services.outreach.plan_book import Draft, PlanBook
 from services.outreach.read_model import PlanReadModel
+from services.shared.admission import Plausibility, admit
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.dead_letters import dead_letter_for
+from services.shared.failure_policy import RetryPolicy, settle
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.settings import Settings
 
@@ -73,6 +75,8 @@ class PlanProcessor:
         self.handlers = handlers
         self.read_model = read_model
         self.clock = clock
+        self.rule = Plausibility.of(settings)
+        self.policy = RetryPolicy.of(settings)
         self.book = PlanBook()
         self.group_id = processor_group(settings)
         self._commands = settings.topic("crm.plan-commands")
@@ -188,17 +192,34 @@ class PlanProcessor:
     ) -> Outcome:
         logical = self.settings.logical_topic(record.topic)
         try:
-            event = decode(logical, record.value, max_bytes=self.settings.max_event_bytes)
+            event = admit(
+                logical,
+                record.value,
+                key=record.key,
+                timestamp_ms=record.timestamp,
+                max_bytes=self.settings.max_event_bytes,
+                rule=self.rule,
+            )
         except DecodeError as exc:
             letters.append(_letter(record, exc.reason))
             return Outcome()
-        if isinstance(event, SellerStatusChanged):
-            return await self.handlers.status(draft, event, now)
-        command: PlanCommand = event  # type: ignore[assignment]
-        outcome = await self.handlers.command(draft, command, now)
-        answered = outcome.answer.outcome if outcome.answer else "none"
-        metrics.COMMANDS.labels(command.event_type, answered).inc()
-        return outcome
+        done: list[Outcome] = []
+
+        async def handle() -> None:
+            if isinstance(event, SellerStatusChanged):
+                done.append(await self.handlers.status(draft, event, now))
+                return
+            command: PlanCommand = event  # type: ignore[assignment]
+            outcome = await self.handlers.command(draft, command, now)
+            answered = outcome.answer.outcome if outcome.answer else "none"
+            metrics.COMMANDS.labels(command.event_type, answered).inc()
+            done.append(outcome)
+
+        reason = await settle(handle, self.policy)
+        if reason is not None:
+            letters.append(_letter(record, reason))
+            return Outcome()
+        return done[-1]
 
     async def _publish(self, outcomes: list[Outcome], letters: list[Event], now: datetime) -> None:
         sends = []

@@ -19,7 +19,12 @@ BATCHES_RETRIED = Counter(
 )
 EVENTS_RETRIED = Counter(
     "crm_events_retried_total",
-    "Events a faust agent's handler failed on and handled again.",
+    "Events a handler failed on and handled again (failure_policy.py).",
+    ["service", "topic"],
+)
+EVENTS_REPEATED = Counter(
+    "crm_events_repeated_total",
+    "Exact redeliveries of an applied event_id, skipped as no-ops.",
     ["service", "topic"],
 )
 WORKER_READY = Gauge(

@@ -2,7 +2,9 @@
 
 A line is either `{"topic": …, "key": …, "value": {event}}` (the shape of
 shared/examples/events.jsonl) or a bare event object. The topic, when left out,
-follows from event_type; the key, when left out, from the topic's key field.
+follows from event_type; the key, when left out, from the topic's key field. A line
+is held to what every consumer admits (services/shared/admission.py), its times judged
+against now: the timestamp its record will get.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
 from schemas.envelope import Event
 from schemas.errors import describe
 from schemas.topics import adapter_for, key_of, topic, topic_of
+from services.shared.admission import Plausibility, implausible_time
 from services.shared.codec import encode
 
 
@@ -31,7 +35,16 @@ class Outgoing:
     value: bytes
 
 
-def parse_event(obj: object, *, max_bytes: int) -> Outgoing:
+DEFAULT_PLAUSIBILITY = Plausibility()
+
+
+def parse_event(
+    obj: object,
+    *,
+    max_bytes: int,
+    now: datetime | None = None,
+    rule: Plausibility = DEFAULT_PLAUSIBILITY,
+) -> Outgoing:
     if not isinstance(obj, dict):
         raise Refused(f"expected a JSON object, got {type(obj).__name__}")
     wrapped = "value" in obj and "event_type" not in obj
@@ -57,6 +70,9 @@ def parse_event(obj: object, *, max_bytes: int) -> Outgoing:
     given = obj.get("key") if wrapped else None
     if given is not None and key is not None and given != key:
         raise Refused(f"key {given!r} does not match {spec.key_field} {key!r}")
+    reason = implausible_time(event, now or datetime.now(UTC), rule)
+    if reason is not None:
+        raise Refused(reason)
     return Outgoing(spec.name, key, event, payload)
 
 
@@ -65,8 +81,15 @@ def _refuse_constant(name: str) -> object:
     raise Refused(f"invalid JSON: {name} is not a JSON number")
 
 
-def parse_lines(lines: Iterable[str], *, max_bytes: int) -> tuple[list[Outgoing], list[str]]:
+def parse_lines(
+    lines: Iterable[str],
+    *,
+    max_bytes: int,
+    now: datetime | None = None,
+    rule: Plausibility = DEFAULT_PLAUSIBILITY,
+) -> tuple[list[Outgoing], list[str]]:
     """Parse JSON lines; returns what is sendable and one error per refused line."""
+    now = now or datetime.now(UTC)
     good: list[Outgoing] = []
     errors: list[str] = []
     for number, line in enumerate(lines, start=1):
@@ -85,7 +108,7 @@ def parse_lines(lines: Iterable[str], *, max_bytes: int) -> tuple[list[Outgoing]
             errors.append(f"line {number}: {exc}")
             continue
         try:
-            good.append(parse_event(obj, max_bytes=max_bytes))
+            good.append(parse_event(obj, max_bytes=max_bytes, now=now, rule=rule))
         except Refused as exc:
             errors.append(f"line {number}: {exc}")
     return good, errors

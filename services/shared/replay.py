@@ -10,13 +10,19 @@ import structlog
 from aiokafka import TopicPartition
 
 from schemas.envelope import Event
-from services.shared.codec import DecodeError, decode
+from schemas.topics import topic as registry_topic
+from services.shared.admission import Plausibility, admit
+from services.shared.codec import DecodeError
 from services.shared.consumer import Record
 from services.shared.kafka import admin_client, new_consumer
+from services.shared.seen_events import RecentEvents, Seen
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+# Event ids a replay remembers to skip repeats by (the live consumers remember theirs
+# for CRM_DEDUP_WINDOW_SECONDS); ~100 bytes each.
+REPLAY_WINDOW = 500_000
 Progress = Callable[[str, int, int], None]
 """Called with (registry topic, records read, records to read) as a replay goes."""
 
@@ -26,8 +32,11 @@ async def replay(
 ) -> AsyncIterator[tuple[int, Event]]:
     """(offset, event) for every valid record up to the end offsets taken at the start.
 
-    Records that do not decode are skipped: the live consumers dead-letter them.
-    A topic that does not exist yet has nothing to replay.
+    Records the live consumers dead-letter are skipped, decided the same way: not
+    admitted (services/shared/admission.py, judged against each record's timestamp), or,
+    on a topic other systems write, a repeat of an event_id within the replay (an exact
+    one, or a conflicting one: the first record wins). A topic that does not exist yet
+    has nothing to replay.
     """
     async for record, event in replay_records(settings, topic, progress):
         yield record.offset, event
@@ -37,6 +46,9 @@ async def replay_records(
     settings: Settings, topic: str, progress: Progress | None = None
 ) -> AsyncIterator[tuple[Record, Event]]:
     """`replay` with each event's record (key, partition, offset, timestamp)."""
+    rule = Plausibility.of(settings)
+    from_outside = registry_topic(topic).direction == "in"
+    recent = RecentEvents(size=REPLAY_WINDOW)
     partitions = await _partitions(settings, settings.topic(topic))
     if not partitions:
         return
@@ -61,13 +73,21 @@ async def replay_records(
                         break
                     read += 1
                     try:
-                        event = decode(topic, record.value)
+                        event = admit(
+                            topic,
+                            record.value,
+                            key=record.key,
+                            timestamp_ms=record.timestamp,
+                            max_bytes=settings.max_event_bytes,
+                            rule=rule,
+                        )
                     except DecodeError as exc:
                         log.warning(
                             "replay_skipped", topic=topic, offset=record.offset, error=exc.reason
                         )
                         continue
-                    yield record, event
+                    if not from_outside or recent.sift(event) is Seen.NEW:
+                        yield record, event
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from typing import Literal
 
@@ -31,6 +32,14 @@ class Settings(BaseSettings):
     # Recipients per delivery transaction: a crash redoes at most one chunk, and each
     # transaction costs ~30 ms however large it is.
     delivery_chunk_size: int = 10_000
+    # Bad input (README "Bad input and dead letters"): times before the floor, or more
+    # than the tolerance after their record's Kafka timestamp, are dead-lettered.
+    time_floor: date = date(2000, 1, 1)
+    future_tolerance_seconds: float = 24 * 60 * 60
+    # A handler failing on a record is tried this many times in all, then dead-lettered.
+    handler_attempts: int = 5
+    # How long a consumer group remembers an event_id it applied (its content hash).
+    dedup_window_seconds: int = 24 * 60 * 60
 
     @model_validator(mode="after")
     def _secret_outside_development(self) -> Settings:

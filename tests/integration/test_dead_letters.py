@@ -33,7 +33,7 @@ async def test_each_malformed_record_is_dead_lettered_and_valid_ones_processed(
         offsets[meta.offset] = case
     # A valid event a handler refuses is dead-lettered too.
     refused = metrics(seller_id="seller-unknown")
-    meta = await producer.send_and_wait(source, json.dumps(refused).encode(), key=b"x")
+    meta = await producer.send_and_wait(source, json.dumps(refused).encode(), key=b"seller-unknown")
     await producer.stop()
 
     handled: list[str] = []

@@ -16,9 +16,10 @@ from services.shared.codec import decode
 from services.shared.kafka import admin_client, new_producer
 from services.shared.settings import Settings
 from tests.integration.kafka_io import read_records
-from tests.malformed import CASES, metrics
+from tests.malformed import CASES, Case, metrics
 
 APP = Path(__file__).with_name("faust_echo_app.py")
+KEY = b"seller-th-001"  # the events' seller_id: a record keyed otherwise is dead-lettered
 
 
 async def test_faust_agent_dead_letters_bad_records(
@@ -33,18 +34,48 @@ async def test_faust_agent_dead_letters_bad_records(
         c
         for c in CASES
         if c.name
-        in {"not_json", "ses_above_5", "unknown_event_type", "not_utf8", "responded_over_received"}
+        in {
+            "not_json",
+            "ses_above_5",
+            "unknown_event_type",
+            "not_utf8",
+            "responded_over_received",
+            "year_1",
+            "year_9999",
+        }
     ]
-    good = [metrics() for _ in range(len(bad) + 1)]
+    # A valid event the agent's handler keeps failing on: retried, then dead-lettered.
+    bad.append(
+        Case(
+            "handler_fails",
+            json.dumps(metrics(ses=0.5)).encode(),
+            "unhandled OverflowError after 5 attempts: date value out of range",
+        )
+    )
+    # The first record of an event_id wins: another with other content is dead-lettered,
+    # an exact repeat (sent after it below) is skipped silently.
+    first = metrics()
+    bad.append(
+        Case(
+            "conflicting_duplicate",
+            json.dumps({**first, "violation_points": 9}).encode(),
+            f"event_id: {first['event_id']} was already applied with other content",
+        )
+    )
+    good = [first, *(metrics() for _ in range(len(bad)))]
     producer = new_producer(settings)
     await producer.start()
     for i, case in enumerate(bad):
         await producer.send_and_wait(
-            settings.topic("crm.seller-metrics"), json.dumps(good[i]).encode()
+            settings.topic("crm.seller-metrics"), json.dumps(good[i]).encode(), key=KEY
         )
-        await producer.send_and_wait(settings.topic("crm.seller-metrics"), case.raw)
+        await producer.send_and_wait(settings.topic("crm.seller-metrics"), case.raw, key=KEY)
+        if i == 0:
+            await producer.send_and_wait(
+                settings.topic("crm.seller-metrics"), json.dumps(first).encode(), key=KEY
+            )
     await producer.send_and_wait(
-        settings.topic("crm.seller-metrics"), json.dumps(good[-1]).encode()
+        settings.topic("crm.seller-metrics"), json.dumps(good[-1]).encode(), key=KEY
     )
     await producer.stop()
 

@@ -53,7 +53,11 @@ from services.customers.firing.schedule import Schedule
 from services.customers.firing.segments import SellerSegments, seller_segments
 from services.customers.store import CustomerStore
 from services.shared.codec import DecodeError, decode, encode
+from services.shared.consumer import Record
+from services.shared.dead_letters import dead_letter_for
+from services.shared.failure_policy import RetryPolicy, settle
 from services.shared.kafka import admin_client, new_consumer, new_producer
+from services.shared.metrics import DEAD_LETTERS
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -73,6 +77,7 @@ MAX_FIRINGS_PER_TRANSACTION = 500
 MISSING_RELATIONSHIP_RETRY = timedelta(seconds=30)
 _JUST_AFTER = timedelta(microseconds=1)
 RECOVERY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
+SERVICE = "customers"
 
 
 def _stored(*fields: str) -> tuple[bytes, ...]:
@@ -126,6 +131,8 @@ class TriggerEngine:
         self._wakeup = asyncio.Event()
         self._firings_topic = settings.topic("crm.plan-firings")
         self._plan_events_topic = settings.topic("crm.plan-events")
+        self._letters_topic = settings.topic("crm.dead-letters")
+        self.policy = RetryPolicy.of(settings)
         self._producer: AIOKafkaProducer | None = None
         self._firings_reader: AIOKafkaConsumer | None = None
 
@@ -243,7 +250,7 @@ class TriggerEngine:
             batch = await reader.getmany(*remaining, timeout_ms=500)
             for records in batch.values():
                 for record in records:
-                    self._fold_plan(record.value, record.offset)
+                    await self._fold_plan_settled(record)
             for tp in list(remaining):
                 if await reader.position(tp) >= ends[tp]:
                     remaining.discard(tp)
@@ -262,7 +269,7 @@ class TriggerEngine:
             stopped: set[str] = set()
             for records in batch.values():
                 for record in records:
-                    change, plan_id = self._fold_plan(record.value, record.offset)
+                    change, plan_id = await self._fold_plan_settled(record)
                     if change is PlanChange.STARTED:
                         started[plan_id] = None
                     elif change is PlanChange.STOPPED:
@@ -288,6 +295,39 @@ class TriggerEngine:
             return None, ""
         plan: Plan = event.plan  # type: ignore[attr-defined]
         return self.plans.apply(plan), plan.plan_id
+
+    async def _fold_plan_settled(self, record: Record) -> tuple[PlanChange | None, str]:
+        """Fold one plan event under the shared failure policy: a record the fold keeps
+        failing on is dead-lettered and skipped, and the engine goes on."""
+        folded: list[tuple[PlanChange | None, str]] = []
+
+        async def fold() -> None:
+            folded.append(self._fold_plan(record.value, record.offset))
+
+        reason = await settle(fold, self.policy)
+        if reason is None:
+            return folded[-1]
+        await self._dead_letter(record, reason)
+        return None, ""
+
+    async def _dead_letter(self, record: Record, reason: str) -> None:
+        """Written in a transaction of its own (the producer is transactional). The engine
+        folds from the start on every start, so a record it fails on is dead-lettered again
+        each time, under the same event_id (dead_letters.py), which readers de-duplicate."""
+        log.warning("dead_letter", topic=record.topic, offset=record.offset, error=reason)
+        DEAD_LETTERS.labels(SERVICE, self.settings.logical_topic(record.topic)).inc()
+        letter = dead_letter_for(
+            record, error=reason, service=SERVICE, timestamp_ms=record.timestamp
+        )
+        producer = self._producer
+        assert producer is not None
+        try:
+            async with producer.transaction():
+                await (await producer.send(self._letters_topic, encode(letter)))
+        except ProducerFenced:
+            raise
+        except KafkaError:
+            log.exception("dead_letter_not_written", offset=record.offset)
 
     async def _scan(self, seller_id: str, plans: list[LivePlan]) -> None:
         """Put every customer of the seller who may fire these plans on the timetable."""
@@ -332,7 +372,13 @@ class TriggerEngine:
             return
         start, end = plan.window
         window = (start, end) if after is None else (max(start, after + _JUST_AFTER), end)
-        at = next_look(plan.trigger, rel, now, window)
+        try:
+            at = next_look(plan.trigger, rel, now, window)
+        except Exception:
+            # One pair whose stored history the rules fail on must not stop the others:
+            # it is left off the timetable (not a record, so nothing to dead-letter).
+            log.exception("pair_not_scheduled", plan_id=plan.plan_id, customer_id=customer_id)
+            return
         if at is not None:
             self.schedule.push(at, plan.plan_id, customer_id)
 
@@ -410,7 +456,12 @@ class TriggerEngine:
                 log.warning("firing_market_unknown", seller_id=seller_id, pairs=len(pairs))
             for plan, customer_id in pairs:
                 rel = rels.get(customer_id)
-                firing = self._decide(plan, customer_id, rel, segments, now, horizon)
+                try:
+                    firing = self._decide(plan, customer_id, rel, segments, now, horizon)
+                except Exception:
+                    # As in _look_later: the pair is dropped, every other pair goes on.
+                    log.exception("pair_not_decided", plan_id=plan.plan_id, customer_id=customer_id)
+                    continue
                 if firing is not None:
                     firings.append(firing)
         if firings:

@@ -14,6 +14,8 @@ market-local day), guarded by a mark that makes it count once:
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -90,6 +92,15 @@ def engagement_tally(event: EngagementEvent, market: str | None) -> Tally:
         ((kind, 1),),
         day,
     )
+
+
+def finite(amount: float) -> float:
+    """A sum held at the largest float instead of overflowing to inf (which JSON writes
+    as null, for good). Orders are at most 1e12 each (schemas.types.MONEY_MAX), so only
+    a corrupted store can get here."""
+    if math.isfinite(amount):
+        return amount
+    return -sys.float_info.max if amount < 0 else sys.float_info.max
 
 
 def order_tally(order: OrderPlaced, plan_id: str, market: str | None) -> Tally:
@@ -194,7 +205,7 @@ def figures_from_stored(stored: Mapping[str, str]) -> PlanFigures:
     return PlanFigures(
         **{name: int(stored.get(name, 0)) for name in _COUNTS},
         coupons_claimed=int(stored.get("coupons_claimed", 0)),
-        gmv=round(float(stored.get("gmv", 0.0)), 2),
+        gmv=round(finite(float(stored.get("gmv", 0.0))), 2),
         suppressed=suppressed,
     )
 
@@ -209,7 +220,7 @@ def total(figures: Iterable[PlanFigures]) -> PlanFigures:
         for reason, count in one.suppressed.items():
             suppressed[reason] = suppressed.get(reason, 0) + count
     counts = {name: int(sums.get(name, 0)) for name in (*_COUNTS, "coupons_claimed")}
-    return PlanFigures(**counts, gmv=round(sums.get("gmv", 0.0), 2), suppressed=suppressed)
+    return PlanFigures(**counts, gmv=round(finite(sums.get("gmv", 0.0)), 2), suppressed=suppressed)
 
 
 class Funnel(BaseModel):
@@ -276,7 +287,7 @@ def overview_of(
                 read=int(sums.get("read", 0)),
                 clicked=int(sums.get("clicked", 0)),
                 orders=int(sums.get("orders", 0)),
-                gmv=round(sums.get("gmv", 0.0), 2),
+                gmv=round(finite(sums.get("gmv", 0.0)), 2),
             )
             for segment, sums in sorted(by_segment.items())
         ],

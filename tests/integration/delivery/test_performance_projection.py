@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from schemas.topics import topic as registry_topic
 from services.customers.store import customer_store
 from services.delivery.performance.metrics import TALLIES
 from services.delivery.performance.reader import PerformanceReader, performance_reader
 from services.shared.codec import decode, encode
+from services.shared.metrics import EVENTS_REPEATED
 from services.shared.settings import Settings
 from tests.integration.delivery.performance_support import (
     PROJECTION_TOPICS,
@@ -24,6 +26,7 @@ from tests.integration.delivery.performance_support import (
     running_projection,
     shop_events,
     th,
+    topic_of,
 )
 from tests.integration.kafka_io import read_records
 from tests.integration.outreach.support import eventually
@@ -106,11 +109,17 @@ async def test_redelivery_and_duplicates_change_nothing(
     marker = b.read(th("2024-07-05"), "p-marker", "c1", seller)
     await publish(perf_settings, [*duplicates, marker])
     repeated_before = _repeated_deliveries()
+    skipped_before = _skipped_redeliveries()
     async with running_projection(perf_settings, redis):
         # The marker comes after everything else on its partition (one seller, one key).
         assert await figures_when(reader, seller, "p-marker", lambda f: f["read"] == 1)
-    # Each of the 4 deliveries was seen twice more: redelivered, then republished.
-    assert _repeated_deliveries() - repeated_before == 8
+    # Each of the 4 deliveries was seen twice more. Redelivered (same event_id, same
+    # content), every upstream event is a no-op before the fold (SPEC section 6);
+    # republished under new ids, the fold's marks count each delivery once.
+    assert _skipped_redeliveries() - skipped_before == len(
+        [e for e in events if registry_topic(topic_of(e)).direction == "in"]
+    )
+    assert _repeated_deliveries() - repeated_before == 4
     second = await snapshot(redis, perf_settings.topic_prefix)
     # The republished progress records tie on recipients and win as the later records:
     # only the offset they were read at differs.
@@ -132,6 +141,48 @@ async def test_redelivery_and_duplicates_change_nothing(
 
 def _repeated_deliveries() -> float:
     return TALLIES.labels("delivered", "repeated")._value.get()  # type: ignore[attr-defined,no-any-return]
+
+
+def _skipped_redeliveries() -> float:
+    return sum(
+        EVENTS_REPEATED.labels("delivery", topic)._value.get()  # type: ignore[attr-defined]
+        for topic in ("crm.chat-engagement", "crm.customer-activity")
+    )
+
+
+async def test_a_second_record_with_a_seen_event_id_changes_no_figure(
+    perf_settings: Settings, redis: aioredis.Redis, test_id: str
+) -> None:
+    """The first record of an event_id wins: a later one with other content (another
+    order, another gmv; a read of another message) is dead-lettered, counted nowhere."""
+    seller = f"s-{test_id}"
+    await customer_store(perf_settings, redis).set_markets({seller: "TH"})
+    reader = performance_reader(perf_settings, redis)
+    events = shop_events(seller)
+    order = next(e for e in events if e.event_type == "OrderPlaced")
+    read = next(e for e in events if e.event_type == "MessageRead")
+    impostors = [
+        order.model_copy(update={"order_id": "o-impostor", "gmv": 9999.0}),
+        read.model_copy(update={"customer_id": "c-other", "message_id": "m-other"}),
+    ]
+    marker = b.read(th("2024-07-05"), "p-marker", "c1", seller)
+    await publish(perf_settings, [*events, *impostors, marker])
+    async with running_projection(perf_settings, redis):
+        assert await figures_when(reader, seller, "p-marker", lambda f: f["read"] == 1)
+    assert await reader.plan(seller, "p-flash") == FLASH
+    overview = await reader.overview(seller, date(2024, 7, 1), date(2024, 7, 31))
+    # p-flash's order (100.0) and p-new's (20.5); not the impostor's 9999.0.
+    assert sum(s["gmv"] for s in overview["segments"]) == 120.5
+    assert overview["funnel"]["ordered"] == 2
+    letters = [
+        decode("crm.dead-letters", r.value)
+        for r in await read_records(perf_settings, "crm.dead-letters", count=2)
+    ]
+    assert sorted(str(letter.raw) for letter in letters) == sorted(  # type: ignore[attr-defined]
+        encode(i).decode() for i in impostors
+    )
+    for letter in letters:
+        assert "already applied with other content" in letter.error  # type: ignore[attr-defined]
 
 
 async def _orders(reader: PerformanceReader, seller: str, plan: str) -> bool:

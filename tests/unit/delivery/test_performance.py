@@ -233,3 +233,25 @@ def test_a_segment_snapshot_adds_up_the_days_and_takes_the_latest_fan_out_counts
         coupons_claimed=1,
     )
     assert snapshot_of([], segment_of) == {}
+
+
+def test_money_sums_stay_finite_so_a_figure_never_becomes_null() -> None:
+    import json
+    import sys
+
+    huge = PlanFigures(orders=1, gmv=1.7e308)
+    summed = total([huge, huge])
+    assert summed.gmv == sys.float_info.max
+    assert json.loads(summed.model_dump_json())["gmv"] is not None
+    days = [{"p1|gmv": "1.7e308"}, {"p1|gmv": "1.7e308"}]
+    [segment] = overview_of(days, {"p1": "s"}).segments
+    assert segment.gmv == sys.float_info.max
+    assert figures_from_stored({"gmv": "inf"}).gmv == sys.float_info.max
+
+
+def test_an_order_above_the_money_maximum_is_refused_by_its_schema() -> None:
+    from pydantic import ValidationError
+
+    assert b.order(utc("2024-06-01T00:00"), "c1", "o1", gmv=1e12).gmv == 1e12
+    with pytest.raises(ValidationError, match="less than or equal to 1000000000000"):
+        b.order(utc("2024-06-01T00:00"), "c1", "o1", gmv=1.7e308)

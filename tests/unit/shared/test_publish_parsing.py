@@ -58,3 +58,17 @@ def test_a_bare_campaign_announcement_goes_to_crm_campaigns_keyed_by_its_id() ->
         [json.dumps({**value, "ends_at": value["starts_at"]})], max_bytes=LIMIT
     )
     assert "ends_at" in error
+
+
+def test_times_are_judged_against_now_the_timestamp_the_record_will_get() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
+    soon = json.dumps(metrics(occurred_at="2024-06-03T11:00:00+00:00"))
+    late = json.dumps(metrics(occurred_at="2024-06-03T13:00:00+00:00"))
+    good, errors = parse_lines([soon, late], max_bytes=LIMIT, now=now)
+    assert [str(o.event.occurred_at) for o in good] == ["2024-06-03 11:00:00+00:00"]
+    assert errors == [
+        "line 2: occurred_at: 2024-06-03T13:00:00+00:00 is more than 1 day after the "
+        "record's timestamp 2024-06-02T12:00:00+00:00"
+    ]
