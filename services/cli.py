@@ -335,9 +335,11 @@ def demo() -> None:
 def _register_services() -> None:
     from services import registry
     from services.ops import cli as ops_cli
+    from services.policy import cli as policy_cli
 
     ops_cli.register(app)
-
+    # The policy book belongs to no one service: every one decides with it.
+    policy_cli.register(app)
     for _, module in registry.parts("cli"):
         module.register(app)
 

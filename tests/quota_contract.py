@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schemas.seller import SellerStatusChanged
+from services.policy import load_policy
 from services.quota.domain.counters import CampaignLimit
-from services.quota.domain.frequency_cap import DEFAULT_FREQUENCY_CAP, CapDecision
+from services.quota.domain.frequency_cap import CapDecision
 from services.quota.port import QuotaPort
 from services.quota.sample_status import sample_status
 
@@ -224,8 +225,9 @@ async def a_page_of_cap_decisions_equals_asking_one_at_a_time(
         ("allowed", True),
     ]
     assert summary(third_plan) == [("frequency_capped", False)]
+    # Every decision names the policy book it was made under (no market override here).
     assert {d.policy_version for d in first_plan + second_plan + third_plan} == {
-        DEFAULT_FREQUENCY_CAP.version
+        load_policy().version
     }
     assert await quota.may_send_many(seller, [], day2) == []
 

@@ -38,8 +38,8 @@ from services.eligibility.config import EligibilitySettings
 from services.eligibility.domain.decision import tick_refusal
 from services.eligibility.domain.schedule import due_ticks
 from services.eligibility.engine import Engine
-from services.eligibility.policy import load_policy
 from services.shared.admission import Plausibility
+from services.policy import policy_of
 from services.shared.codec import encode
 from services.shared.faust_streams import handled, settled
 from services.shared.faust_tables import KnownPartitionsTable
@@ -86,7 +86,7 @@ def _utc_now() -> datetime:
 
 def build_app(settings: Settings, options: EligibilitySettings | None = None) -> EligibilityApp:
     options = options or EligibilitySettings()
-    policies = load_policy(options.policy)
+    policies = policy_of(settings)
     app = faust.App(
         f"{settings.topic_prefix}crm-eligibility",
         broker=f"kafka://{settings.kafka_bootstrap}",

@@ -23,5 +23,3 @@ class EligibilitySettings(BaseSettings):
     # Emit EvaluationDue at 00:00 market-local on the 1st (leader only).
     scheduler: bool = True
     scheduler_interval_seconds: float = 60.0
-    # Where the policy lives (default: services/eligibility/policy/default.toml).
-    policy: Path | None = None

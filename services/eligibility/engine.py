@@ -22,7 +22,7 @@ from schemas.seller import (
     SellerStatusChanged,
 )
 from services.eligibility.domain import decision
-from services.eligibility.domain.policy import PolicyBook
+from services.policy.domain import PolicyBook
 from services.eligibility.domain.state import (
     EngagementKind,
     EngagementTally,

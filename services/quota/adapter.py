@@ -19,6 +19,7 @@ import structlog
 
 from schemas.outbound import PlanType
 from schemas.seller import SellerStatusChanged
+from services.policy import PolicyBook, load_policy, policy_of
 from services.quota.confirmations import Clock, Confirmations
 from services.quota.domain.counters import CampaignLimit, counted_campaign
 from services.quota.domain.frequency_cap import CapDecision, frequency_cap_for
@@ -76,10 +77,13 @@ class RedisQuota:
         ledger: LedgerWriter,
         rebuilder: Rebuilder,
         clock: Clock = utc_now,
+        policies: PolicyBook | None = None,
     ) -> None:
         self.store = store
         self.ledger = ledger
         self.rebuilder = rebuilder
+        # The frequency cap's numbers, by market (the packaged book unless given).
+        self.policies = policies or load_policy()
         self._clock = clock
         self._markets: dict[str, str] = {}
         self._confirmations = Confirmations(store, clock)
@@ -137,7 +141,7 @@ class RedisQuota:
         self, seller_id: str, customer_id: str, message_id: str, at: datetime
     ) -> CapDecision:
         check_ids(seller_id=seller_id, customer_id=customer_id, message_id=message_id)
-        policy = frequency_cap_for(await self._market(seller_id))
+        policy = frequency_cap_for(self.policies, await self._market(seller_id))
         decision = await self.store.may_send(
             seller_id, customer_id, message_id, at, policy, self._clock()
         )
@@ -151,7 +155,7 @@ class RedisQuota:
         check_message_ids(messages)
         if not messages:
             return []
-        policy = frequency_cap_for(await self._market(seller_id))
+        policy = frequency_cap_for(self.policies, await self._market(seller_id))
         decisions = await self.store.may_send_many(seller_id, messages, at, policy, self._clock())
         for outcome, n in Counter(d.outcome for d in decisions).items():
             CAP_DECISIONS.labels(outcome).inc(n)
@@ -262,7 +266,8 @@ def _count(operation: str, outcome: str) -> None:
 
 @asynccontextmanager
 async def open_quota(settings: Settings, clock: Clock = utc_now) -> AsyncIterator[RedisQuota]:
-    """A ready RedisQuota with its own Redis pool and ledger producer."""
+    """A ready RedisQuota with its own Redis pool and ledger producer, capping messages
+    by the policy book the settings name."""
     redis = quota_redis(settings)
     # Every answer waits for its ledger write, so no linger: sends that arrive while
     # a request is in flight still share the next batch.
@@ -272,7 +277,9 @@ async def open_quota(settings: Settings, clock: Clock = utc_now) -> AsyncIterato
         store = RedisQuotaStore(redis, quota_keys(settings))
         await store.load_scripts()
         ledger = LedgerWriter(settings, producer)
-        quota = RedisQuota(store, ledger, Rebuilder(settings, store, ledger, clock), clock)
+        quota = RedisQuota(
+            store, ledger, Rebuilder(settings, store, ledger, clock), clock, policy_of(settings)
+        )
         try:
             yield quota
         finally:

@@ -109,7 +109,8 @@ async def cap_pages(
 ) -> tuple[list[float], float]:
     """Each plan to every customer, a day apart, in pages: (each page's seconds, total).
     Every decision is checked: the first `max_messages` plans allowed, the rest capped."""
-    allowed_plans = frequency_cap_for(await quota.store.seller_market(seller)).max_messages
+    market = await quota.store.seller_market(seller)
+    allowed_plans = frequency_cap_for(quota.policies, market).max_messages
     day = datetime.now(UTC)
     latencies: list[float] = []
     start = time.perf_counter()

@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from schemas.outbound import PlanType
 from schemas.seller import SellerStatusChanged
 from schemas.types import IDENTIFIER_MAX_LENGTH, Identifier
+from services.policy import PolicyBook, load_policy
 from services.quota.domain import reservations
 from services.quota.domain.counters import CampaignLimit as CampaignLimit
 from services.quota.domain.counters import counted_campaign
@@ -170,6 +171,8 @@ class InMemoryQuota:
     weeks: dict[tuple[str, str], WeekUsage] = field(default_factory=dict)
     caps: dict[tuple[str, str], CapHistory] = field(default_factory=dict)
     ledger: list[LedgerEvent] = field(default_factory=list)
+    # The frequency cap's numbers, by market.
+    policies: PolicyBook = field(default_factory=load_policy)
 
     def set_status(self, status: SellerStatusChanged) -> None:
         self.statuses[status.seller_id] = status
@@ -240,7 +243,7 @@ class InMemoryQuota:
     ) -> CapDecision:
         check_ids(seller_id=seller_id, customer_id=customer_id, message_id=message_id)
         status = self.statuses.get(seller_id)
-        policy = frequency_cap_for(status.market if status else None)
+        policy = frequency_cap_for(self.policies, status.market if status else None)
         pair = (seller_id, customer_id)
         self.caps[pair], decision = decide(
             self.caps.get(pair, CapHistory()), message_id, at, policy

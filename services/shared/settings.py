@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr, model_validator
@@ -40,6 +41,8 @@ class Settings(BaseSettings):
     handler_attempts: int = 5
     # How long a consumer group remembers an event_id it applied (its content hash).
     dedup_window_seconds: int = 24 * 60 * 60
+    # The policy book every service decides with (default: services/policy/default.toml).
+    policy: Path | None = None
 
     @model_validator(mode="after")
     def _secret_outside_development(self) -> Settings:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict
 
 from schemas.seller import Criterion
-from services.eligibility.domain.policy import EligibilityRules
+from services.policy.domain import EligibilityRules
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,

@@ -16,7 +16,7 @@ from schemas.seller import (
 from services.eligibility.domain.calendar import window, window_closes_at
 from services.eligibility.domain.criteria import evaluate_criteria
 from services.eligibility.domain.level import level_for, performance
-from services.eligibility.domain.policy import Policy
+from services.policy.domain import Policy
 from services.eligibility.domain.state import (
     CLOSED_APPEALS_KEPT,
     EngagementTally,

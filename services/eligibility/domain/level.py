@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from schemas.seller import Performance
-from services.eligibility.domain.policy import LevelRow, LevelRules
+from services.policy.domain import LevelRow, LevelRules
 
 
 def performance(delivered: int, read: int, blocked: int) -> Performance:

@@ -1,5 +1,7 @@
 """The frequency cap: at most N broadcast messages from one seller to one customer in
-any rolling window (default 2 in 7 days), as versioned policy data and a pure decision.
+any rolling window (default 2 in 7 days) and a pure decision. The numbers come from
+the policy book (services/policy), by the seller's market; each decision records the
+book's version.
 
 Each message is decided once: asking again about the same message_id gives the
 same answer, so a redelivered dispatch never changes who was suppressed.
@@ -12,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from services.policy.domain import PolicyBook
+
 CapOutcome = Literal["allowed", "frequency_capped"]
 
 
@@ -22,17 +26,13 @@ class FrequencyCapPolicy:
     window: timedelta
 
 
-DEFAULT_FREQUENCY_CAP = FrequencyCapPolicy(
-    version="frequency-cap-2024.1", max_messages=2, window=timedelta(days=7)
-)
-# Per-market overrides, by market code; none yet.
-MARKET_FREQUENCY_CAPS: Mapping[str, FrequencyCapPolicy] = {}
-
-
-def frequency_cap_for(market: str | None) -> FrequencyCapPolicy:
-    if market is None:
-        return DEFAULT_FREQUENCY_CAP
-    return MARKET_FREQUENCY_CAPS.get(market, DEFAULT_FREQUENCY_CAP)
+def frequency_cap_for(book: PolicyBook, market: str | None) -> FrequencyCapPolicy:
+    """The cap in force for a seller of `market` (the default while it is unknown)."""
+    policy = book.for_market(market)
+    cap = policy.frequency_cap
+    return FrequencyCapPolicy(
+        version=policy.version, max_messages=cap.max_messages, window=cap.window
+    )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from schemas.seller import SellerMetricsReported
-from services.eligibility.policy import load_policy
+from services.policy import load_policy
 
 POLICY = load_policy().default
 AT = datetime(2024, 7, 1, tzinfo=UTC)

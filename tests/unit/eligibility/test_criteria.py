@@ -5,7 +5,7 @@ import pytest
 from schemas.seller import Criterion
 from services.eligibility.domain.calendar import window
 from services.eligibility.domain.criteria import DailyMetrics, evaluate_criteria
-from services.eligibility.domain.policy import EligibilityRules, ExtraRule
+from services.policy.domain import EligibilityRules, ExtraRule
 from services.eligibility.domain.state import SellerState, record_metrics, reports_in
 from tests.unit.eligibility.builders import POLICY, metrics
 

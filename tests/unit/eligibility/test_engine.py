@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from schemas.engagement import MessageDelivered, MessageRead
 from services.eligibility.engine import Engine
-from services.eligibility.policy import load_policy
+from services.policy import load_policy
 from tests.unit.eligibility.builders import metrics
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.policy import DEFAULT_POLICY, load_policy
+from services.policy.domain import policy_book
 from services.quota.domain.frequency_cap import (
-    DEFAULT_FREQUENCY_CAP,
     CapHistory,
     FrequencyCapPolicy,
     busiest_window,
@@ -21,7 +23,8 @@ pytestmark = pytest.mark.unit
 
 DAY = timedelta(days=1)
 T0 = datetime(2024, 7, 1, 12, tzinfo=UTC)
-POLICY = DEFAULT_FREQUENCY_CAP
+BOOK = load_policy()
+POLICY = frequency_cap_for(BOOK, None)
 
 
 def _ask(requests: list[tuple[str, timedelta]], policy: FrequencyCapPolicy = POLICY) -> list[str]:
@@ -69,11 +72,24 @@ def test_decisions(requests: list[tuple[str, timedelta]], answers: list[str]) ->
 
 
 def test_the_policy_is_data_with_a_version() -> None:
-    assert (POLICY.max_messages, POLICY.window) == (2, 7 * DAY)
-    assert frequency_cap_for("TH") == frequency_cap_for(None) == POLICY
+    assert (POLICY.max_messages, POLICY.window, POLICY.version) == (2, 7 * DAY, BOOK.version)
+    assert frequency_cap_for(BOOK, "TH") == frequency_cap_for(BOOK, None) == POLICY
     stricter = FrequencyCapPolicy("strict-1", 1, 7 * DAY)
     assert _ask([("m1", 0 * DAY), ("m2", 3 * DAY)], stricter) == ["allowed", "frequency_capped"]
     assert decide(CapHistory(), "m", T0, stricter)[1].policy_version == "strict-1"
+
+
+def test_a_market_override_of_the_book_caps_that_market_only() -> None:
+    with open(DEFAULT_POLICY, "rb") as handle:
+        document = tomllib.load(handle)
+    document["markets"] = {"VN": {"frequency_cap": {"max_messages": 1}}}
+    book = policy_book(document)
+    vietnam = frequency_cap_for(book, "VN")
+    assert (vietnam.max_messages, vietnam.window, vietnam.version) == (1, 7 * DAY, f"{BOOK.version}+VN")
+    assert frequency_cap_for(book, "TH") == POLICY
+    requests = [("m1", 0 * DAY), ("m2", 3 * DAY)]
+    assert _ask(requests, vietnam) == ["allowed", "frequency_capped"]
+    assert _ask(requests, POLICY) == ["allowed", "allowed"]
 
 
 def test_windows_are_real_hours_whatever_the_zone() -> None:

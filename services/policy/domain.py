@@ -1,11 +1,16 @@
-"""Policy as data: thresholds, the level table and quotas, with per-market overrides.
+"""The policy book: every rule's numbers as data — eligibility thresholds, the level
+table, weekly quotas and the frequency cap — with a default and per-market overrides,
+under one version (SPEC section 2).
 
-A policy is validated when it is loaded (at worker start), so a bad edit stops the
-deploy instead of producing odd decisions; every decision records its version.
+Eligibility decides with it, quota and delivery cap messages with it; each is handed
+the book (or one market's policy) rather than reading a file, so rules stay pure.
+A book is validated when it is loaded (at start), so a bad edit stops the deploy
+instead of producing odd decisions; every decision records its version.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -81,11 +86,24 @@ class QuotaRules(_Frozen):
         return self
 
 
+class FrequencyCapRules(_Frozen):
+    """At most `max_messages` broadcast messages from one seller to one customer in any
+    rolling `window_days` (SPEC section 5: 2 in 7 days by default)."""
+
+    max_messages: int = Field(ge=1)
+    window_days: int = Field(ge=1)
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(days=self.window_days)
+
+
 class Policy(_Frozen):
     version: str = Field(min_length=1)
     eligibility: EligibilityRules
     level: LevelRules
     quota: QuotaRules
+    frequency_cap: FrequencyCapRules
 
     def weekly_quota(self, level: int) -> int:
         return self.quota.weekly[level]
@@ -97,7 +115,16 @@ class PolicyBook(_Frozen):
     default: Policy
     markets: dict[str, Policy]
 
-    def for_market(self, market: str) -> Policy:
+    @property
+    def version(self) -> str:
+        """The book's version: the default policy's (a market's is `<version>+XX`
+        unless its override names one)."""
+        return self.default.version
+
+    def for_market(self, market: str | None) -> Policy:
+        """The policy in force for `market`; the default while the market is unknown."""
+        if market is None:
+            return self.default
         return self.markets.get(market, self.default)
 
 
