@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.seller import APPEAL_TEXT_MAX_LENGTH
-from services.outreach.api.auth import CurrentAccount
+from services.outreach.api.auth import CustomersAccount
 from services.outreach.api.patterns import NOT_SPACE
 from services.outreach.api.problems import ProblemError, problem_responses
 from services.outreach.api.runtime import Runtime, runtime_of
 from services.outreach.appeals import APPEALS_TOPIC, Appeal, AppealRefused, submit_appeal
 
-router = APIRouter(tags=["appeals"], responses=problem_responses(401))
+router = APIRouter(tags=["appeals"], responses=problem_responses(401, 403))
 
 _CONFLICT = "urn:crm-broadcast:problem:appeal-refused"
 
@@ -38,7 +38,7 @@ class AppealList(BaseModel):
 )
 async def post_appeal(
     request: AppealRequest,
-    account: CurrentAccount,
+    account: CustomersAccount,
     runtime: Annotated[Runtime, Depends(runtime_of)],
 ) -> Appeal:
     """Appeal a suspension. Refused (409) unless the seller is suspended and has no open
@@ -59,7 +59,7 @@ async def post_appeal(
 
 @router.get("/v1/appeals", response_model=AppealList)
 async def get_appeals(
-    account: CurrentAccount, runtime: Annotated[Runtime, Depends(runtime_of)]
+    account: CustomersAccount, runtime: Annotated[Runtime, Depends(runtime_of)]
 ) -> AppealList:
     """The seller's appeals, the latest first, with their decisions."""
     return AppealList(items=await runtime.appeals.appeals(account.seller_id))

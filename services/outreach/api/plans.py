@@ -26,6 +26,7 @@ from schemas.plans import (
 )
 from schemas.types import IDENTIFIER_MAX_LENGTH
 from services.outreach.api.auth import Account, customers_account
+from services.outreach.api.eligibility import EligibleAccount
 from services.outreach.api.patterns import TRIMMED
 from services.outreach.api.performance import PlanPerformance, PlanWithPerformance
 from services.outreach.api.plan_requests import PlanIn, PlanPatch, draft_from
@@ -70,7 +71,7 @@ async def list_plans(
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Save a new draft")
 async def create_plan(
     body: PlanIn,
-    account: CustomersAccount,
+    account: EligibleAccount,
     plans: Plans,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> Plan:
@@ -134,7 +135,7 @@ async def delete_plan(plan_id: PlanId, account: CustomersAccount, plans: Plans) 
     "/{plan_id}/submit",
     summary="Submit a draft: scheduled, sending, ongoing or rejected with its reason",
 )
-async def submit_plan(plan_id: PlanId, account: CustomersAccount, plans: Plans) -> Plan:
+async def submit_plan(plan_id: PlanId, account: EligibleAccount, plans: Plans) -> Plan:
     answer = await _send(plans, SubmitPlan(**_command_fields(account, plan_id, plans)))
     return await _applied(answer, plans)
 

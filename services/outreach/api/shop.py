@@ -7,17 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from services.outreach.api.auth import CurrentAccount
+from services.outreach.api.auth import CustomersAccount
 from services.outreach.api.problems import problem_responses
 from services.outreach.api.runtime import Runtime, runtime_of
 from services.outreach.shop_status import ShopStatus, shop_status_of
 
-router = APIRouter(tags=["shop"], responses=problem_responses(401))
+router = APIRouter(tags=["shop"], responses=problem_responses(401, 403))
 
 
 @router.get("/v1/shop/status", response_model=ShopStatus)
 async def get_shop_status(
-    account: CurrentAccount, runtime: Annotated[Runtime, Depends(runtime_of)]
+    account: CustomersAccount, runtime: Annotated[Runtime, Depends(runtime_of)]
 ) -> ShopStatus:
     """The seller's status now. A seller never evaluated answers `not_enrolled`, quota 0,
     `criteria: []` and nulls for what only a status or a market could tell."""

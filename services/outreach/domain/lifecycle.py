@@ -156,6 +156,13 @@ def quota_instant(plan: Plan, now: datetime) -> datetime:
     return now if plan.send_now or plan.send_at is None else plan.send_at
 
 
+def may_plan(access: Access | None) -> bool:
+    """Only an active seller creates or submits plans (SPEC section 5); the others keep
+    viewing, editing and deleting what they have. The API answers 403 up front, and a
+    submit still re-checks here because the status may change in between."""
+    return access == "active"
+
+
 def begin_submit(
     plan: Plan, access: Access | None, problems: Iterable[object], now: datetime
 ) -> Decision | QuotaNeeded:
@@ -165,7 +172,7 @@ def begin_submit(
         return _forbidden(plan, "submit")
     if list(problems):
         return _reject(plan, "invalid_plan", now)
-    if access != "active":
+    if not may_plan(access):
         return _reject(plan, "not_eligible", now)
     if plan.type in COUNTED_TYPES:
         at = quota_instant(plan, now)

@@ -18,6 +18,7 @@ from services.customers.projection import TOPICS as PROJECTION_TOPICS
 from services.customers.projection import CustomerProjection
 from services.customers.recompute import Recompute
 from services.delivery.performance.reader import no_segment_figures
+from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.kafka import new_producer
@@ -32,7 +33,7 @@ from tests.integration.customers.segment_support import (
 )
 from tests.integration.kafka_io import read_records
 from tests.integration.outreach.conftest import ApiUnderTest
-from tests.integration.outreach.plans_api import one_time, plans_api
+from tests.integration.outreach.plans_api import one_time, plans_api, utc_now
 from tests.integration.outreach.processor_support import OUTREACH_TOPICS
 from tests.integration.outreach.support import assert_problem, eventually
 from tests.unit.customers import builders as b
@@ -235,6 +236,7 @@ async def test_a_plan_may_target_a_live_custom_segment(
     await topics(*OUTREACH_TOPICS, "crm.segments")
     seller = f"s{test_id}"
     async with plans_api(settings.model_copy(update={"redis_url": redis_url})) as api:
+        await api.set_status(sample_status(seller, occurred_at=utc_now()))
         owner = api.auth(seller)
         created = await api.client.post(
             "/v1/segments", json={"name": "Java", "conditions": JAVA_BUYERS}, headers=owner
