@@ -22,7 +22,6 @@ from schemas.seller import (
     SellerStatusChanged,
 )
 from services.eligibility.domain import decision
-from services.policy.domain import PolicyBook
 from services.eligibility.domain.state import (
     EngagementKind,
     EngagementTally,
@@ -34,6 +33,7 @@ from services.eligibility.domain.state import (
     park_engagement,
     record_metrics,
 )
+from services.policy.domain import PolicyBook
 
 # Rows are JSON-ready dicts (faust's json serializer writes them to the changelog).
 Table = MutableMapping[str, Any]

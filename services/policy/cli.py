@@ -89,7 +89,9 @@ def show(
     """The policy in force (the default, or one market's) and its version."""
     if market is not None and market not in MARKET_TIME_ZONES:
         known = ", ".join(sorted(MARKET_TIME_ZONES))
-        raise typer.BadParameter(f"unknown market {market!r}; one of {known}", param_hint="--market")
+        raise typer.BadParameter(
+            f"unknown market {market!r}; one of {known}", param_hint="--market"
+        )
     settings = get_settings()
     try:
         book = policy_of(settings)

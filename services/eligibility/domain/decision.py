@@ -16,7 +16,6 @@ from schemas.seller import (
 from services.eligibility.domain.calendar import window, window_closes_at
 from services.eligibility.domain.criteria import evaluate_criteria
 from services.eligibility.domain.level import level_for, performance
-from services.policy.domain import Policy
 from services.eligibility.domain.state import (
     CLOSED_APPEALS_KEPT,
     EngagementTally,
@@ -24,6 +23,7 @@ from services.eligibility.domain.state import (
     Standing,
     reports_in,
 )
+from services.policy.domain import Policy
 from services.shared.rejection import Rejected
 
 _STATUS_NAMESPACE = uuid.UUID("0b6f9a52-2f43-5d0e-9c1e-3a7f6c2d8e41")

@@ -5,8 +5,8 @@ import pytest
 from schemas.seller import Criterion
 from services.eligibility.domain.calendar import window
 from services.eligibility.domain.criteria import DailyMetrics, evaluate_criteria
-from services.policy.domain import EligibilityRules, ExtraRule
 from services.eligibility.domain.state import SellerState, record_metrics, reports_in
+from services.policy.domain import EligibilityRules, ExtraRule
 from tests.unit.eligibility.builders import POLICY, metrics
 
 RULES = POLICY.eligibility

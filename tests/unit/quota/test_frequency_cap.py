@@ -85,7 +85,11 @@ def test_a_market_override_of_the_book_caps_that_market_only() -> None:
     document["markets"] = {"VN": {"frequency_cap": {"max_messages": 1}}}
     book = policy_book(document)
     vietnam = frequency_cap_for(book, "VN")
-    assert (vietnam.max_messages, vietnam.window, vietnam.version) == (1, 7 * DAY, f"{BOOK.version}+VN")
+    assert (vietnam.max_messages, vietnam.window, vietnam.version) == (
+        1,
+        7 * DAY,
+        f"{BOOK.version}+VN",
+    )
     assert frequency_cap_for(book, "TH") == POLICY
     requests = [("m1", 0 * DAY), ("m2", 3 * DAY)]
     assert _ask(requests, vietnam) == ["allowed", "frequency_capped"]
