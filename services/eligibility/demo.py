@@ -19,6 +19,8 @@ from schemas.seller import SellerStatusChanged
 from services.eligibility.cli import print_status
 from services.eligibility.domain.calendar import add_months, month_at, window
 from services.eligibility.status_reader import latest_status
+from services.policy import policy_of
+from services.policy.cli import policy_view
 from services.shared.kafka import new_producer
 from services.shared.lag import consumer_lag
 from services.shared.settings import Settings
@@ -156,6 +158,13 @@ async def _decided(
 
 
 async def run(settings: Settings, out: Console) -> None:
+    book = policy_of(settings)
+    out.print(
+        f"[bold]crm policy show[/bold]: policy book {book.version}, the one eligibility, "
+        "quota and delivery decide with (markets with overrides: "
+        f"{', '.join(sorted(book.markets)) or 'none'})"
+    )
+    out.print(policy_view(book.default))
     current = month_at(datetime.now(UTC), "TH")
     previous = add_months(current, -1)
     run_id = uuid.uuid4().hex[:6]

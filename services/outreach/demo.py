@@ -81,6 +81,13 @@ async def run(settings: Settings, out: Console) -> None:
         stranger = seller_headers(settings, f"other-{run_id}", f"other-{run_id}-owner", "owner")
         peek = await http.get(f"/v1/plans/{plans[1]['plan_id']}", headers=stranger)
         out.print(f"  another seller reads it → {peek.status_code} {peek.json()['title']}")
+        # The stranger was never evaluated: not_enrolled, so it views but may not plan.
+        refused = await http.post("/v1/plans", json=_one_time("x", send_at), headers=stranger)
+        listed = await http.get("/v1/plans", headers=stranger)
+        out.print(
+            f"  a not-enrolled seller creates a plan → {refused.status_code} "
+            f"{refused.json()['type'].rsplit(':', 1)[-1]}; lists its plans → {listed.status_code}"
+        )
         sub = seller_headers(settings, seller, f"{seller}-assistant", "sub")
         before = (await http.get("/v1/plans", headers=sub)).status_code
         await http.put(
@@ -141,7 +148,8 @@ async def run(settings: Settings, out: Console) -> None:
             f" ({due['sent'] or 0} sent: the shop has no customers yet)"
         )
 
-        out.rule("suspension: scheduled and ongoing plans are cancelled, submits refused")
+        out.rule("suspension: scheduled and ongoing plans are cancelled, planning refused (403)")
+        late = await create_plan(http, owner, _one_time("Drafted before suspension", send_at))
         await publish_status(
             settings,
             sample_status(
@@ -159,9 +167,13 @@ async def run(settings: Settings, out: Console) -> None:
             lambda b: b["status"] == "cancelled",
             timeout=30,
         )
-        late = await create_plan(http, owner, _one_time("After suspension", send_at))
-        late = (await http.post(f"/v1/plans/{late['plan_id']}/submit", headers=owner)).json()
-        out.print(f"  submit after suspension: {late['status']} / {late['reason']}")
+        await until(http, "/v1/shop/status", owner, lambda b: b["access"] == "suspended")
+        submit = await http.post(f"/v1/plans/{late['plan_id']}/submit", headers=owner)
+        create = await http.post("/v1/plans", json=_one_time("New", send_at), headers=owner)
+        out.print(
+            f"  submit the draft → {submit.status_code}, create a plan → {create.status_code} "
+            f"({create.json()['type'].rsplit(':', 1)[-1]}); every view still answers 200"
+        )
         listing = (await http.get("/v1/plans", headers=owner)).json()["items"]
         out.print(_plans_table(listing))
 

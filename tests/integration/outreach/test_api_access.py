@@ -105,6 +105,9 @@ async def test_a_seller_who_is_not_eligible_views_everything_but_cannot_plan(
 
     _not_eligible(await api.client.post("/v1/plans", json=one_time(), headers=owner))
     _not_eligible(await api.client.post("/v1/plans/p-draft/submit", headers=owner))
+    # Whatever the plan: the seller may not create one at all.
+    invalid = {**one_time(), "type": "carrier_pigeon"}
+    _not_eligible(await api.client.post("/v1/plans", json=invalid, headers=owner))
 
     for path in VIEWS:
         response = await api.client.get(path, headers=owner)
