@@ -38,8 +38,8 @@ from services.eligibility.config import EligibilitySettings
 from services.eligibility.domain.decision import tick_refusal
 from services.eligibility.domain.schedule import due_ticks
 from services.eligibility.engine import Engine
-from services.shared.admission import Plausibility
 from services.policy import policy_of
+from services.shared.admission import Plausibility
 from services.shared.codec import encode
 from services.shared.faust_streams import handled, settled
 from services.shared.faust_tables import KnownPartitionsTable
