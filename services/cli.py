@@ -54,7 +54,7 @@ def dev_up(
     from services.shared import supervisor
 
     for name in registry.workers():
-        port = os.environ.get("CRM_OPS_PORT") or str(registry.OPS_PORTS[name])
+        port = str(registry.ops_port(name, get_settings().ops_port_base))
         process = supervisor.start(name, ["worker", name], {"CRM_OPS_PORT": port})
         err.print(f"worker {name}: pid {process.pid}, ops on :{port}, log {process.log}")
     for name, args in registry.servers().items():
@@ -141,7 +141,7 @@ def topics_list() -> None:
     table.columns[0].no_wrap = True
     for spec in ALL_TOPICS:
         retention = "forever" if spec.retention_ms < 0 else f"{spec.retention_ms // 86_400_000} d"
-        events = ", ".join(e.__name__ for e in spec.event_types) or "(later issue)"
+        events = ", ".join(e.__name__ for e in spec.event_types) or "(not events: faust's own)"
         table.add_row(
             spec.name,
             spec.key_field or "-",

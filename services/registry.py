@@ -17,14 +17,21 @@ from types import ModuleType
 # Pipeline order: upstream services first (dev up starts them in this order).
 SERVICES = ("eligibility", "quota", "outreach", "customers", "delivery")
 
-# Each worker's /healthz, /readyz and /metrics in development; CRM_OPS_PORT overrides.
-OPS_PORTS = {
-    "eligibility": 9101,
-    "quota": 9102,
-    "outreach": 9103,
-    "delivery": 9104,
-    "customers": 9105,
+# Each worker's /healthz, /readyz and /metrics under `crm dev up`: CRM_OPS_PORT_BASE
+# (9100) plus the worker's offset, so a second stack on one machine moves them all at once.
+OPS_PORT_OFFSETS = {
+    "eligibility": 1,
+    "quota": 2,
+    "outreach": 3,
+    "delivery": 4,
+    "customers": 5,
 }
+DEFAULT_OPS_PORT_BASE = 9100
+OPS_PORTS = {name: DEFAULT_OPS_PORT_BASE + offset for name, offset in OPS_PORT_OFFSETS.items()}
+
+
+def ops_port(service: str, base: int = DEFAULT_OPS_PORT_BASE) -> int:
+    return base + OPS_PORT_OFFSETS[service]
 
 
 def part(service: str, name: str) -> ModuleType | None:

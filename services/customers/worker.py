@@ -12,11 +12,12 @@ import structlog
 
 from services.customers.daily import DailyRecompute
 from services.customers.definitions import SegmentDefinitions
+from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.firing import TriggerEngine, crash_checkpoint
 from services.customers.firing.watermark import WatermarkedConsumer
 from services.customers.projection import TOPICS, CustomerProjection
 from services.customers.store import customer_store, customers_prefix, customers_redis
-from services.shared.kafka import wait_for_kafka
+from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings
 from services.shared.signals import run_until_signalled
@@ -24,6 +25,8 @@ from services.shared.signals import run_until_signalled
 log = structlog.get_logger(__name__)
 
 SERVICE = "customers"
+# What the worker reads or writes; each exists before it consumes.
+WORKER_TOPICS = (*TOPICS, *FIRING_TOPICS, "crm.dead-letters")
 
 
 def main(settings: Settings) -> None:
@@ -39,7 +42,7 @@ def projection_group(settings: Settings) -> str:
 
 
 async def run(settings: Settings, stopping: asyncio.Event) -> None:
-    await wait_for_kafka(settings)
+    await ensure_topics(settings, WORKER_TOPICS, service=SERVICE)
     redis = customers_redis(settings)
     store = customer_store(settings, redis)
     definitions = SegmentDefinitions(redis, customers_prefix(settings))

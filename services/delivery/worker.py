@@ -23,7 +23,7 @@ from services.delivery.shops import ShopNames, shop_name_consumer
 from services.quota.adapter import open_quota
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.crash import Checkpoint, crash_checkpoint
-from services.shared.kafka import wait_for_kafka
+from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings
 from services.shared.signals import run_until_signalled
@@ -33,7 +33,7 @@ SERVICE = "delivery"
 # firings_sent; `name@N` for the N-th time), to show a crash there loses and
 # duplicates nothing.
 CRASH_POINT_ENV = "CRM_DELIVERY_CRASH_POINT"
-# What the worker reads and writes (`crm topics create` makes them all).
+# What the worker reads and writes; each exists before it consumes.
 WORKER_TOPICS = (
     "crm.plan-events",
     "crm.plan-firings",
@@ -116,7 +116,7 @@ async def delivery_parts(
 
 
 async def run(settings: Settings, stopping: asyncio.Event) -> None:
-    await wait_for_kafka(settings)
+    await ensure_topics(settings, WORKER_TOPICS, service=SERVICE)
     async with delivery_parts(settings, checkpoint=crash_checkpoint(CRASH_POINT_ENV)) as parts:
         performance = PerformanceProjection(settings, parts.redis)
         async with (

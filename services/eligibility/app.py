@@ -32,6 +32,7 @@ from schemas.seller import (
     SellerMetricsReported,
     SellerStatusChanged,
 )
+from schemas.topics import ELIGIBILITY_APP_ID, FAUST_TOPICS
 from schemas.topics import topic as registry_topic
 from services.eligibility import metrics
 from services.eligibility.config import EligibilitySettings
@@ -48,7 +49,8 @@ from services.shared.rejection import Rejected
 from services.shared.settings import Settings
 
 SERVICE = "eligibility"
-# Every registry topic the worker reads or writes (created before faust starts).
+# Every topic the worker reads or writes, faust's own included (created before faust
+# starts: its consumer would not see a topic created later for 5 minutes).
 TOPICS = (
     "crm.seller-metrics",
     "crm.chat-engagement",
@@ -57,6 +59,7 @@ TOPICS = (
     "crm.evaluation-ticks",
     "crm.seller-status",
     "crm.dead-letters",
+    *(spec.name for spec in FAUST_TOPICS),
 )
 PARTITIONS = registry_topic("crm.seller-metrics").partitions
 log = structlog.get_logger(__name__)
@@ -88,7 +91,7 @@ def build_app(settings: Settings, options: EligibilitySettings | None = None) ->
     options = options or EligibilitySettings()
     policies = policy_of(settings)
     app = faust.App(
-        f"{settings.topic_prefix}crm-eligibility",
+        settings.topic(ELIGIBILITY_APP_ID),
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=options.store,
         datadir=str(options.data_dir),

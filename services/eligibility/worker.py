@@ -9,7 +9,7 @@ import faust
 
 from services.eligibility.app import SERVICE, TOPICS, EligibilityApp, build_app
 from services.shared.checks import kafka_check
-from services.shared.kafka import create_topics, wait_for_kafka
+from services.shared.kafka import ensure_topics
 from services.shared.logs import configure_logging
 from services.shared.ops import Health, start_ops_server
 from services.shared.settings import Settings
@@ -32,9 +32,9 @@ def _health(settings: Settings, eligibility: EligibilityApp) -> Health:
 
 
 async def _prepare(settings: Settings) -> None:
-    # faust silently ignores a missing input topic and never reads it: create them first.
-    await wait_for_kafka(settings)
-    await create_topics(settings, TOPICS)
+    # faust's consumer would not see a topic created after it subscribed until its next
+    # metadata refresh, 5 minutes later: every topic it reads, its own included, first.
+    await ensure_topics(settings, TOPICS, service=SERVICE)
 
 
 def main(settings: Settings) -> None:

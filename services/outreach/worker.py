@@ -19,7 +19,7 @@ from services.outreach.permissions import permissions_consumer
 from services.outreach.processor import PlanProcessor, utc_now
 from services.outreach.read_model import plan_read_model
 from services.quota.adapter import open_quota
-from services.shared.kafka import wait_for_kafka
+from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings
 from services.shared.signals import run_until_signalled
@@ -27,6 +27,17 @@ from services.shared.signals import run_until_signalled
 log = structlog.get_logger(__name__)
 
 SERVICE = "outreach"
+# What the worker reads or writes; each exists before it consumes.
+TOPICS = (
+    "crm.plan-commands",
+    "crm.plan-events",
+    "crm.plan-replies",
+    "crm.seller-status",
+    "crm.seller-accounts",
+    "crm.appeals",
+    "crm.quota-ledger",
+    "crm.dead-letters",
+)
 # Test hook: the processor kills itself with SIGKILL at this point of its first pass
 # (after_quota, before_commit), to show a crash there loses and duplicates nothing.
 CRASH_POINT_ENV = "CRM_OUTREACH_CRASH_POINT"
@@ -46,7 +57,7 @@ def _crash_at(point: str | None) -> Callable[[str], None]:
 
 
 async def run(settings: Settings, stopping: asyncio.Event) -> None:
-    await wait_for_kafka(settings)
+    await ensure_topics(settings, TOPICS, service=SERVICE)
     async with open_quota(settings) as quota:
         redis = quota.store.redis
         handlers = Handlers(

@@ -17,7 +17,7 @@ from services.quota.adapter import RedisQuota, open_quota, utc_now
 from services.quota.reconciler import republish_pending
 from services.quota.redis_store import quota_redis
 from services.quota.status_projection import status_consumer
-from services.shared.kafka import wait_for_kafka
+from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings
 from services.shared.signals import run_until_signalled
@@ -25,6 +25,8 @@ from services.shared.signals import run_until_signalled
 log = structlog.get_logger(__name__)
 
 SERVICE = "quota"
+# What the worker reads or writes; each exists before it consumes.
+TOPICS = ("crm.seller-status", "crm.quota-ledger", "crm.dead-letters")
 # How often the worker looks for lost Redis data and for facts left pending.
 RECONCILE_EVERY_SECONDS = 30.0
 # A fact younger than this may belong to a live reservation still publishing it.
@@ -39,7 +41,7 @@ def main(settings: Settings) -> None:
 
 
 async def run(settings: Settings, stopping: asyncio.Event) -> None:
-    await wait_for_kafka(settings)
+    await ensure_topics(settings, TOPICS, service=SERVICE)
     if not await _patiently(stopping, lambda: _ping(settings), "redis_unreachable"):
         return
     async with open_quota(settings) as quota:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
@@ -20,6 +21,7 @@ from schemas.topics import ALL_TOPICS, TopicSpec, topic
 from services.shared.settings import Settings
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 def new_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
@@ -110,6 +112,54 @@ async def _until_described(client: AIOKafkaAdminClient, names: list[str]) -> Non
         names = [t["topic"] for t in described if t.get("error_code") or not t["partitions"]]
         if names:
             await asyncio.sleep(0.05)
+
+
+async def _missing(client: AIOKafkaAdminClient, physical: list[str]) -> list[str]:
+    """The topics the cluster's metadata does not describe with partitions yet."""
+    described = {t["topic"]: t for t in await client.describe_topics(physical)}
+    return [
+        name
+        for name in physical
+        if name not in described
+        or described[name].get("error_code")
+        or not described[name]["partitions"]
+    ]
+
+
+async def ensure_topics(
+    settings: Settings,
+    names: Iterable[str],
+    *,
+    service: str,
+    poll_seconds: float = 0.5,
+    log_every_seconds: float = 10.0,
+) -> None:
+    """Before a worker consumes: create the registry topics it reads or writes that do not
+    exist yet, then wait until the cluster's metadata describes every one of them.
+
+    Why: a consumer subscribed to a topic the broker does not know finds it only at its
+    next metadata refresh (metadata.max.age.ms, 5 minutes), and reads nothing until
+    then. Waiting here makes a worker's start independent of who created what when."""
+    wanted = list(dict.fromkeys(names))
+    await wait_for_kafka(settings)
+    created = await retrying(lambda: create_topics(settings, wanted))
+    if created:
+        log.info("topics_created", service=service, topics=created)
+    physical = [settings.topic(name) for name in wanted]
+    loop = asyncio.get_running_loop()
+    last_logged = float("-inf")
+    async with admin_client(settings) as client:
+        while missing := await retrying(lambda: _missing(client, physical)):
+            if loop.time() - last_logged >= log_every_seconds:
+                log.warning(
+                    "waiting_for_topics",
+                    service=service,
+                    missing=[settings.logical_topic(name) for name in missing],
+                    hint="not in the cluster's metadata yet; `crm topics create` makes them",
+                )
+                last_logged = loop.time()
+            await asyncio.sleep(poll_seconds)
+    log.info("topics_ready", service=service, topics=len(wanted))
 
 
 async def delete_topics(settings: Settings, names: Iterable[str]) -> None:

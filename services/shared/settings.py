@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     max_event_bytes: int = 64 * 1024
     # Port of a worker's /healthz, /readyz and /metrics (0 picks a free one).
     ops_port: int = 9100
+    # `crm dev up` gives each worker this plus its offset (eligibility 1 … customers 5).
+    ops_port_base: int = 9100
     # Recipients per delivery transaction: a crash redoes at most one chunk, and each
     # transaction costs ~30 ms however large it is.
     delivery_chunk_size: int = 10_000

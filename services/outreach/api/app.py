@@ -30,7 +30,7 @@ from services.outreach.api.problems import (
 )
 from services.outreach.api.runtime import Runtime, open_runtime
 from services.outreach.api.segments import router as segments_router
-from services.shared.kafka import wait_for_kafka
+from services.shared.kafka import ensure_topics
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -112,12 +112,22 @@ def build_app(runtime: Runtime) -> FastAPI:
     return app
 
 
+# What the API reads (the processor's replies) or writes; each exists before it serves.
+API_TOPICS = (
+    "crm.plan-commands",
+    "crm.plan-replies",
+    "crm.seller-accounts",
+    "crm.appeals",
+    "crm.segments",
+)
+
+
 def served_app(settings: Settings) -> FastAPI:
     """The API opening its own runtime when served and closing it at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await wait_for_kafka(settings)
+        await ensure_topics(settings, API_TOPICS, service="api")
         async with open_runtime(settings) as runtime:
             app.state.runtime = runtime
             yield

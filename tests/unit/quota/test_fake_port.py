@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from schemas.quota import QuotaReleased, QuotaReserved
 from schemas.seller import SellerStatusChanged
+from services.quota.adapter import RedisQuota
 from services.quota.domain.ledger import ledger_event_id
 from services.quota.port import InMemoryQuota, QuotaPort
 from services.quota.sample_status import sample_status
@@ -35,9 +38,37 @@ async def test_a_seller_without_status_has_quota_zero() -> None:
     await quota_contract.a_seller_without_status_has_quota_zero(InMemoryQuota(), "seller-1")
 
 
-def test_the_fake_is_a_quota_port() -> None:
-    port: QuotaPort = InMemoryQuota()
-    assert port is not None
+def _port_methods() -> dict[str, Any]:
+    return {
+        name: member
+        for name, member in vars(QuotaPort).items()
+        if not name.startswith("_") and inspect.isfunction(member)
+    }
+
+
+def test_the_port_has_the_methods_its_callers_use() -> None:
+    assert set(_port_methods()) == {
+        "reserve",
+        "release",
+        "mark_dispatched",
+        "usage",
+        "seller_status",
+        "may_send",
+        "may_send_many",
+    }
+
+
+@pytest.mark.parametrize("implementation", [InMemoryQuota, RedisQuota], ids=lambda c: c.__name__)
+def test_an_implementation_has_every_port_method_with_its_signature(implementation: type) -> None:
+    # A method missing, renamed, made synchronous or given other parameters or types
+    # would pass the fake's unit tests and fail only against the real adapter.
+    for name, declared in _port_methods().items():
+        implemented = getattr(implementation, name, None)
+        assert implemented is not None, f"{implementation.__name__} lacks {name}"
+        assert inspect.iscoroutinefunction(implemented) == inspect.iscoroutinefunction(declared)
+        assert inspect.signature(implemented, eval_str=True) == inspect.signature(
+            declared, eval_str=True
+        ), name
 
 
 async def test_the_fake_records_the_ledger_facts_the_adapter_publishes() -> None:

@@ -18,7 +18,17 @@ import schemas.segments
 import schemas.seller
 from schemas.envelope import Event
 from schemas.markets import MARKET_TIME_ZONES, Market
-from schemas.topics import ALL_TOPICS, AnyEvent, adapter_for, event_classes, topic, topic_of
+from schemas.topics import (
+    ALL_TOPICS,
+    EVENT_TOPICS,
+    FAUST_TOPICS,
+    KEYED_PARTITIONS,
+    AnyEvent,
+    adapter_for,
+    event_classes,
+    topic,
+    topic_of,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -59,6 +69,14 @@ EXTRA_TOPICS = {
     "crm.delivery-progress": ("internal", "plan_id"),
     "crm.dead-letter-redrives": ("internal", "dead_letter_id"),
 }
+# The eligibility faust app's own topics, named by faust after its app id.
+FAUST_TOPIC_NAMES = {
+    "crm.eligibility-evaluations",
+    "crm-eligibility-sellers-changelog",
+    "crm-eligibility-tallies-changelog",
+    "crm-eligibility-messages-changelog",
+    "crm-eligibility-__assignor-__leader",
+}
 
 
 def _defined_event_classes() -> set[type[Event]]:
@@ -77,8 +95,15 @@ def _defined_event_classes() -> set[type[Event]]:
 
 def test_topics_are_those_of_the_spec() -> None:
     expected = SPEC_TOPICS | EXTRA_TOPICS
-    assert {spec.name: (spec.direction, spec.key_field) for spec in ALL_TOPICS} == expected
-    assert len(ALL_TOPICS) == len(expected)
+    assert {spec.name: (spec.direction, spec.key_field) for spec in EVENT_TOPICS} == expected
+    assert len(EVENT_TOPICS) == len(expected)
+
+
+def test_every_topic_is_registered_once_faust_internal_topics_included() -> None:
+    assert {spec.name for spec in FAUST_TOPICS} == FAUST_TOPIC_NAMES
+    assert {spec.direction for spec in FAUST_TOPICS} == {"internal"}
+    assert ALL_TOPICS == EVENT_TOPICS + FAUST_TOPICS
+    assert len({spec.name for spec in ALL_TOPICS}) == len(ALL_TOPICS)
 
 
 def test_every_event_class_is_on_exactly_one_topic() -> None:
@@ -88,10 +113,10 @@ def test_every_event_class_is_on_exactly_one_topic() -> None:
     assert [cls.__name__ for cls, count in placements.items() if count != 1] == []
 
 
-def test_every_topic_has_events() -> None:
+def test_every_event_topic_has_events_and_faust_topics_none() -> None:
     empty = {spec.name for spec in ALL_TOPICS if not spec.event_types}
 
-    assert empty == set()
+    assert empty == FAUST_TOPIC_NAMES
 
 
 def test_event_type_literals_are_unique_and_name_their_class() -> None:
@@ -122,12 +147,17 @@ def test_layout_and_retention() -> None:
     compacted = {spec.name for spec in ALL_TOPICS if spec.cleanup_policy == "compact"}
     kept_forever = {spec.name for spec in ALL_TOPICS if spec.retention_ms == -1}
 
-    assert compacted == {
-        "crm.customer-profiles",
-        "crm.seller-status",
-        "crm.delivery-progress",
-        "crm.dead-letter-redrives",
-    }
+    changelogs = {name for name in FAUST_TOPIC_NAMES if name.endswith("-changelog")}
+    assert (
+        compacted
+        == {
+            "crm.customer-profiles",
+            "crm.seller-status",
+            "crm.delivery-progress",
+            "crm.dead-letter-redrives",
+        }
+        | changelogs
+    )
     assert {"crm.seller-status", "crm.quota-ledger"} <= kept_forever
     assert {spec.name for spec in ALL_TOPICS if spec.direction == "in"} <= kept_forever
     assert topic("crm.outbound-messages").retention_ms == 90 * 24 * 3600 * 1000
@@ -138,8 +168,9 @@ def test_layout_and_retention() -> None:
 def test_topics_keyed_by_seller_are_co_partitioned() -> None:
     # faust tables keyed by seller_id are fed from several of these topics.
     counts = {spec.partitions for spec in ALL_TOPICS if spec.key_field == "seller_id"}
+    changelogs = {spec.partitions for spec in FAUST_TOPICS if spec.name.endswith("-changelog")}
 
-    assert len(counts) == 1
+    assert counts == changelogs == {KEYED_PARTITIONS}
 
 
 def test_lookups_name_what_is_unknown() -> None:
