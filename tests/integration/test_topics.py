@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from schemas.topics import ALL_TOPICS
-from services.shared.kafka import admin_client, create_topics, delete_topics
+from schemas.topics import ALL_TOPICS, topic
+from services.shared.kafka import admin_client, create_topics, delete_topics, ensure_topics
 from services.shared.settings import Settings
 
 
@@ -35,3 +35,23 @@ async def test_create_all_topics_is_idempotent(settings: Settings) -> None:
         assert policies == {spec.name: spec.cleanup_policy for spec in ALL_TOPICS}
     finally:
         await delete_topics(settings, [s.name for s in ALL_TOPICS])
+
+
+async def test_ensure_topics_creates_the_missing_ones_and_returns_once_all_are_described(
+    settings: Settings,
+) -> None:
+    names = ["crm.appeals", "crm.eligibility-evaluations", "crm-eligibility-sellers-changelog"]
+    try:
+        await create_topics(settings, names[:1])
+        await ensure_topics(settings, names, service="test")
+        async with admin_client(settings) as client:
+            described = {
+                settings.logical_topic(t["topic"]): len(t["partitions"])
+                for t in await client.describe_topics([settings.topic(n) for n in names])
+                if not t["error_code"]
+            }
+        assert described == {name: topic(name).partitions for name in names}
+        # Again, with everything there: nothing to create, nothing to wait for.
+        await ensure_topics(settings, names, service="test")
+    finally:
+        await delete_topics(settings, names)
