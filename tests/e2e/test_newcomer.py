@@ -27,10 +27,11 @@ from services.shared.kafka import admin_client
 from services.shared.settings import Settings
 
 CRM = Path(sys.executable).with_name("crm")
-# `crm demo` on a fresh stack took 2-5 min on the 2-core machine while 8 other test
-# sessions shared it (README "The newcomer's path"); CI runs it alone. A run past
-# this bound is a regression to look at, not noise.
-DEMO_BOUND_SECONDS = 600
+# `crm demo` on a fresh stack took 62 s on the 2-core machine while eight other test
+# sessions shared it (README "The newcomer's path is a test"): about five times that,
+# so load does not fail it, while the 5-minute metadata wait the first run once hit
+# (or a chapter stuck until its own timeout) still does.
+DEMO_BOUND_SECONDS = 300
 # Formatting and starting a broker, Redis and every worker.
 DEV_UP_BOUND_SECONDS = 300
 DEV_DOWN_BOUND_SECONDS = 180
