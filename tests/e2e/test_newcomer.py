@@ -49,8 +49,9 @@ def _free(port: int) -> bool:
 def _free_ports() -> dict[str, int]:
     """Kafka, its controller, Redis, the API and a base whose next five ports (the
     workers' ops ports) are free, all away from the defaults and each other."""
-    candidates = iter(range(21000 + os.getpid() % 2000 * 10, 65000, 10))
-    for base in candidates:
+    # Below the kernel's ephemeral range (32768-60999), where a client socket could take
+    # one of them between this check and the servers' start.
+    for base in range(21000 + os.getpid() % 1000 * 10, 32760, 10):
         block = range(base, base + 10)
         if all(_free(port) for port in block):
             return {
@@ -97,9 +98,13 @@ def _crm(args: list[str], env: dict[str, str], log: Path, timeout: float) -> tup
         try:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
             code = -9
+        finally:
+            # Past its bound, or the test interrupted (pytest-timeout, Ctrl-C): nothing
+            # of it may outlive the test.
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
     return code, time.monotonic() - started
 
 
