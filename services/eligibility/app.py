@@ -87,7 +87,22 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def build_app(settings: Settings, options: EligibilitySettings | None = None) -> EligibilityApp:
+def scheduled_tick(market: str, month: str) -> EvaluationDue:
+    return EvaluationDue(
+        event_id=uuid.uuid4(),
+        occurred_at=_utc_now(),
+        market=market,  # type: ignore[arg-type]  # from MARKET_TIME_ZONES
+        effective_month=month,
+    )
+
+
+def build_app(
+    settings: Settings,
+    options: EligibilitySettings | None = None,
+    *,
+    emitted: set[tuple[str, str]] | None = None,
+) -> EligibilityApp:
+    """`emitted`: the (market, month) ticks this process already sent (at start)."""
     options = options or EligibilitySettings()
     policies = policy_of(settings)
     app = faust.App(
@@ -243,19 +258,14 @@ def build_app(settings: Settings, options: EligibilitySettings | None = None) ->
             )
 
     if options.scheduler:
-        emitted: set[tuple[str, str]] = set()
+        sent = emitted if emitted is not None else set()
 
         @app.timer(options.scheduler_interval_seconds, on_leader=True, name="schedule_ticks")  # type: ignore[untyped-decorator]
         async def schedule_ticks() -> None:
-            for market, month in due_ticks(_utc_now(), emitted):
-                tick = EvaluationDue(
-                    event_id=uuid.uuid4(),
-                    occurred_at=_utc_now(),
-                    market=market,  # type: ignore[arg-type]  # from MARKET_TIME_ZONES
-                    effective_month=month,
-                )
+            for market, month in due_ticks(_utc_now(), sent):
+                tick = scheduled_tick(market, month)
                 await ticks_in.send(key=market.encode(), value=encode(tick))
-                emitted.add((market, month))
+                sent.add((market, month))
                 metrics.SCHEDULED_TICKS.labels(market).inc()
                 log.info("tick_scheduled", market=market, month=month)
 

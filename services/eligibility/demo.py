@@ -10,18 +10,23 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
+import httpx
+from aiokafka import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
 from schemas.seller import SellerStatusChanged
+from schemas.topics import topic as registry_topic
+from services import registry
 from services.eligibility.cli import print_status
 from services.eligibility.domain.calendar import add_months, month_at, window
 from services.eligibility.status_reader import latest_status
 from services.policy import policy_of
 from services.policy.cli import policy_view
-from services.shared.kafka import new_producer
+from services.shared.kafka import admin_client, new_consumer, new_producer, retrying
 from services.shared.lag import consumer_lag
 from services.shared.settings import Settings
 
@@ -137,6 +142,49 @@ async def _ingested(settings: Settings, timeout: float = 60.0) -> None:
     raise TimeoutError("the eligibility worker is not consuming: is `crm dev up` running?")
 
 
+async def _ticks_evaluated(settings: Settings) -> bool:
+    """Every tick sent so far, and every partition command it fanned out, is handled."""
+    group = f"{settings.topic_prefix}{GROUP}"
+    partitions = [
+        TopicPartition(settings.topic(name), p)
+        for name in ("crm.evaluation-ticks", "crm.eligibility-evaluations")
+        for p in range(registry_topic(name).partitions)
+    ]
+    async with admin_client(settings) as client:
+        committed = await retrying(partial(client.list_consumer_group_offsets, group))
+    consumer = new_consumer(settings)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return all(
+        end == 0 or (tp in committed and committed[tp].offset >= end) for tp, end in ends.items()
+    )
+
+
+async def _worker_settled(settings: Settings, timeout: float = 120.0) -> None:
+    """Wait until the worker is ready and has evaluated the ticks it sends at start: one
+    evaluated after this chapter's events would decide its sellers for this month first,
+    and their tick for the month before would then change nothing."""
+    port = registry.ops_port("eligibility", settings.ops_port_base)
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        while True:
+            try:
+                ready = (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+            except httpx.HTTPError:
+                ready = False
+            if ready and await _ticks_evaluated(settings):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(
+                    f"the eligibility worker is not ready on :{port} or still evaluating "
+                    "its ticks: is `crm dev up` running?"
+                )
+            await asyncio.sleep(0.5)
+
+
 async def _decided(
     settings: Settings, sellers: list[str], month: str, reason: str | None = None
 ) -> dict[str, SellerStatusChanged]:
@@ -175,6 +223,7 @@ async def run(settings: Settings, out: Console) -> None:
     )
     for seller, story in sellers.items():
         out.print(f"  {seller}: {story}")
+    await _worker_settled(settings)
     await _send(settings, events)
     await _ingested(settings)
     for month in (previous, current):
