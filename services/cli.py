@@ -114,10 +114,12 @@ def worker(name: Annotated[str, typer.Argument(help="eligibility, quota, ...")])
 
 
 async def _create_topics(settings: Settings, names: list[str] | None) -> list[str]:
-    from services.shared.kafka import create_topics, wait_for_kafka
+    from services.shared.kafka import create_topics, retrying, wait_for_kafka
 
     await wait_for_kafka(settings)
-    return await create_topics(settings, names)
+    # A broker just started may answer "not controller" or time out a creation for a
+    # moment: retried, since creating is idempotent.
+    return await retrying(lambda: create_topics(settings, names))
 
 
 @topics_app.command("create")
