@@ -1,6 +1,6 @@
 """A synthetic shop's customer history, as the upstream teams would publish it: every
 built-in segment gets members, and profiles spread over Java and elsewhere, so the demo
-and tests have something realistic to segment. Deterministic for a given seed."""
+and tests have something realistic to segment. Deterministic for a given seller and seed."""
 
 from __future__ import annotations
 
@@ -43,8 +43,12 @@ def synthetic_shop(
     seller_id: str, customers: int, now: datetime, *, seed: int = 7, prefix: str = "cust"
 ) -> Iterator[tuple[str, Event]]:
     """(topic, event) for `customers` customers of `seller_id`, every event at least a
-    day before `now` so the memberships "as of today" see them all."""
-    rng = random.Random(seed)
+    day before `now` so the memberships "as of today" see them all.
+
+    The seller is part of the seed: two shops must not share event ids, or consumers,
+    which de-duplicate on event_id, would refuse the second shop as conflicting
+    duplicates of the first (two demo chapters once each built a shop with seed 7)."""
+    rng = random.Random(f"{seed}/{seller_id}")
     day = timedelta(days=1)
 
     def at(days_ago_low: float, days_ago_high: float) -> datetime:

@@ -27,3 +27,12 @@ def test_every_builtin_segment_has_members_and_the_history_is_deterministic() ->
     sizes = {segment: len(members[segment]) for segment in BUILTIN_SEGMENT_IDS}
     assert all(size > 0 for size in sizes.values()), sizes
     assert sizes["high_value_customers"] <= len(rels) // 10 + 1
+
+
+def test_two_shops_share_no_event_id() -> None:
+    # Consumers de-duplicate on event_id: a shared id would refuse the second shop.
+    first = {event.event_id for _, event in synthetic_shop("s1", 200, NOW)}
+    second = {event.event_id for _, event in synthetic_shop("s2", 200, NOW)}
+
+    assert len(first) == len(second) > 200
+    assert first.isdisjoint(second)
