@@ -28,7 +28,7 @@ from services.shared.kafka import admin_client
 from services.shared.settings import Settings
 
 CRM = Path(sys.executable).with_name("crm")
-# `crm demo` on a fresh stack took 59-78 s on the 2-core machine while eight other test
+# `crm demo` on a fresh stack took 59-84 s on the 2-core machine while eight other test
 # sessions shared it (README "The newcomer's path is a test"): about four times that,
 # so load does not fail it, while the 5-minute metadata wait the first run once hit
 # (or a chapter stuck until its own timeout) still does.
