@@ -10,7 +10,7 @@ from pathlib import Path
 
 from services import registry
 from services.shared import supervisor
-from services.shared.settings import Settings
+from services.shared.settings import Settings, get_settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "rules"
@@ -72,8 +72,8 @@ def stop_monitoring() -> None:
 
 def worker_ports() -> dict[str, int]:
     """Where `crm dev up` serves each worker's /metrics."""
-    fixed = os.environ.get("CRM_OPS_PORT")
-    return {name: int(fixed or registry.OPS_PORTS[name]) for name in registry.workers()}
+    base = get_settings().ops_port_base
+    return {name: registry.ops_port(name, base) for name in registry.workers()}
 
 
 def status_lines() -> list[str]:
