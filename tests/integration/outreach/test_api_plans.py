@@ -42,7 +42,9 @@ async def _status_becomes(api: PlansApi, seller: str, plan_id: str, status: str)
 async def test_one_time_plan_from_draft_to_completed(api: PlansApi, test_id: str) -> None:
     seller = f"s{test_id}"
     await _active(api, seller)
-    created = await api.create(seller, one_time(timedelta(seconds=3)))
+    # Due 10 s ahead: under load the edit and submit below may take seconds, and the plan
+    # must still be scheduled when the list is read.
+    created = await api.create(seller, one_time(timedelta(seconds=10)))
     assert (created["status"], created["reason"], created["version"]) == ("draft", None, 1)
     plan_id = created["plan_id"]
 
