@@ -128,8 +128,9 @@ class CustomerProjection:
             by_seller[seller_id].append(customer_id)
         changed: dict[str, dict[str, Relationship]] = {}
         applied: list[Applied] = []
+        loaded = await self.store.load_many(by_seller)
         for seller_id, customers in by_seller.items():
-            stored = await self.store.load_relationships(seller_id, customers)
+            stored = loaded.get(seller_id, {})
             for customer_id in customers:
                 events = pairs[(seller_id, customer_id)]
                 rel = stored.get(customer_id, EMPTY)

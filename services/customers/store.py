@@ -121,6 +121,24 @@ class CustomerStore:
         raw = await self.redis.hmget(self.rel_key(seller_id), list(customer_ids))
         return {c: from_stored_json(r) for c, r in zip(customer_ids, raw, strict=True) if r}
 
+    async def load_many(
+        self, customers_of: Mapping[str, Sequence[str]]
+    ) -> dict[str, dict[str, Relationship]]:
+        """`load_relationships` of many sellers in one round trip (a batch, a refold)."""
+        sellers = [s for s, customers in customers_of.items() if customers]
+        if not sellers:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for seller_id in sellers:
+            pipe.hmget(self.rel_key(seller_id), list(customers_of[seller_id]))
+        loaded: dict[str, dict[str, Relationship]] = {}
+        for seller_id, raw in zip(sellers, await pipe.execute(), strict=True):
+            customers = customers_of[seller_id]
+            loaded[seller_id] = {
+                c: from_stored_json(r) for c, r in zip(customers, raw, strict=True) if r
+            }
+        return loaded
+
     async def save_relationships(self, changed: Mapping[str, Mapping[str, Relationship]]) -> None:
         """Write seller → customer → relationship in one round trip."""
         if not changed:
@@ -231,6 +249,10 @@ class CustomerStore:
     async def latest_as_of(self, seller_id: str) -> date | None:
         raw = await self.redis.get(self.as_of_key(seller_id))
         return None if raw is None else date.fromisoformat(_text(raw))
+
+    async def has_day(self, seller_id: str, as_of: date) -> bool:
+        """Are the seller's memberships as of `as_of` (still) there?"""
+        return bool(await self.redis.exists(self.sizes_key(seller_id, as_of)))
 
     async def high_value_threshold(self, seller_id: str) -> float | None:
         """The high_value_customers threshold of the latest complete recompute."""

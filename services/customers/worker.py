@@ -15,6 +15,7 @@ from services.customers.definitions import SegmentDefinitions
 from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.firing import TriggerEngine, crash_checkpoint
 from services.customers.firing.watermark import WatermarkedConsumer
+from services.customers.healing import customers_guard, projection_group
 from services.customers.projection import TOPICS, CustomerProjection
 from services.customers.store import customer_store, customers_prefix, customers_redis
 from services.shared.kafka import ensure_topics
@@ -37,10 +38,6 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def projection_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-customers"
-
-
 async def run(settings: Settings, stopping: asyncio.Event) -> None:
     await ensure_topics(settings, WORKER_TOPICS, service=SERVICE)
     redis = customers_redis(settings)
@@ -49,17 +46,32 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     engine = TriggerEngine(settings, store, _utc_now, crash_checkpoint())
     daily = DailyRecompute(settings, store, definitions, _utc_now)
     projection = CustomerProjection(store, definitions, observer=engine.observe)
+    # Redis lost the projection (FLUSHALL, an empty replica): refolded before a batch is
+    # written, or within a second when the topics are quiet.
+    guard = customers_guard(settings, redis, _utc_now)
+
+    async def flush() -> None:
+        await guard.ensure()
+        await projection.flush()
+
     consumer = WatermarkedConsumer(
         settings,
         service=SERVICE,
         topics=TOPICS,
         group_id=projection_group(settings),
         handler=projection.handle,
-        flush=projection.flush,
+        flush=flush,
         max_records=5000,
     )
-    # Firings are decided only as far as the projection has applied customer events.
-    engine.watermark = consumer.watermark
+
+    async def watermark() -> datetime | None:
+        # Firings are decided only as far as the projection has applied customer
+        # events, and never while it is being rebuilt.
+        if guard.rebuilding or await guard.generation() is None:
+            return None
+        return await consumer.watermark()
+
+    engine.watermark = watermark
 
     try:
         async with (
@@ -74,5 +86,6 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
             tasks.create_task(consumer.run(stopping))
             tasks.create_task(engine.run(stopping))
             tasks.create_task(daily.run(stopping))
+            tasks.create_task(guard.watch(stopping))
     finally:
         await redis.aclose()

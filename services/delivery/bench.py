@@ -33,7 +33,9 @@ from schemas.plans import Plan, PlanDispatched
 from services.bench import baselines
 from services.bench.harness import BenchContext, Benchmark
 from services.customers.domain.profile import Profile
+from services.customers.healing import mark_whole
 from services.customers.store import customer_store, customers_redis
+from services.delivery.bench_heal import projections_heal
 from services.delivery.rendering import PlanRenderer, fast_message_id
 from services.delivery.worker import WORKER_TOPICS
 from services.quota.adapter import open_quota
@@ -91,6 +93,7 @@ async def _seed(settings: Settings, seller: str, customers: list[str]) -> None:
     try:
         store = customer_store(settings, redis)
         await store.write_memberships(seller, date.today(), {SEGMENT: customers})
+        await mark_whole(settings, redis)  # standing in for the customers worker
         thai = Profile(language="th", updated_at=datetime.now(UTC))
         page = 60_000
         for start in range(0, len(customers), page):
@@ -240,4 +243,7 @@ async def _clean(ctx: BenchContext, settings: Settings) -> None:
         await redis.aclose()
 
 
-BENCHMARKS: dict[str, Benchmark] = {"delivery_fan_out": delivery_fan_out}
+BENCHMARKS: dict[str, Benchmark] = {
+    "delivery_fan_out": delivery_fan_out,
+    "projections_heal": projections_heal,
+}

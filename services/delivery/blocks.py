@@ -16,6 +16,7 @@ from schemas.engagement import ShopBlocked, ShopUnblocked
 from schemas.envelope import Event
 from services.delivery.keys import DeliveryKeys
 from services.shared.consumer import DeadLetteringConsumer, Record
+from services.shared.projection_guard import ProjectionGuard
 from services.shared.settings import Settings
 
 TOPICS = ("crm.shop-blocks",)
@@ -47,10 +48,12 @@ class BlockList:
 
 
 class BlockProjection:
-    """Handler and flush for a DeadLetteringConsumer of crm.shop-blocks."""
+    """Handler and flush for a DeadLetteringConsumer of crm.shop-blocks; with a guard,
+    a block list Redis lost is refolded before the next batch is written."""
 
-    def __init__(self, blocks: BlockList) -> None:
+    def __init__(self, blocks: BlockList, guard: ProjectionGuard | None = None) -> None:
         self.blocks = blocks
+        self.guard = guard
         self._latest: dict[tuple[str, str], bool] = {}
 
     async def handle(self, event: Event, record: Record) -> None:
@@ -60,12 +63,19 @@ class BlockProjection:
             self._latest[pair] = isinstance(event, ShopBlocked)
 
     async def flush(self) -> None:
+        if self.guard is not None:
+            await self.guard.ensure()
         latest, self._latest = self._latest, {}
         await self.blocks.apply(latest)
 
 
-def block_consumer(settings: Settings, blocks: BlockList, group_id: str) -> DeadLetteringConsumer:
-    projection = BlockProjection(blocks)
+def block_consumer(
+    settings: Settings,
+    blocks: BlockList,
+    group_id: str,
+    guard: ProjectionGuard | None = None,
+) -> DeadLetteringConsumer:
+    projection = BlockProjection(blocks, guard)
     return DeadLetteringConsumer(
         settings,
         service="delivery",

@@ -33,7 +33,7 @@ from services.customers.store import customer_store, customers_redis
 from services.customers.synthetic import synthetic_shop
 from services.delivery.chat_simulator import ChatSimulator
 from services.delivery.domain.reactions import ReactionRates
-from services.delivery.worker import blocks_group, shop_names_group
+from services.delivery.healing import blocks_group, shop_names_group
 from services.demo_api import api_answers, publish_status, seller_headers, until
 from services.quota.sample_status import sample_status
 from services.shared.codec import decode

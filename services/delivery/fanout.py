@@ -59,6 +59,7 @@ from services.shared.crash import Checkpoint
 from services.shared.dead_letters import dead_letter_for
 from services.shared.failure_policy import RetryPolicy, settle
 from services.shared.kafka import new_consumer, new_producer
+from services.shared.projection_guard import ProjectionGate
 from services.shared.rejection import Rejected
 from services.shared.settings import Settings
 
@@ -111,8 +112,14 @@ class Delivery:
         checkpoint: Checkpoint = lambda _: None,
         chunk_size: int = CHUNK_SIZE,
         decide_ahead: int = DECIDE_AHEAD,
+        gate: ProjectionGate | None = None,
     ) -> None:
         self.settings = settings
+        # The projections a recipient is judged by must be whole: read after `whole()`,
+        # and a transaction commits only if none was lost meanwhile (else it aborts and
+        # the batch is redone once they are rebuilt).
+        self.gate = gate
+        self._generations: tuple[str | None, ...] = ()
         self.store = store
         self.keys = DeliveryKeys(delivery_prefix(settings))
         self.clock = clock
@@ -213,6 +220,8 @@ class Delivery:
     async def _process(self, records: list[Record]) -> None:
         pending = _Pending()
         try:
+            if self.gate is not None:
+                self._generations = await self.gate.whole()
             for record in records:
                 logical = self.settings.logical_topic(record.topic)
                 try:
@@ -289,7 +298,11 @@ class Delivery:
         if plan.type == "automated" or (progress is not None and progress.done):
             await self._commit_pending(_Pending(offsets=offsets))  # a dispatch read again
             return
-        as_of = progress.as_of if progress else await self.store.latest_as_of(plan.seller_id)
+        as_of = progress.as_of if progress else None
+        if as_of is None or not await self.store.has_day(plan.seller_id, as_of):
+            # A plan's start, or the day it pinned was lost with Redis (a healed customers
+            # projection is recomputed as of today only): the latest day.
+            as_of = await self.store.latest_as_of(plan.seller_id)
         members = (
             []
             if as_of is None
@@ -371,6 +384,7 @@ class Delivery:
     ) -> None:
         """One chunk's messages and progress in one transaction; the last chunk also
         completes the plan and consumes its dispatch."""
+        await self._still_whole()
         async with self.producer.transaction():
             outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
             for key, value in decided.messages:
@@ -406,6 +420,7 @@ class Delivery:
         for plan, outcome in decided:
             tally = tally_of(self.progress.get(plan.plan_id)).add(outcome.outcomes)
             records.append(progress_record(plan, None, None, tally, done=False, at=now))
+        await self._still_whole()
         async with self.producer.transaction():
             outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
             for _, outcome in decided:
@@ -435,6 +450,10 @@ class Delivery:
             raise Rejected(f"unknown automated plan {plan_id}")
         marks = [(f.customer_id, f"{r.topic}:{r.partition}:{r.offset}") for r, f in firings]
         decided.append((plan, await self.judge.firings(plan, marks)))
+
+    async def _still_whole(self) -> None:
+        if self.gate is not None:
+            await self.gate.unchanged(self._generations)
 
     async def _send(self, topic: str, event: Event, key: str | None) -> asyncio.Future[object]:
         sent: asyncio.Future[object] = await self.producer.send(

@@ -14,9 +14,17 @@ from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
+from services.customers.healing import customers_guard
 from services.customers.store import customer_store, customers_redis
 from services.delivery.blocks import BlockList, block_consumer
 from services.delivery.fanout import Delivery
+from services.delivery.healing import (
+    blocks_group,
+    blocks_guard,
+    delivery_gate,
+    shop_names_group,
+    shop_names_guard,
+)
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.performance.projection import PerformanceProjection
 from services.delivery.shops import ShopNames, shop_name_consumer
@@ -24,6 +32,7 @@ from services.quota.adapter import open_quota
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.crash import Checkpoint, crash_checkpoint
 from services.shared.kafka import ensure_topics
+from services.shared.projection_guard import ProjectionGuard, guarded
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings
 from services.shared.signals import run_until_signalled
@@ -61,20 +70,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def blocks_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-delivery-blocks"
-
-
-def shop_names_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-delivery-shop-names"
-
-
 @dataclass
 class DeliveryParts:
     fan_out: Delivery
     blocks: DeadLetteringConsumer
     shop_names: DeadLetteringConsumer
     redis: aioredis.Redis
+    # With healing: the block list's and shop names' guards (watched beside them).
+    blocks_guard: ProjectionGuard | None = None
+    shop_names_guard: ProjectionGuard | None = None
 
 
 @asynccontextmanager
@@ -84,16 +88,34 @@ async def delivery_parts(
     clock: Clock = _utc_now,
     checkpoint: Checkpoint = lambda _: None,
     chunk_size: int | None = None,
+    healing: bool = False,
 ) -> AsyncIterator[DeliveryParts]:
     """The fan-out, the blocks projection it suppresses by and the shop names it fills
     in, over one Redis client and the quota adapter (the worker runs them; tests run them
-    in-process)."""
+    in-process). `healing`: the projections notice a Redis that lost them and refold
+    them, and the fan-out waits for them (and for the customers worker's) to be whole
+    (services/delivery/healing.py)."""
     redis = customers_redis(settings)
     keys = DeliveryKeys(delivery_prefix(settings))
     blocks = BlockList(redis, keys)
     shops = ShopNames(redis, keys)
+    guard = blocks_guard(settings, blocks) if healing else None
+    names_guard = shop_names_guard(settings, shops) if healing else None
     try:
         async with open_quota(settings) as quota:
+            gate = (
+                delivery_gate(
+                    settings,
+                    redis=redis,
+                    blocks=guard,
+                    shop_names=names_guard,
+                    quota_store=quota.store,
+                    keys=keys,
+                    clock=clock,
+                )
+                if guard is not None and names_guard is not None
+                else None
+            )
             fan_out = Delivery(
                 settings,
                 store=customer_store(settings, redis),
@@ -104,21 +126,38 @@ async def delivery_parts(
                 clock=clock,
                 checkpoint=checkpoint,
                 chunk_size=chunk_size or settings.delivery_chunk_size,
+                gate=gate,
             )
             yield DeliveryParts(
                 fan_out,
-                block_consumer(settings, blocks, blocks_group(settings)),
-                shop_name_consumer(settings, shops, shop_names_group(settings)),
+                block_consumer(settings, blocks, blocks_group(settings), guard),
+                _guarded(
+                    shop_name_consumer(settings, shops, shop_names_group(settings)), names_guard
+                ),
                 redis,
+                guard,
+                names_guard,
             )
     finally:
         await redis.aclose()
 
 
+def _guarded(
+    consumer: DeadLetteringConsumer, guard: ProjectionGuard | None
+) -> DeadLetteringConsumer:
+    return consumer if guard is None else guarded(consumer, guard)
+
+
 async def run(settings: Settings, stopping: asyncio.Event) -> None:
     await ensure_topics(settings, WORKER_TOPICS, service=SERVICE)
-    async with delivery_parts(settings, checkpoint=crash_checkpoint(CRASH_POINT_ENV)) as parts:
-        performance = PerformanceProjection(settings, parts.redis)
+    async with delivery_parts(
+        settings, checkpoint=crash_checkpoint(CRASH_POINT_ENV), healing=True
+    ) as parts:
+        performance = PerformanceProjection(
+            settings,
+            parts.redis,
+            customers=customers_guard(settings, parts.redis, _utc_now),
+        )
         async with (
             serving_ops(
                 SERVICE,
@@ -134,3 +173,6 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
             tasks.create_task(parts.shop_names.run(stopping))
             tasks.create_task(parts.fan_out.run(stopping))
             tasks.create_task(performance.run(stopping))
+            for guard in (parts.blocks_guard, parts.shop_names_guard, performance.guard):
+                if guard is not None:
+                    tasks.create_task(guard.watch(stopping))

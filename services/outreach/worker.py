@@ -15,6 +15,7 @@ import structlog
 from services.outreach.appeals import appeals_consumer
 from services.outreach.campaigns import campaign_calendar, campaigns_consumer
 from services.outreach.handlers import Handlers
+from services.outreach.healing import appeals_guard, guarded, permissions_guard
 from services.outreach.permissions import permissions_consumer
 from services.outreach.processor import PlanProcessor, utc_now
 from services.outreach.read_model import plan_read_model
@@ -71,8 +72,15 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
         )
 
         group = f"{settings.topic_prefix}crm-outreach"
-        permissions = permissions_consumer(settings, redis, f"{group}-permissions")
-        appeals = appeals_consumer(settings, redis, f"{group}-appeals")
+        # Both refold themselves when Redis lost them (services/outreach/healing.py).
+        guards = [
+            permissions_guard(settings, redis, f"{group}-permissions"),
+            appeals_guard(settings, redis, f"{group}-appeals"),
+        ]
+        permissions = guarded(
+            permissions_consumer(settings, redis, f"{group}-permissions"), guards[0]
+        )
+        appeals = guarded(appeals_consumer(settings, redis, f"{group}-appeals"), guards[1])
         campaigns = campaigns_consumer(settings, redis, f"{group}-campaigns")
 
         async with (
@@ -88,3 +96,5 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
             tasks.create_task(permissions.run(stopping))
             tasks.create_task(appeals.run(stopping))
             tasks.create_task(campaigns.run(stopping))
+            for guard in guards:
+                tasks.create_task(guard.watch(stopping))

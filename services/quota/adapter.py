@@ -135,7 +135,13 @@ class RedisQuota:
 
     async def seller_status(self, seller_id: str) -> SellerStatusChanged | None:
         await self._market(seller_id)  # restores the projection first if Redis lost it
-        return await self.store.seller_status(seller_id)
+        status = await self.store.seller_status(seller_id)
+        if status is None and not await self.store.is_restored(seller_id):
+            # Lost after the market was cached: a fan-out must not judge the seller
+            # inactive from an empty Redis.
+            await self.rebuilder.ensure_restored(seller_id)
+            status = await self.store.seller_status(seller_id)
+        return status
 
     async def may_send(
         self, seller_id: str, customer_id: str, message_id: str, at: datetime

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from services.customers.replay import WorkerRunning, rebuild_customers
+from services.customers.replay import rebuild_customers
 from services.quota.adapter import open_quota
 from services.quota.rebuild import RebuildReport
 from services.shared.logs import configure_logging
@@ -36,21 +36,27 @@ def register(app: typer.Typer) -> None:
 def replay() -> None:
     """Rebuild the Redis projections from the topics: quota counters from
     crm.quota-ledger and seller statuses from crm.seller-status (reservations wait
-    meanwhile), then the customers projection from the customer topics (stop
-    `crm worker customers` first)."""
+    meanwhile), then the customers projection from the customer topics and its
+    memberships, then delivery's block lists, frequency-cap history, already-messaged
+    marks and performance figures. Live workers may run: they wait for each rebuild.
+    Not needed after Redis lost data: every projection rebuilds itself (README)."""
     settings = _settings()
     report = asyncio.run(_replay(settings))
     table = Table("rebuild", "value")
     for name, value in vars(report).items():
         table.add_row(name, str(value))
-    try:
-        folded = asyncio.run(_replay_customers(settings))
-    except WorkerRunning as exc:
-        out.print(table)
-        out.print(f"[red]customers projection not replayed: {exc}[/red]")
-        raise typer.Exit(1) from None
+    folded = asyncio.run(_replay_customers(settings))
     table.add_row("customer events folded", str(folded))
+    for projection, events in asyncio.run(_replay_delivery(settings)).items():
+        table.add_row(f"{projection} events folded", str(events))
     out.print(table)
+
+
+async def _replay_delivery(settings: Settings) -> dict[str, int]:
+    from services.delivery.healing import rebuild_delivery
+
+    with Progress(console=out, transient=False) as progress:
+        return await rebuild_delivery(settings, lambda: datetime.now(UTC), _advancer(progress))
 
 
 async def _replay_customers(settings: Settings) -> int:

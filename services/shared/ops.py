@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from services.shared.metrics import CHECK_UP, WORKER_READY
+from services.shared.projection_guard import rebuilding_now
 
 Check = Callable[[], Awaitable[bool]]
 
@@ -55,8 +56,12 @@ def ops_app(health: Health, registry: CollectorRegistry = REGISTRY) -> web.Appli
 
     async def readyz(_: web.Request) -> web.Response:
         results = await health.readiness()
-        ready = all(results.values())
-        body = {"status": "ready" if ready else "not_ready", "checks": results}
+        # A projection being rebuilt after Redis lost it is named, with its progress.
+        rebuilding = rebuilding_now()
+        ready = all(results.values()) and not rebuilding
+        body: dict[str, object] = {"status": "ready" if ready else "not_ready", "checks": results}
+        if rebuilding:
+            body["rebuilding"] = rebuilding
         return web.json_response(body, status=200 if ready else 503)
 
     async def metrics(_: web.Request) -> web.Response:

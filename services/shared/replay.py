@@ -1,10 +1,11 @@
-"""Reading a registry topic from its start to the end it had when reading began: how the
-quota counters, the customers projection and the campaign calendar rebuild after Redis
-lost data."""
+"""Reading a registry topic from its start to the end it had when reading began (or to
+given offsets: a consumer group's committed ones), read_committed: how the quota
+counters, the campaign calendar and every projection guard (projection_guard.py)
+rebuild after Redis lost data."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import structlog
 from aiokafka import TopicPartition
@@ -28,9 +29,17 @@ Progress = Callable[[str, int, int], None]
 
 
 async def replay(
-    settings: Settings, topic: str, progress: Progress | None = None
+    settings: Settings,
+    topic: str,
+    progress: Progress | None = None,
+    *,
+    until: Mapping[int, int] | None = None,
+    since_ms: int | None = None,
 ) -> AsyncIterator[tuple[int, Event]]:
-    """(offset, event) for every valid record up to the end offsets taken at the start.
+    """(offset, event) for every valid record up to the end offsets taken at the start,
+    or, when `until` is given, up to its offset per partition number (a partition it
+    does not name is not read). `since_ms`: from the first record at or after that
+    time (ms since the epoch) instead of the beginning.
 
     Records the live consumers dead-letter are skipped, decided the same way: not
     admitted (services/shared/admission.py, judged against each record's timestamp), or,
@@ -38,12 +47,19 @@ async def replay(
     one, or a conflicting one: the first record wins). A topic that does not exist yet
     has nothing to replay.
     """
-    async for record, event in replay_records(settings, topic, progress):
+    async for record, event in replay_records(
+        settings, topic, progress, until=until, since_ms=since_ms
+    ):
         yield record.offset, event
 
 
 async def replay_records(
-    settings: Settings, topic: str, progress: Progress | None = None
+    settings: Settings,
+    topic: str,
+    progress: Progress | None = None,
+    *,
+    until: Mapping[int, int] | None = None,
+    since_ms: int | None = None,
 ) -> AsyncIterator[tuple[Record, Event]]:
     """`replay` with each event's record (key, partition, offset, timestamp)."""
     rule = Plausibility.of(settings)
@@ -59,12 +75,19 @@ async def replay_records(
         # hold the broker connection and each offsets request waits ~0.5 s behind one.
         starts = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
+        if until is not None:
+            ends = {tp: min(end, until.get(tp.partition, 0)) for tp, end in ends.items()}
+        if since_ms is not None:
+            found = await consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
+            starts = {tp: ends[tp] if at is None else at.offset for tp, at in found.items()}
         consumer.assign(partitions)
         for tp in partitions:
             consumer.seek(tp, starts[tp])
-        total = sum(ends[tp] - starts[tp] for tp in partitions)
+        total = sum(max(0, ends[tp] - starts[tp]) for tp in partitions)
         remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
         read = 0
+        if progress:
+            progress(topic, read, total)
         while remaining:
             batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
             for tp, records in batch.items():

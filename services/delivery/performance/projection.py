@@ -61,6 +61,7 @@ from services.delivery.performance.metrics import (
 )
 from services.delivery.performance.store import PerformanceStore, performance_prefix
 from services.shared.consumer import DeadLetteringConsumer, Record, Rejected
+from services.shared.projection_guard import ProjectionGuard
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -105,11 +106,12 @@ class PerformanceFold:
         # A seller's market never changes once known (SPEC section 2).
         self._markets: dict[str, str] = {}
 
-    async def handle(self, event: Event, record: Record | None) -> None:
+    async def handle(self, event: Event, record: Record | None, offset: int = 0) -> None:
+        """`offset`: the record's, when it is read outside the consumer (a refold)."""
         batch = self._batch
         match event:
             case DeliveryProgressed():
-                self._progressed(event, record)
+                self._progressed(event, record, offset)
             case MessageDelivered():
                 batch.delivered.append(event)
             case MessageRead() | MessageClicked() | MessageFailed():
@@ -122,8 +124,7 @@ class PerformanceFold:
             case _:
                 return  # other customer activity: not a performance figure
 
-    def _progressed(self, event: DeliveryProgressed, record: Record | None) -> None:
-        offset = 0
+    def _progressed(self, event: DeliveryProgressed, record: Record | None, offset: int) -> None:
         if record is not None:
             key = record.key.decode(errors="replace") if record.key is not None else None
             if key != event.plan_id:
@@ -240,17 +241,30 @@ class PerformanceProjection:
     its own, or `await start()` (runs in the background) and later `await stop()`.
     `ready()` for /readyz. Bad records are dead-lettered by the consumer."""
 
-    def __init__(self, settings: Settings, redis: aioredis.Redis) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: aioredis.Redis,
+        customers: ProjectionGuard | None = None,
+    ) -> None:
+        """`customers`, when given, turns healing on: figures Redis lost are refolded
+        (after the customers projection, whose markets they read) before a batch is
+        written (services/delivery/healing.py)."""
         markets_key = CustomerStore(redis, customers_prefix(settings)).markets_key
         self.store = PerformanceStore(redis, performance_prefix(settings), markets_key)
         self.fold = PerformanceFold(self.store)
+        self.guard: ProjectionGuard | None = None
+        if customers is not None:
+            from services.delivery.healing import performance_guard
+
+            self.guard = performance_guard(settings, self.store, customers)
         self.consumer = DeadLetteringConsumer(
             settings,
             service=SERVICE,
             topics=TOPICS,
             group_id=performance_group(settings),
             handler=self.fold.handle,
-            flush=self.fold.flush,
+            flush=self._flush,
             max_records=5000,
         )
         self._stopping = asyncio.Event()
@@ -258,6 +272,11 @@ class PerformanceProjection:
 
     def ready(self) -> bool:
         return self.consumer.ready
+
+    async def _flush(self) -> None:
+        if self.guard is not None:
+            await self.guard.ensure()
+        await self.fold.flush()
 
     async def run(self, stopping: asyncio.Event | None = None) -> None:
         """Consume until `stopping` (or `stop()`) is set; the consumer's offsets are

@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from schemas.envelope import Event
 from schemas.segments import SegmentCondition, SegmentDefined
 from schemas.topics import key_of
@@ -18,7 +16,7 @@ from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.relationship import fold
 from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.projection import TOPICS, CustomerProjection
-from services.customers.replay import WorkerRunning, rebuild_customers
+from services.customers.replay import rebuild_customers
 from services.customers.store import customer_store, customers_prefix, customers_redis
 from services.quota.sample_status import sample_status
 from services.shared.codec import encode
@@ -162,7 +160,7 @@ async def test_a_redelivered_batch_changes_nothing(settings: Settings, redis_url
         await redis.aclose()
 
 
-async def test_replay_rebuilds_a_lost_projection_and_refuses_beside_a_live_worker(
+async def test_replay_rebuilds_a_lost_projection_even_beside_a_live_worker(
     settings: Settings, topics: Callable[..., Any], redis_url: str, tmp_path: Path
 ) -> None:
     settings = settings.model_copy(update={"redis_url": redis_url})
@@ -180,13 +178,27 @@ async def test_replay_rebuilds_a_lost_projection_and_refuses_beside_a_live_worke
         for customer, history in histories.items():
             assert stored[customer] == fold(_as(e, customer) for e in history), customer
         assert await store.market("s1") == "TH"
+        assert await store.latest_as_of("s1") is not None  # memberships recomputed too
 
+        # An operator forcing a rebuild while the worker runs: both go on, nothing lost.
         worker = WorkerProcess("customers", settings, tmp_path / "customers.log")
         worker.start()
         try:
             await worker.wait_ready()
-            with pytest.raises(WorkerRunning):
-                await rebuild_customers(settings)
+            assert await rebuild_customers(settings) == len(events)
+            late = b.ordered(NOW, order="o3", gmv=5.0)
+            await _publish(settings, [(_topic_of(late), _as(late, "c-fan"))])
+
+            async def ordered() -> bool:
+                rel = (await store.load_relationships("s1", ["c-fan"])).get("c-fan")
+                return rel is not None and rel.order_count == 1
+
+            await eventually(ordered)
+            stored = await store.load_relationships("s1", list(histories))
+            for customer, history in histories.items():
+                extra = [late] if customer == "c-fan" else []
+                expected = fold(_as(e, customer) for e in [*history, *extra])
+                assert stored[customer] == expected, customer
         finally:
             worker.stop()
     finally:

@@ -21,6 +21,7 @@ from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
 from schemas.plans import CompletePlan, Plan, PlanContent, PlanDispatched
 from services.customers.domain.profile import Profile
+from services.customers.healing import mark_whole
 from services.customers.store import CustomerStore, customer_store, customers_redis
 from services.delivery.blocks import BlockList
 from services.delivery.fanout import Delivery
@@ -131,6 +132,9 @@ async def shop(settings: Settings) -> AsyncIterator[Shop]:
     try:
         async with open_quota(settings) as quota:
             blocks = BlockList(redis, DeliveryKeys(delivery_prefix(settings)))
+            # The test writes the customers store itself, standing in for the customers
+            # worker: a delivery worker (which waits for a whole projection) may start.
+            await mark_whole(settings, redis)
             yield Shop(settings, customer_store(settings, redis), quota, blocks)
     finally:
         await _forget(redis, settings.topic_prefix)
