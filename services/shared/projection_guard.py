@@ -192,12 +192,14 @@ class ProjectionGuard:
             await asyncio.sleep(POLL_SECONDS)
 
     async def watch(self, stopping: asyncio.Event, every: float = 1.0) -> None:
-        """Notice a loss while the topics are quiet; Redis away is retried next time."""
+        """Notice a loss while the topics are quiet. A check or a rebuild that failed
+        (Redis or Kafka away) is tried again next time: the marker is set only by a
+        rebuild that finished."""
         while not stopping.is_set():
             try:
                 await self.ensure()
-            except RedisError as exc:
-                log.warning("projection_check_failed", projection=self.name, error=str(exc))
+            except Exception as exc:  # any failure is retried, never fatal
+                log.warning("projection_check_failed", projection=self.name, error=repr(exc))
             with suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), every)
 
