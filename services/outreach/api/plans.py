@@ -6,6 +6,7 @@ and the answer it sends back is the response.
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Annotated, Any
 
@@ -75,7 +76,10 @@ async def list_plans(
 ) -> PlanPage:
     after = page.after("plans")
     if after is not None and not (
-        len(after) == 2 and isinstance(after[0], int | float) and isinstance(after[1], str)
+        len(after) == 2
+        and isinstance(after[0], int | float)
+        and math.isfinite(after[0])
+        and isinstance(after[1], str)
     ):
         raise bad_cursor()
     items, last = await plans.read_model.page(

@@ -13,6 +13,7 @@ import pytest
 
 from services.outreach.api.auth import mint_token
 from services.outreach.api.limits import ApiLimits
+from services.outreach.api.paging import cursor_after
 from services.quota.sample_status import sample_status
 from services.shared.settings import Settings
 from tests.integration.outreach.plans_api import PlansApi, one_time, plans_api, utc_now
@@ -195,7 +196,8 @@ async def test_lists_page_with_limit_and_cursor(api: PlansApi, test_id: str) -> 
     appeals = await _pages(api, seller, "/v1/appeals", limit=1)
     assert appeals == [{"items": [], "next_cursor": None}]
 
-    for bad in ({"limit": 201}, {"limit": 0}, {"cursor": "not-a-cursor"}):
+    nan = cursor_after("plans", (float("nan"), "p"))
+    for bad in ({"limit": 201}, {"limit": 0}, {"cursor": "not-a-cursor"}, {"cursor": nan}):
         assert_problem(await api.client.get("/v1/plans", params=bad, headers=api.auth(seller)), 422)
     # A cursor of another list is refused, not misread.
     assert_problem(
