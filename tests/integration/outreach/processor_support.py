@@ -14,9 +14,9 @@ import redis.asyncio as aioredis
 
 from schemas.campaigns import CampaignAnnounced
 from schemas.plans import Plan, PlanCommandAnswered, PlanContent, PlanDraft
-from services.outreach.campaigns import campaign_calendar, campaigns_consumer
 from services.customers.definitions import SegmentDefinitions
 from services.customers.store import customers_prefix
+from services.outreach.campaigns import campaign_calendar, campaigns_consumer
 from services.outreach.gateway import PlanGateway
 from services.outreach.handlers import Handlers, PlanCommand
 from services.outreach.processor import PlanProcessor

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from schemas.campaigns import CampaignAnnounced
 from schemas.plans import CreatePlan, PlanContent, PlanDraft, SubmitPlan
 from services.outreach.handlers import Handlers
 from services.outreach.plan_book import Draft, PlanBook
@@ -15,6 +16,13 @@ from services.quota.port import InMemoryQuota
 from services.quota.sample_status import sample_status
 
 NOW = datetime(2024, 7, 3, 5, 0, tzinfo=UTC)
+
+
+class NoCampaigns:
+    async def campaign(self, campaign_id: str) -> CampaignAnnounced | None:
+        return None
+
+
 SELLER = "seller-1"
 
 
@@ -57,7 +65,7 @@ async def test_submit_rejects_a_plan_whose_segment_is_gone_before_taking_quota(
         assert seller_id == SELLER
         return live
 
-    handlers = Handlers(quota, live_segments)
+    handlers = Handlers(quota, NoCampaigns(), live_segments)
     draft = Draft(PlanBook())
     created = await handlers.command(
         draft, CreatePlan(**_fields("p1"), draft=_draft(segment_id)), NOW
