@@ -121,6 +121,7 @@ async def test_an_invalid_huge_value_comes_back_as_one_short_excerpt(
     api: PlansApi, test_id: str
 ) -> None:
     seller = f"s{test_id}"
+    await _active(api, seller)  # only an active seller may create plans
     huge = "Z" * 500_000
     body = one_time()
     body["content"] = {"template_id": huge, "default_language": "en"}
@@ -157,6 +158,7 @@ async def _pages(api: PlansApi, seller: str, path: str, **params: Any) -> list[d
 
 async def test_lists_page_with_limit_and_cursor(api: PlansApi, test_id: str) -> None:
     seller = f"s{test_id}"
+    await _active(api, seller)  # only an active seller may create plans
     made = [(await api.create(seller, one_time(name=f"Plan {n}")))["plan_id"] for n in range(5)]
     automated_id = (
         await api.create(
@@ -215,6 +217,7 @@ async def test_an_idempotency_key_reused_with_another_body_is_422(
     api: PlansApi, test_id: str
 ) -> None:
     seller = f"s{test_id}"
+    await _active(api, seller)  # only an active seller may create plans
     body = one_time()
     key = {"Idempotency-Key": f"k-{test_id}"}
     first = await api.client.post("/v1/plans", json=body, headers={**api.auth(seller), **key})
@@ -242,6 +245,7 @@ async def test_an_idempotency_key_reused_with_another_body_is_422(
 
 async def test_patch_honours_if_match_with_the_plans_version(api: PlansApi, test_id: str) -> None:
     seller = f"s{test_id}"
+    await _active(api, seller)  # only an active seller may create plans
     plan_id = (await api.create(seller, one_time()))["plan_id"]
     read = await api.client.get(f"/v1/plans/{plan_id}", headers=api.auth(seller))
     assert read.headers["ETag"] == '"1"'
@@ -309,6 +313,7 @@ async def test_control_and_bidi_characters_are_422_naming_the_field(
         body["name"] = value
     else:
         body["content"]["texts"]["en"] = value
+    await _active(api, f"s{test_id}")  # only an active seller may create plans
     problem = assert_problem(
         await api.client.post("/v1/plans", json=body, headers=api.auth(f"s{test_id}")), 422
     )
@@ -320,6 +325,7 @@ async def test_texts_keep_line_feeds_and_tabs_and_other_names_are_checked(
     api: PlansApi, test_id: str
 ) -> None:
     seller = f"s{test_id}"
+    await _active(api, seller)  # only an active seller may create plans
     body = one_time()
     body["content"]["texts"]["en"] = "Line one\n\tLine two"
     assert (await api.create(seller, body))["content"]["texts"]["en"] == "Line one\n\tLine two"
