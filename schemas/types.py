@@ -47,7 +47,12 @@ def _format_check(pattern: str, error_type: str, what: str) -> Callable[[str], s
             raise PydanticCustomError(
                 error_type,
                 "must be {what}, got {value}",
-                {"what": what, "value": json.dumps(value, ensure_ascii=False)},
+                # An excerpt: a 5 MB value is not quoted back whole.
+                {
+                    "what": what,
+                    "value": json.dumps(value[:100], ensure_ascii=False)
+                    + ("…" if len(value) > 100 else ""),
+                },
             )
         return value
 

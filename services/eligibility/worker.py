@@ -79,9 +79,9 @@ def main(settings: Settings) -> None:
 
     @eligibility.app.task  # type: ignore[untyped-decorator]
     async def serve_ops() -> None:
-        server, port = await start_ops_server(health, "127.0.0.1", settings.ops_port)
+        server, port = await start_ops_server(health, settings.ops_host, settings.ops_port)
         runner.append(server)
-        eligibility.app.log.info(f"ops endpoints on 127.0.0.1:{port}")
+        eligibility.app.log.info(f"ops endpoints on {settings.ops_host}:{port}")
 
     worker = faust.Worker(eligibility.app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()

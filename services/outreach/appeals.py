@@ -159,13 +159,13 @@ class AppealStore:
         appeals = [
             _appeal({_text(k): _text(v) for k, v in fields.items()}) for fields in stored if fields
         ]
-        return sorted(appeals, key=_latest_first)
+        return sorted(appeals, key=latest_first)
 
     async def open_appeal(self, seller_id: str) -> Appeal | None:
         return next((a for a in await self.appeals(seller_id) if a.status == "open"), None)
 
 
-def _latest_first(appeal: Appeal) -> tuple[float, str]:
+def latest_first(appeal: Appeal) -> tuple[float, str]:
     when = appeal.submitted_at or appeal.decided_at
     return (-(when.timestamp() if when else 0.0), appeal.appeal_id)
 

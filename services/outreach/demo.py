@@ -148,6 +148,9 @@ async def run(settings: Settings, out: Console) -> None:
             f" ({due['sent'] or 0} sent: the shop has no customers yet)"
         )
 
+        # While the seller is active: a suspended seller may not create plans.
+        await _limits_chapter(out, http, owner, send_at)
+
         out.rule("suspension: scheduled and ongoing plans are cancelled, planning refused (403)")
         late = await create_plan(http, owner, _one_time("Drafted before suspension", send_at))
         await publish_status(
@@ -176,6 +179,26 @@ async def run(settings: Settings, out: Console) -> None:
         )
         listing = (await http.get("/v1/plans", headers=owner)).json()["items"]
         out.print(_plans_table(listing))
+
+
+async def _limits_chapter(
+    out: Console, http: httpx.AsyncClient, owner: dict[str, str], send_at: str
+) -> None:
+    out.rule("limits: If-Match, forbidden characters, paged lists")
+    draft = await create_plan(http, owner, _one_time("Draft", send_at))
+    path = f"/v1/plans/{draft['plan_id']}"
+    first = await http.patch(path, json={"name": "Edited"}, headers={**owner, "If-Match": '"1"'})
+    stale = await http.patch(path, json={"name": "Lost"}, headers={**owner, "If-Match": '"1"'})
+    out.print(
+        f'  PATCH If-Match "1": {first.status_code} (ETag {first.headers["ETag"]}); '
+        f'again with "1": {stale.status_code}'
+    )
+    bad = await http.post("/v1/plans", json=_one_time("Sale\x1b[31m", send_at), headers=owner)
+    out.print(f"  a name with ESC: {bad.status_code} {bad.json()['errors'][0]}")
+    page = (await http.get("/v1/plans", params={"limit": 2}, headers=owner)).json()
+    cursor = page["next_cursor"]
+    shown = f"{cursor[:16]}… (opaque)" if cursor else "null (the last page)"
+    out.print(f"  GET /v1/plans?limit=2: {len(page['items'])} plans, next_cursor {shown}")
 
 
 def _one_time(name: str, send_at: str) -> dict[str, Any]:

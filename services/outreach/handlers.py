@@ -31,8 +31,9 @@ from services.outreach.campaigns import CampaignLookup
 from services.outreach.domain import lifecycle
 from services.outreach.domain.campaigns import campaign_problems
 from services.outreach.domain.lifecycle import COUNTED_TYPES, Change, QuotaNeeded, Refusal
-from services.outreach.domain.validation import time_problems
+from services.outreach.domain.validation import segment_problems, time_problems
 from services.outreach.plan_book import Draft
+from services.outreach.segment_ids import LiveSegments
 from services.quota.port import CampaignLimit, QuotaPort
 
 PlanCommand = CreatePlan | EditPlan | DeletePlan | SubmitPlan | CancelPlan | CompletePlan
@@ -52,6 +53,9 @@ class Handlers:
     quota: QuotaPort
     # The campaign calendar (crm.campaigns) campaign plans are judged and counted by.
     campaigns: CampaignLookup
+    # The seller's live custom segments: a plan whose segment was deleted after it was
+    # saved is rejected at submit, before any quota unit is taken.
+    live_segments: LiveSegments
     # Test hook: called at named points ("after_quota") so a test can kill the process there.
     checkpoint: Callable[[str], None] = lambda _: None
 
@@ -111,6 +115,7 @@ class Handlers:
         problems = [
             *time_problems(plan, now=now),
             *campaign_problems(plan, campaign, market, now),
+            *segment_problems(plan.segment_id, await self.live_segments(plan.seller_id)),
         ]
         step = lifecycle.begin_submit(plan, access, problems, now)
         if isinstance(step, QuotaNeeded):

@@ -9,7 +9,7 @@ answer it just got) and a resync can all write in any order.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -78,27 +78,49 @@ class PlanReadModel:
             return None
         return Plan.model_validate_json(raw)
 
-    async def list(
+    async def page(
         self,
         seller_id: str,
         *,
+        limit: int,
+        after: tuple[float, str] | None = None,
         type: PlanType | None = None,
         status: PlanStatus | None = None,
-    ) -> list[Plan]:
-        """The seller's plans, newest first, filtered by type and status."""
-        ids = await self.redis.zrevrange(self._index_key(seller_id), 0, -1)
-        if not ids:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for plan_id in ids:
-                pipe.hget(self._plan_key(seller_id, str(plan_id)), "plan")
-            raws = await pipe.execute()
-        plans = [Plan.model_validate_json(raw) for raw in raws if raw is not None]
-        return [
-            p
-            for p in plans
-            if (type is None or p.type == type) and (status is None or p.status == status)
-        ]
+    ) -> tuple[list[Plan], tuple[float, str] | None]:
+        """Up to `limit` of the seller's plans, newest first (by creation, then id
+        descending), after the plan whose (created score, id) is `after`; with the key
+        to start the next page after, or None when no plan is left."""
+        index = self._index_key(seller_id)
+        top = "+inf" if after is None else repr(after[0])
+        chunk = max(2 * limit, 100)
+        found: list[tuple[Plan, tuple[float, str]]] = []
+        offset = 0
+        while True:
+            rows = cast(
+                list[tuple[str, float]],
+                await self.redis.zrevrangebyscore(
+                    index, top, "-inf", start=offset, num=chunk, withscores=True
+                ),
+            )
+            offset += len(rows)
+            keys = [(float(score), str(plan_id)) for plan_id, score in rows]
+            keys = [k for k in keys if after is None or k < after]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for _, plan_id in keys:
+                    pipe.hget(self._plan_key(seller_id, plan_id), "plan")
+                raws = await pipe.execute() if keys else []
+            for key, raw in zip(keys, raws, strict=True):
+                if raw is None:
+                    continue
+                plan = Plan.model_validate_json(raw)
+                if (type is None or plan.type == type) and (
+                    status is None or plan.status == status
+                ):
+                    found.append((plan, key))
+                if len(found) > limit:
+                    return [p for p, _ in found[:limit]], found[limit - 1][1]
+            if len(rows) < chunk:
+                return [p for p, _ in found], None
 
     async def is_complete(self) -> bool:
         return bool(await self.redis.exists(self.marker_key))

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import structlog
 
+from services.customers.definitions import SegmentDefinitions
+from services.customers.store import customers_prefix
 from services.outreach.appeals import appeals_consumer
 from services.outreach.campaigns import campaign_calendar, campaigns_consumer
 from services.outreach.handlers import Handlers
@@ -19,6 +21,7 @@ from services.outreach.healing import appeals_guard, guarded, permissions_guard
 from services.outreach.permissions import permissions_consumer
 from services.outreach.processor import PlanProcessor, utc_now
 from services.outreach.read_model import plan_read_model
+from services.outreach.segment_ids import live_segment_ids
 from services.quota.adapter import open_quota
 from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
@@ -62,9 +65,12 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     await ensure_topics(settings, TOPICS, service=SERVICE)
     async with open_quota(settings) as quota:
         redis = quota.store.redis
+        # Customers' segment definitions live in the same Redis, under its own prefix.
+        definitions = SegmentDefinitions(redis, customers_prefix(settings))
         handlers = Handlers(
             quota,
             campaign_calendar(settings, redis),
+            live_segment_ids(definitions),
             checkpoint=_crash_at(os.environ.get(CRASH_POINT_ENV)),
         )
         processor = PlanProcessor(

@@ -18,16 +18,16 @@ log = structlog.get_logger(__name__)
 async def serving_ops(
     service: str, settings: Settings, **ready: Callable[[], bool]
 ) -> AsyncIterator[int]:
-    """Serve /healthz, /readyz and /metrics on CRM_OPS_PORT (all interfaces: Prometheus
-    and the orchestrator probe from outside the host) from the start, so a long start-up
-    is not a dead process. Readiness: Kafka reachable, Redis answering, and each named
+    """Serve /healthz, /readyz and /metrics on CRM_OPS_HOST:CRM_OPS_PORT (loopback unless
+    configured: they are unauthenticated) from the start, so a long start-up is not a
+    dead process. Readiness: Kafka reachable, Redis answering, and each named
     condition of `ready`. Yields the bound port."""
     health = Health(service)
     health.add_check("kafka", kafka_check(settings))
     health.add_check("redis", redis_check(settings))
     for name, condition in ready.items():
         health.add_check(name, _as_check(condition))
-    runner, port = await start_ops_server(health, "0.0.0.0", settings.ops_port)
+    runner, port = await start_ops_server(health, settings.ops_host, settings.ops_port)
     log.info(f"{service}_worker_started", ops_port=port)
     try:
         yield port

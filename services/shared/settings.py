@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     ops_port: int = 9100
     # `crm dev up` gives each worker this plus its offset (eligibility 1 … customers 5).
     ops_port_base: int = 9100
+    # Interface they listen on: loopback unless a deployment opens them (0.0.0.0 for a
+    # Prometheus or probe on another host).
+    ops_host: str = "127.0.0.1"
     # Recipients per delivery transaction: a crash redoes at most one chunk, and each
     # transaction costs ~30 ms however large it is.
     delivery_chunk_size: int = 10_000

@@ -150,6 +150,8 @@ def _listed(ops: tuple[Op, ...]) -> str:
 def _show(value: object) -> str:
     # JSON spelling, so the seller sees what they sent: null, true, "JK", [1, 2].
     try:
-        return json.dumps(value, ensure_ascii=False)
+        shown = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
-        return repr(value)
+        shown = repr(value)
+    # An excerpt: a huge value is not quoted back whole.
+    return shown if len(shown) <= 100 else f"{shown[:100]}…"

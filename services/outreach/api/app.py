@@ -19,6 +19,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.outreach.api import accounts, appeals, campaigns, ops, performance, shop, templates
 from services.outreach.api.auth import customers_account
+from services.outreach.api.body_limit import BodyLimit
+from services.outreach.api.limits import ApiLimits
 from services.outreach.api.metrics import RequestMetrics
 from services.outreach.api.plans import router as plans_router
 from services.outreach.api.problems import (
@@ -30,6 +32,7 @@ from services.outreach.api.problems import (
 )
 from services.outreach.api.runtime import Runtime, open_runtime
 from services.outreach.api.segments import router as segments_router
+from services.outreach.api.throttling import rate_limited
 from services.shared.kafka import ensure_topics
 from services.shared.settings import Settings
 
@@ -44,30 +47,37 @@ DESCRIPTION = (
 )
 
 
-def _assemble(lifespan: Any = None) -> FastAPI:
+def _assemble(limits: ApiLimits, lifespan: Any = None) -> FastAPI:
     app = FastAPI(
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses=problem_responses(500, 503),
+        responses=problem_responses(413, 500, 503),
     )
     install_problem_handlers(app)
     install_unavailable_handlers(app)
+    # Outermost last: metrics see every answer, the 413s of the body limit included.
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     app.add_middleware(RequestMetrics)
     app.include_router(ops.router)
-    app.include_router(shop.router)
-    app.include_router(templates.router)
-    app.include_router(campaigns.router)
-    app.include_router(appeals.router)
-    app.include_router(accounts.router)
+    # Every seller route spends a token of the seller's rate limit.
+    limited = [Depends(rate_limited)]
+    for seller_router in (
+        shop.router,
+        templates.router,
+        campaigns.router,
+        appeals.router,
+        accounts.router,
+    ):
+        app.include_router(seller_router, dependencies=limited, responses=problem_responses(429))
     # Every plan, segment and overview route is a Customers endpoint: a sub-account
     # without `customers` is refused before a handler runs.
     for customers_router in (plans_router, segments_router, performance.router):
         app.include_router(
             customers_router,
-            dependencies=[Depends(customers_account)],
-            responses=problem_responses(401, 403),
+            dependencies=[*limited, Depends(customers_account)],
+            responses=problem_responses(401, 403, 429),
         )
     _document_problems(app)
     return app
@@ -107,7 +117,7 @@ def _document_problems(app: FastAPI) -> None:
 
 def build_app(runtime: Runtime) -> FastAPI:
     """The API over a runtime the caller opened (and closes)."""
-    app = _assemble()
+    app = _assemble(runtime.limits)
     app.state.runtime = runtime
     return app
 
@@ -124,12 +134,13 @@ API_TOPICS = (
 
 def served_app(settings: Settings) -> FastAPI:
     """The API opening its own runtime when served and closing it at shutdown."""
+    limits = ApiLimits()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings, API_TOPICS, service="api")
-        async with open_runtime(settings) as runtime:
+        async with open_runtime(settings, limits=limits) as runtime:
             app.state.runtime = runtime
             yield
 
-    return _assemble(lifespan)
+    return _assemble(limits, lifespan)

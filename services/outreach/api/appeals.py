@@ -9,10 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.seller import APPEAL_TEXT_MAX_LENGTH
 from services.outreach.api.auth import CustomersAccount
-from services.outreach.api.patterns import NOT_SPACE
+from services.outreach.api.paging import PageRequest, page_of, page_request
+from services.outreach.api.patterns import CLEAN_TEXT, NOT_SPACE
 from services.outreach.api.problems import ProblemError, problem_responses
 from services.outreach.api.runtime import Runtime, runtime_of
-from services.outreach.appeals import APPEALS_TOPIC, Appeal, AppealRefused, submit_appeal
+from services.outreach.appeals import (
+    APPEALS_TOPIC,
+    Appeal,
+    AppealRefused,
+    latest_first,
+    submit_appeal,
+)
 
 router = APIRouter(tags=["appeals"], responses=problem_responses(401, 403))
 
@@ -23,11 +30,14 @@ class AppealRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     # At least one character that is not whitespace: an empty appeal explains nothing.
-    text: str = Field(min_length=1, max_length=APPEAL_TEXT_MAX_LENGTH, pattern=NOT_SPACE)
+    text: Annotated[
+        str, Field(min_length=1, max_length=APPEAL_TEXT_MAX_LENGTH, pattern=NOT_SPACE), CLEAN_TEXT
+    ]
 
 
 class AppealList(BaseModel):
     items: list[Appeal]
+    next_cursor: str | None = None
 
 
 @router.post(
@@ -59,7 +69,11 @@ async def post_appeal(
 
 @router.get("/v1/appeals", response_model=AppealList)
 async def get_appeals(
-    account: CustomersAccount, runtime: Annotated[Runtime, Depends(runtime_of)]
+    account: CustomersAccount,
+    runtime: Annotated[Runtime, Depends(runtime_of)],
+    page: Annotated[PageRequest, Depends(page_request)],
 ) -> AppealList:
     """The seller's appeals, the latest first, with their decisions."""
-    return AppealList(items=await runtime.appeals.appeals(account.seller_id))
+    appeals = await runtime.appeals.appeals(account.seller_id)
+    items, next_cursor = page_of("appeals", appeals, latest_first, page)
+    return AppealList(items=items, next_cursor=next_cursor)

@@ -83,8 +83,13 @@ def _instant(claims: dict[str, Any], name: str) -> float:
     return float(value)
 
 
-def decode_token(secret: str, token: str, now: datetime) -> Account:
-    """The account a token names, or InvalidToken saying why it is refused."""
+def decode_token(
+    secret: str, token: str, now: datetime, max_lifetime: timedelta | None = None
+) -> Account:
+    """The account a token names, or InvalidToken saying why it is refused.
+
+    With `max_lifetime`, a token issued for longer (exp - iat, or exp - now without
+    iat) is refused: a leaked token must not stay good for years."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -108,6 +113,15 @@ def decode_token(secret: str, token: str, now: datetime) -> Account:
         raise InvalidToken(f"malformed token: {exc}") from None
     if now.timestamp() >= _instant(claims, "exp"):
         raise InvalidToken("the token has expired")
+    if max_lifetime is not None:
+        # An iat in the future does not stretch it: the lifetime runs from now at least.
+        issued = (
+            min(_instant(claims, "iat"), now.timestamp()) if "iat" in claims else now.timestamp()
+        )
+        if _instant(claims, "exp") - issued > max_lifetime.total_seconds():
+            raise InvalidToken(
+                f"the token lives longer than {int(max_lifetime.total_seconds())} s (exp - iat)"
+            )
     if "nbf" in claims and now.timestamp() < _instant(claims, "nbf"):
         raise InvalidToken("the token is not valid yet")
     role = claims["role"]
@@ -142,7 +156,8 @@ async def current_account(
         raise _unauthorized("a bearer token is required", token_given=False)
     secret = runtime.settings.jwt_secret.get_secret_value()
     try:
-        return decode_token(secret, credentials.credentials, runtime.clock())
+        max_lifetime = timedelta(seconds=runtime.limits.max_token_lifetime_seconds)
+        return decode_token(secret, credentials.credentials, runtime.clock(), max_lifetime)
     except InvalidToken as exc:
         raise _unauthorized(exc.reason, token_given=True) from None
 

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from schemas.engagement import ClickTarget
 from schemas.outbound import PlanType
 from schemas.plans import PlanDraft, TriggerType
+from services.outreach.api.problems import excerpt
 from services.outreach.domain import templates
 
 
@@ -85,7 +86,8 @@ def draft_from(fields: dict[str, Any]) -> PlanDraft | list[dict[str, str]]:
             return [
                 {
                     "field": "content.template_id",
-                    "message": f"unknown template {content['template_id']!r} (known: {known})",
+                    "message": f"unknown template {excerpt(str(content['template_id']))!r} "
+                    f"(known: {known})",
                 }
             ]
     if template is not None and not content.get("texts"):

@@ -6,11 +6,12 @@ and the answer it sends back is the response.
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schemas.outbound import PlanType
 from schemas.plans import (
@@ -27,10 +28,12 @@ from schemas.plans import (
 from schemas.types import IDENTIFIER_MAX_LENGTH
 from services.outreach.api.auth import Account, customers_account
 from services.outreach.api.eligibility import EligibleAccount
+from services.outreach.api.idempotency import check_idempotency_key
+from services.outreach.api.paging import PageRequest, bad_cursor, cursor_after, page_request
 from services.outreach.api.patterns import TRIMMED
 from services.outreach.api.performance import PlanPerformance, PlanWithPerformance
 from services.outreach.api.plan_requests import PlanIn, PlanPatch, draft_from
-from services.outreach.api.problems import FieldError, ProblemError, problem_responses
+from services.outreach.api.problems import FieldError, ProblemError, invalid, problem_responses
 from services.outreach.api.runtime import Runtime, runtime_of
 from services.outreach.gateway import ReplyTimeout
 from services.outreach.handlers import PlanCommand
@@ -55,17 +58,38 @@ def _plans(request: Request) -> PlansRuntime:
 
 
 Plans = Annotated[PlansRuntime, Depends(_plans)]
+Page = Annotated[PageRequest, Depends(page_request)]
 
 
-@router.get("", summary="The seller's plans, newest first")
+class PlanPage(BaseModel):
+    items: list[Plan]
+    next_cursor: str | None
+
+
+@router.get("", summary="The seller's plans, newest first, a page at a time")
 async def list_plans(
     account: CustomersAccount,
     plans: Plans,
+    page: Page,
     type: Annotated[PlanType | None, Query()] = None,
     status: Annotated[PlanStatus | None, Query()] = None,
-) -> dict[str, list[Plan]]:
-    items = await plans.read_model.list(account.seller_id, type=type, status=status)
-    return {"items": items}
+) -> PlanPage:
+    after = page.after("plans")
+    if after is not None and not (
+        len(after) == 2
+        and isinstance(after[0], int | float)
+        and math.isfinite(after[0])
+        and isinstance(after[1], str)
+    ):
+        raise bad_cursor()
+    items, last = await plans.read_model.page(
+        account.seller_id,
+        limit=page.limit,
+        after=None if after is None else (float(after[0]), after[1]),
+        type=type,
+        status=status,
+    )
+    return PlanPage(items=items, next_cursor=None if last is None else cursor_after("plans", last))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Save a new draft")
@@ -73,10 +97,21 @@ async def create_plan(
     body: PlanIn,
     account: EligibleAccount,
     plans: Plans,
+    runtime: Annotated[Runtime, Depends(runtime_of)],
+    response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> Plan:
     draft = await _valid_draft(body.model_dump(exclude_unset=True), plans, account)
     if idempotency_key:
+        await check_idempotency_key(
+            runtime.redis,
+            runtime.settings.topic_prefix,
+            resource="plans",
+            seller_id=account.seller_id,
+            account_id=account.account_id,
+            key=idempotency_key,
+            body=body.model_dump(mode="json", exclude_unset=True),
+        )
         # A retried POST (after a 503, say) answers with the plan the first one made.
         plan_id = str(
             uuid.uuid5(
@@ -87,7 +122,7 @@ async def create_plan(
     else:
         plan_id = str(uuid.uuid4())
     answer = await _send(plans, CreatePlan(**_command_fields(account, plan_id, plans), draft=draft))
-    return await _applied(answer, plans)
+    return _tagged(await _applied(answer, plans), response)
 
 
 @router.get("/{plan_id}", summary="One plan, with its performance once dispatched")
@@ -96,22 +131,42 @@ async def get_plan(
     account: CustomersAccount,
     plans: Plans,
     runtime: Annotated[Runtime, Depends(runtime_of)],
+    response: Response,
 ) -> PlanWithPerformance:
     plan = await plans.read_model.get(account.seller_id, plan_id)
     if plan is None:
         raise _not_found(plan_id)
+    _tagged(plan, response)
     figures = await runtime.performance.plan(account.seller_id, plan_id)
     performance = PlanPerformance.model_validate(figures) if figures is not None else None
     return PlanWithPerformance(**dict(plan), performance=performance)
 
 
-@router.patch("/{plan_id}", summary="Edit a draft (only the fields given change)")
+@router.patch(
+    "/{plan_id}",
+    summary="Edit a draft (only the fields given change)",
+    responses=problem_responses(412),
+)
 async def edit_plan(
-    plan_id: PlanId, body: PlanPatch, account: CustomersAccount, plans: Plans
+    plan_id: PlanId,
+    body: PlanPatch,
+    account: CustomersAccount,
+    plans: Plans,
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(
+            max_length=1024,
+            description="The plan's ETag (its version) as read; 412 when it changed since.",
+        ),
+    ] = None,
 ) -> Plan:
     current = await plans.read_model.get(account.seller_id, plan_id)
     if current is None:
         raise _not_found(plan_id)
+    expected = current.version
+    if if_match is not None:
+        expected = _matched_version(if_match, current)
     if current.status != "draft":
         raise ProblemError(409, "Forbidden action", f"cannot edit a plan that is {current.status}")
     fields = PlanDraft.model_fields.keys()
@@ -119,9 +174,13 @@ async def edit_plan(
     merged.update(body.model_dump(exclude_unset=True, mode="json"))
     draft = await _valid_draft(merged, plans, account)
     command = EditPlan(
-        **_command_fields(account, plan_id, plans), draft=draft, expected_version=current.version
+        **_command_fields(account, plan_id, plans), draft=draft, expected_version=expected
     )
-    return await _applied(await _send(plans, command), plans)
+    answer = await _send(plans, command)
+    if if_match is not None and answer.outcome == "version_conflict":
+        # The plan changed between the read above and the processor's turn.
+        raise _precondition_failed(None)
+    return _tagged(await _applied(answer, plans), response)
 
 
 @router.delete("/{plan_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a draft")
@@ -165,14 +224,14 @@ async def _valid_draft(fields: dict[str, Any], plans: PlansRuntime, account: Acc
         draft = draft_from(fields)
     except ValidationError as exc:
         errors = _errors_of(exc)
-        raise ProblemError(422, "Invalid plan", errors[0].message, errors=errors) from None
+        raise invalid("Invalid plan", errors) from None
     if isinstance(draft, list):
         errors = [FieldError(field=e["field"], message=e["message"]) for e in draft]
-        raise ProblemError(422, "Invalid plan", errors[0].message, errors=errors)
+        raise invalid("Invalid plan", errors)
     problems = await plans.validate(draft, account.seller_id)
     if problems:
         errors = [FieldError(field=p.field, message=p.message) for p in problems]
-        raise ProblemError(422, "Invalid plan", problems[0].message, errors=errors)
+        raise invalid("Invalid plan", errors)
     return draft
 
 
@@ -208,6 +267,34 @@ async def _applied(answer: PlanCommandAnswered, plans: PlansRuntime) -> Plan:
     # Read your writes: the next GET must see what this answer says.
     await plans.read_model.put(answer.plan, deleted=answer.command == "DeletePlan")
     return answer.plan
+
+
+def etag(plan: Plan) -> str:
+    return f'"{plan.version}"'
+
+
+def _tagged(plan: Plan, response: Response) -> Plan:
+    response.headers["ETag"] = etag(plan)
+    return plan
+
+
+def _matched_version(if_match: str, current: Plan) -> int:
+    """The version an If-Match names when it matches the plan (RFC 9110: strong
+    comparison, so a weak tag never matches), else 412."""
+    tags = [tag.strip() for tag in if_match.split(",")]
+    if "*" in tags or etag(current) in tags:
+        return current.version
+    raise _precondition_failed(current)
+
+
+def _precondition_failed(current: Plan | None) -> ProblemError:
+    now = f"; it is now {etag(current)}" if current is not None else ""
+    return ProblemError(
+        412,
+        "Precondition Failed",
+        f"the plan is no longer the version If-Match names{now}; read it again",
+        headers={"ETag": etag(current)} if current is not None else None,
+    )
 
 
 def _not_found(plan_id: str) -> ProblemError:

@@ -23,6 +23,11 @@ from starlette.routing import Match
 log = structlog.get_logger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# What an answer may quote of what the client sent: a 5 MB value is not sent back.
+EXCERPT_CHARS = 100
+FIELD_MAX_CHARS = 200
+TEXT_MAX_CHARS = 500
+MAX_ERRORS = 50
 # RFC 9457: "about:blank" says the title is the HTTP status phrase and nothing more.
 ABOUT_BLANK = "about:blank"
 
@@ -71,7 +76,41 @@ class ProblemError(Exception):
         self.headers = dict(headers or {})
 
 
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """`text`, or its first `limit` characters and how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
+
+
+def _bounded(problem: Problem) -> Problem:
+    """Every text of an answer cut to its bound, whatever produced it."""
+    errors = problem.errors
+    if errors is not None:
+        errors = [
+            FieldError(
+                field=excerpt(e.field, FIELD_MAX_CHARS), message=excerpt(e.message, TEXT_MAX_CHARS)
+            )
+            for e in errors[:MAX_ERRORS]
+        ]
+    return problem.model_copy(
+        update={"detail": excerpt(problem.detail, TEXT_MAX_CHARS), "errors": errors}
+    )
+
+
+def invalid(title: str, errors: Sequence[FieldError]) -> ProblemError:
+    """A 422 naming its fields in `detail`; each message is said once, in `errors`."""
+    return ProblemError(422, title, f"invalid: {_fields_of(errors)}", errors=errors)
+
+
+def _fields_of(errors: Sequence[FieldError]) -> str:
+    fields = sorted({excerpt(e.field, EXCERPT_CHARS) for e in errors})
+    more = f" and {len(fields) - 5} more" if len(fields) > 5 else ""
+    return ", ".join(fields[:5]) + more
+
+
 def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    problem = _bounded(problem)
     return JSONResponse(
         problem.model_dump(exclude_none=True),
         status_code=problem.status,
@@ -164,11 +203,10 @@ async def _on_invalid_request(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _invalid(errors: list[FieldError]) -> Problem:
-    fields = ", ".join(sorted({e.field for e in errors}))
     return Problem(
         title="Unprocessable Content",
         status=422,
-        detail=f"the request is invalid: {fields}",
+        detail=f"the request is invalid: {_fields_of(errors)}",
         errors=errors,
     )
 
@@ -196,7 +234,10 @@ _DESCRIPTIONS = {
     403: "The account may not do this",
     404: "No such resource",
     409: "The action conflicts with the resource's state",
+    412: "If-Match names another version than the resource's (its ETag)",
+    413: "The request body is larger than the limit",
     422: "The request is invalid; `errors` lists every field",
+    429: "Too many requests from this seller; retry after `Retry-After` seconds",
     500: "An unexpected error (logged)",
     503: "A dependency is unavailable; retry later",
 }

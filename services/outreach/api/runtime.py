@@ -27,6 +27,8 @@ from services.customers.store import (
     customers_redis,
 )
 from services.delivery.performance.reader import PerformanceReader, performance_reader
+from services.outreach.api.limits import ApiLimits
+from services.outreach.api.rate_limit import RateLimiter
 from services.outreach.appeals import AppealStore, appeal_store
 from services.outreach.campaigns import CampaignCalendar, campaign_calendar
 from services.outreach.config import OutreachSettings
@@ -34,6 +36,7 @@ from services.outreach.gateway import PlanGateway
 from services.outreach.permissions import PermissionStore, permission_store
 from services.outreach.plans_runtime import PlansRuntime
 from services.outreach.read_model import plan_read_model
+from services.outreach.segment_ids import live_segment_ids
 from services.quota.adapter import open_quota
 from services.quota.port import QuotaPort
 from services.shared.codec import encode
@@ -65,6 +68,8 @@ class Runtime:
     segments: SegmentDefinitions
     # Delivery's figures of plans, segments and days.
     performance: PerformanceReader
+    limits: ApiLimits
+    rate_limiter: RateLimiter
 
     async def publish(self, topic: str, event: Event, key: str) -> RecordMetadata:
         """Send one event to a registry topic and wait until Kafka acknowledged it."""
@@ -80,6 +85,7 @@ async def open_runtime(
     *,
     clock: Clock = utc_now,
     outreach: OutreachSettings | None = None,
+    limits: ApiLimits | None = None,
 ) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
         redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
@@ -91,6 +97,7 @@ async def open_runtime(
         # measures in real time whatever time a test makes the API see.
         quota = await stack.enter_async_context(open_quota(settings))
         outreach = outreach or OutreachSettings()
+        limits = limits or ApiLimits()
         gateway = PlanGateway(settings, timeout=outreach.reply_timeout_seconds)
         await gateway.start()
         stack.push_async_callback(gateway.stop)
@@ -98,15 +105,12 @@ async def open_runtime(
         stack.push_async_callback(customers_client.aclose)
         segments = SegmentDefinitions(customers_client, customers_prefix(settings))
 
-        async def known_segments(seller_id: str) -> frozenset[str]:
-            return frozenset(d.segment_id for d in await segments.live(seller_id))
-
         plans = PlansRuntime(
             gateway,
             plan_read_model(redis, settings),
             clock,
             retry_after_seconds=outreach.retry_after_seconds,
-            known_segments=known_segments,
+            known_segments=live_segment_ids(segments),
         )
         yield Runtime(
             settings=settings,
@@ -122,6 +126,13 @@ async def open_runtime(
             customers=customer_store(settings, customers_client),
             segments=segments,
             performance=performance_reader(settings, redis),
+            limits=limits,
+            rate_limiter=RateLimiter(
+                redis,
+                settings.topic_prefix,
+                per_second=limits.rate_per_second,
+                burst=limits.rate_burst,
+            ),
         )
 
 

@@ -29,9 +29,11 @@ from services.customers.recompute import count_matching
 from services.customers.segment_writes import SEGMENTS_TOPIC, define_segment, delete_segment
 from services.delivery.performance.reader import no_segment_figures
 from services.outreach.api.auth import CustomersAccount
-from services.outreach.api.patterns import NOT_SPACE, TRIMMED
+from services.outreach.api.idempotency import check_idempotency_key
+from services.outreach.api.paging import PageRequest, page_of, page_request
+from services.outreach.api.patterns import CLEAN_NAME, NOT_SPACE, TRIMMED
 from services.outreach.api.performance import SegmentPerformance, SegmentPerformanceSnapshot
-from services.outreach.api.problems import FieldError, ProblemError, problem_responses
+from services.outreach.api.problems import FieldError, ProblemError, invalid, problem_responses
 from services.outreach.api.runtime import Runtime, runtime_of
 
 router = APIRouter(
@@ -83,7 +85,9 @@ def _conditions_field(description: str) -> Any:
 class SegmentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=SEGMENT_NAME_MAX_LENGTH, pattern=NOT_SPACE)
+    name: Annotated[
+        str, Field(min_length=1, max_length=SEGMENT_NAME_MAX_LENGTH, pattern=NOT_SPACE), CLEAN_NAME
+    ]
     conditions: list[JsonValue] = _conditions_field(
         f"1 to {MAX_CONDITIONS} conditions, all of which a member meets; fewer than 3 is "
         "allowed with the warning fewer_than_3_conditions."
@@ -141,6 +145,7 @@ Segment = BuiltinSegment | CustomSegment
 
 class SegmentList(BaseModel):
     items: list[Segment]
+    next_cursor: str | None = None
 
 
 class Preview(BaseModel):
@@ -209,7 +214,7 @@ def _valid_conditions(conditions: list[JsonValue]) -> list[Condition]:
 
 
 def _invalid(errors: list[FieldError]) -> ProblemError:
-    return ProblemError(422, "Invalid segment", errors[0].message, errors=errors)
+    return invalid("Invalid segment", errors)
 
 
 def _not_found(segment_id: str) -> ProblemError:
@@ -217,13 +222,23 @@ def _not_found(segment_id: str) -> ProblemError:
 
 
 @router.get("", summary="Built-in segments, then the seller's custom ones, with sizes")
-async def list_segments(account: CustomersAccount, runtime: Rt) -> SegmentList:
+async def list_segments(
+    account: CustomersAccount, runtime: Rt, page: Annotated[PageRequest, Depends(page_request)]
+) -> SegmentList:
     as_of, sizes = await runtime.customers.sizes(account.seller_id)
     snapshots = await _snapshots(runtime, account.seller_id)
     items: list[Segment] = [_builtin(s, as_of, sizes, snapshots) for s in BUILTIN_SEGMENT_IDS]
     for definition in await runtime.segments.live(account.seller_id):
         items.append(_custom(definition, as_of, sizes, snapshots))
-    return SegmentList(items=items)
+    shown, next_cursor = page_of("segments", items, _listed_order, page)
+    return SegmentList(items=shown, next_cursor=next_cursor)
+
+
+def _listed_order(segment: Segment) -> tuple[int, int, float, str]:
+    """Built-in ones in their fixed order, then custom ones oldest first."""
+    if isinstance(segment, BuiltinSegment):
+        return (0, BUILTIN_SEGMENT_IDS.index(segment.segment_id), 0.0, segment.segment_id)
+    return (1, 0, segment.defined_at.timestamp(), segment.segment_id)
 
 
 @router.post(
@@ -239,6 +254,15 @@ async def create_segment(
 ) -> CustomSegment:
     conditions = _valid_conditions(body.conditions)
     if idempotency_key:
+        await check_idempotency_key(
+            runtime.redis,
+            runtime.settings.topic_prefix,
+            resource="segments",
+            seller_id=account.seller_id,
+            account_id=account.account_id,
+            key=idempotency_key,
+            body=body.model_dump(mode="json"),
+        )
         # A retried POST answers with the segment the first one saved.
         key = f"{account.seller_id}/{account.account_id}/{idempotency_key}"
         segment_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, key))

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from schemas.outbound import Button
 from schemas.plans import Trigger
 from services.outreach.api.auth import CustomersAccount
+from services.outreach.api.paging import PageRequest, page_of, page_request
 from services.outreach.api.problems import problem_responses
 from services.outreach.api.runtime import Runtime, runtime_of
 from services.outreach.domain import templates
@@ -37,16 +38,24 @@ class TemplateView(BaseModel):
 
 class TemplateList(BaseModel):
     items: list[TemplateView]
+    next_cursor: str | None = None
 
 
 @router.get("/v1/templates", response_model=TemplateList)
 async def list_templates(
-    account: CustomersAccount, runtime: Annotated[Runtime, Depends(runtime_of)]
+    account: CustomersAccount,
+    runtime: Annotated[Runtime, Depends(runtime_of)],
+    page: Annotated[PageRequest, Depends(page_request)],
 ) -> TemplateList:
     """The templates in the languages of the seller's market (English and the local
     ones); the whole catalogue while the seller's market is not known yet."""
     status = await runtime.quota.seller_status(account.seller_id)
     shown = templates.catalogue() if status is None else templates.for_market(status.market)
+    # In catalogue order.
+    order = {t.template_id: index for index, t in enumerate(templates.catalogue())}
+    listed, next_cursor = page_of(
+        "templates", shown, lambda t: (order[t.template_id], t.template_id), page
+    )
     return TemplateList(
         items=[
             TemplateView(
@@ -61,6 +70,7 @@ async def list_templates(
                 suggested_button=Button(type=t.suggested_button),
                 trigger=t.trigger,
             )
-            for t in shown
-        ]
+            for t in listed
+        ],
+        next_cursor=next_cursor,
     )

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from schemas.outbound import Button
 from schemas.placeholders import PLACEHOLDERS, placeholders_in, unknown_placeholders
 from schemas.plans import PlanContent, PlanDraft
+from services.outreach.domain.characters import describe, forbidden_characters
 from services.outreach.domain.templates import Template, find, market_languages
 
 BUILTIN_SEGMENTS = frozenset(
@@ -68,7 +69,8 @@ def validate_draft(draft: PlanDraft, *, now: datetime, known_segments: Set[str])
     """
     return [
         *_name_problems(draft),
-        *_segment_problems(draft.segment_id, known_segments),
+        *_character_problems(draft),
+        *segment_problems(draft.segment_id, known_segments),
         *content_problems(draft.content),
         *_schedule_shape_problems(draft),
         *time_problems(draft, now=now),
@@ -185,7 +187,22 @@ def _name_problems(draft: PlanDraft) -> list[Problem]:
     return [Problem(field="name", code="blank", message="The plan name must not be blank.")]
 
 
-def _segment_problems(segment_id: str, known_segments: Set[str]) -> list[Problem]:
+def _character_problems(draft: PlanDraft) -> list[Problem]:
+    written = [("name", draft.name, False)]
+    written += [(f"content.texts.{lang}", text, True) for lang, text in draft.content.texts.items()]
+    problems = []
+    for field, value, multiline in written:
+        found = forbidden_characters(value, multiline=multiline)
+        if found:
+            problems.append(
+                Problem(field=field, code="forbidden_characters", message=describe(found))
+            )
+    return problems
+
+
+def segment_problems(segment_id: str, known_segments: Set[str]) -> list[Problem]:
+    """The plan's segment must exist: a built-in one or one of the seller's live ones
+    (checked again at submit: it may be deleted after the plan was saved)."""
     if segment_id in BUILTIN_SEGMENTS or segment_id in known_segments:
         return []
     return [

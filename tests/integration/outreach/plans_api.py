@@ -15,6 +15,7 @@ from schemas.campaigns import CampaignAnnounced
 from schemas.seller import SellerStatusChanged
 from services.outreach.api.app import build_app
 from services.outreach.api.auth import Role, mint_token
+from services.outreach.api.limits import ApiLimits
 from services.outreach.api.runtime import Runtime, open_runtime
 from services.outreach.config import OutreachSettings
 from services.quota.adapter import RedisQuota
@@ -104,11 +105,15 @@ def automated(ends_in: timedelta = timedelta(days=7), **fields: Any) -> dict[str
 
 @asynccontextmanager
 async def plans_api(
-    settings: Settings, *, processor: bool = True, reply_timeout: float = 15.0
+    settings: Settings,
+    *,
+    processor: bool = True,
+    reply_timeout: float = 15.0,
+    limits: ApiLimits | None = None,
 ) -> AsyncIterator[PlansApi]:
     outreach = OutreachSettings(reply_timeout_seconds=reply_timeout)
     async with (
-        open_runtime(settings, clock=utc_now, outreach=outreach) as runtime,
+        open_runtime(settings, clock=utc_now, outreach=outreach, limits=limits) as runtime,
         serving(build_app(runtime)) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=30.0) as client,
     ):

@@ -14,11 +14,14 @@ import redis.asyncio as aioredis
 
 from schemas.campaigns import CampaignAnnounced
 from schemas.plans import Plan, PlanCommandAnswered, PlanContent, PlanDraft
+from services.customers.definitions import SegmentDefinitions
+from services.customers.store import customers_prefix
 from services.outreach.campaigns import campaign_calendar, campaigns_consumer
 from services.outreach.gateway import PlanGateway
 from services.outreach.handlers import Handlers, PlanCommand
 from services.outreach.processor import PlanProcessor
 from services.outreach.read_model import PlanReadModel, plan_read_model
+from services.outreach.segment_ids import live_segment_ids
 from services.quota.adapter import RedisQuota, open_quota
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
@@ -147,8 +150,11 @@ async def running_processor(settings: Settings) -> AsyncIterator[PlanProcessor]:
     async with open_quota(settings) as quota:
         redis = quota.store.redis
         calendar = campaign_calendar(settings, redis)
+        definitions = SegmentDefinitions(redis, customers_prefix(settings))
         processor = PlanProcessor(
-            settings, Handlers(quota, calendar), plan_read_model(redis, settings)
+            settings,
+            Handlers(quota, calendar, live_segment_ids(definitions)),
+            plan_read_model(redis, settings),
         )
         # As the worker runs it: the campaign calendar beside the processor.
         group = f"{settings.topic_prefix}crm-outreach-campaigns"

@@ -99,4 +99,4 @@ async def test_only_a_suspended_seller_may_appeal(api: ApiUnderTest, test_id: st
         )
         assert access in assert_problem(response, 409)["detail"]
         listed = await api.client.get("/v1/appeals", headers=api.auth(seller))
-        assert listed.json() == {"items": []}
+        assert listed.json() == {"items": [], "next_cursor": None}

@@ -183,7 +183,10 @@ async def test_another_sellers_plan_is_not_found(api: PlansApi, test_id: str) ->
     assert_problem(await api.client.delete(f"/v1/plans/{plan_id}", headers=them), 404)
     for action in ("submit", "cancel"):
         assert_problem(await api.act(stranger, plan_id, action), 404)
-    assert (await api.client.get("/v1/plans", headers=them)).json() == {"items": []}
+    assert (await api.client.get("/v1/plans", headers=them)).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
     assert (await api.get(owner, plan_id))["status"] == "draft"
 
 

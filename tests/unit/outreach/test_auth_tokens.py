@@ -89,3 +89,40 @@ def test_crm_token_prints_a_token_the_api_accepts(monkeypatch: pytest.MonkeyPatc
     assert account == Account("acc-9", "seller-1", "sub")
     assert refused.exit_code != 0
     assert "--account" in refused.output
+
+
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("claims", "accepted"),
+    [
+        ({"iat": int(NOW.timestamp()), "exp": int((NOW + DAY).timestamp())}, True),
+        ({"iat": int(NOW.timestamp()), "exp": int((NOW + DAY).timestamp()) + 1}, False),
+        # Issued long ago for a long time: the lifetime counts, not what is left of it.
+        ({"iat": int((NOW - 2 * DAY).timestamp()), "exp": int((NOW + DAY / 2).timestamp())}, False),
+        # Without iat the lifetime runs from now.
+        ({"exp": int((NOW + DAY).timestamp())}, True),
+        ({"exp": int((NOW + 3000 * 365 * DAY).timestamp())}, False),
+        # An iat in the future does not stretch it.
+        (
+            {
+                "iat": int((NOW + 400 * DAY).timestamp()),
+                "exp": int((NOW + 400.5 * DAY).timestamp()),
+            },
+            False,
+        ),
+    ],
+)
+def test_a_token_living_longer_than_the_maximum_is_refused(
+    claims: dict[str, int], accepted: bool
+) -> None:
+    token = jwt.encode({**CLAIMS, **claims}, SECRET, algorithm="HS256")
+
+    if accepted:
+        assert decode_token(SECRET, token, NOW, max_lifetime=DAY).account_id == "acc-1"
+    else:
+        with pytest.raises(InvalidToken, match="lives longer than 86400 s"):
+            decode_token(SECRET, token, NOW, max_lifetime=DAY)
+    # Without a maximum (the function's default) only expiry counts.
+    assert decode_token(SECRET, token, NOW).seller_id == "seller-1"

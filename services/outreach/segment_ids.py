@@ -1,0 +1,19 @@
+"""Which custom segments a seller has now, as outreach asks it of customers' segment
+definitions (the store the API and the customers worker write from crm.segments)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from services.customers.definitions import SegmentDefinitions
+
+LiveSegments = Callable[[str], Awaitable[frozenset[str]]]
+
+
+def live_segment_ids(definitions: SegmentDefinitions) -> LiveSegments:
+    """The seller's live custom segment ids; built-in ones always exist and are not listed."""
+
+    async def live(seller_id: str) -> frozenset[str]:
+        return frozenset(d.segment_id for d in await definitions.live(seller_id))
+
+    return live
