@@ -43,8 +43,16 @@ def dev_up(
     monitoring: Annotated[
         bool, typer.Option(help="also the lag exporter and Prometheus with the alert rules")
     ] = False,
+    replicas: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="processes of a worker, e.g. --replicas delivery=3 (outreach, delivery and "
+            "customers share their partitions); extra replicas' ops on port + 100 × n"
+        ),
+    ] = None,
 ) -> None:
     """Start Kafka and Redis on loopback (fetching and installing them when needed)."""
+    counts = _replica_counts(replicas or [])
     code = _stack("up")
     if code:
         raise typer.Exit(code)
@@ -57,6 +65,10 @@ def dev_up(
         port = str(registry.ops_port(name, get_settings().ops_port_base))
         process = supervisor.start(name, ["worker", name], {"CRM_OPS_PORT": port})
         err.print(f"worker {name}: pid {process.pid}, ops on :{port}, log {process.log}")
+        for n in range(2, counts.get(name, 1) + 1):
+            extra = str(int(port) + 100 * (n - 1))
+            process = supervisor.start(f"{name}.{n}", ["worker", name], {"CRM_OPS_PORT": extra})
+            err.print(f"worker {name} #{n}: pid {process.pid}, ops on :{extra}")
     for name, args in registry.servers().items():
         process = supervisor.start(name, args)
         err.print(f"{name}: pid {process.pid}, on :{get_settings().api_port}, log {process.log}")
@@ -68,13 +80,24 @@ def dev_up(
             err.print(line, markup=False, highlight=False)
 
 
+def _replica_counts(specs: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for spec in specs:
+        name, _, count = spec.partition("=")
+        if not count.isdigit() or int(count) < 1:
+            raise typer.BadParameter(f"{spec!r}: expected SERVICE=COUNT, e.g. delivery=3")
+        counts[name] = int(count)
+    return counts
+
+
 @dev_app.command("down")
 def dev_down() -> None:
     """Stop the services, then Kafka and Redis."""
     from services import registry
     from services.shared import supervisor
 
-    for name in [*registry.servers(), *reversed(registry.SERVICES)]:
+    names = [*registry.servers(), *reversed(registry.SERVICES)]
+    for name in [r for n in names for r in supervisor.replicas(n)] + names:
         if supervisor.stop(name):
             err.print(f"stopped {name}")
     from services.ops.monitoring import stop_monitoring

@@ -3,7 +3,8 @@ plan's firing, exactly once in what a read_committed consumer sees (SPEC section
 
 How exactly once holds:
 
-- Everything goes out in Kafka transactions under one fixed transactional id: the
+- Everything goes out in Kafka transactions (services/shared/transactions.py) under a
+  transactional id per input partition (so delivery scales out by partitions): the
   messages, a DeliveryProgressed record with the plan's cumulative counts, and the
   consumed input offsets. Starting the producer fences a predecessor and aborts what it
   left open, so the progress read next is all that ever committed.
@@ -32,8 +33,6 @@ from datetime import datetime
 import redis.asyncio as aioredis
 import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError, ProducerFenced
-from redis.exceptions import RedisError
 
 from schemas.delivery import DeliveryProgressed
 from schemas.envelope import Event
@@ -52,16 +51,21 @@ from services.delivery.outbox import Outbox
 from services.delivery.records import completion, count, progress_record, tally_of
 from services.delivery.shops import ShopNames
 from services.quota.port import QuotaPort
-from services.shared.admission import Plausibility, admit
+from services.shared.admission import Plausibility
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.consumer import Record
 from services.shared.crash import Checkpoint
-from services.shared.dead_letters import dead_letter_for
 from services.shared.failure_policy import RetryPolicy, settle
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.projection_guard import ProjectionGate
 from services.shared.rejection import Rejected
 from services.shared.settings import Settings
+from services.shared.transactions import (
+    PartitionOutputs,
+    TransactionalOutput,
+    admit_or_letter,
+    letter_for,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +77,6 @@ CHUNK_SIZE = 10_000
 # overlap (1 ahead: 44k/s, 2: 58k/s on 200k recipients here); each holds its messages
 # in memory until committed.
 DECIDE_AHEAD = 2
-RECOVERY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
 # Why the transactions are sized so: a chunk's transaction costs ~30 ms on this broker
 # whatever its size, and a crash redoes at most one chunk.
 
@@ -145,10 +148,27 @@ class Delivery:
         self._progress_topic = settings.topic("crm.delivery-progress")
         self._commands = settings.topic("crm.plan-commands")
         self._letters = settings.topic("crm.dead-letters")
-        self.consumer = new_consumer(
-            settings, *INPUTS, group_id=self.group_id, max_poll_records=500
+        # A revocation waits for the batch in flight. The rebalance timeout stays the
+        # session timeout: a longer one also makes the group wait that long for a member
+        # killed with SIGKILL. A fan-out longer than it is fenced by the new owner and
+        # redone from its last committed chunk.
+        self.consumer = new_consumer(settings, group_id=self.group_id, max_poll_records=500)
+        # A transactional output per input partition: N delivery processes share the
+        # partitions, each written by one (services/shared/transactions.py).
+        self.outputs = PartitionOutputs(
+            settings,
+            delivery_transactional_id(settings),
+            name=SERVICE,
+            group_id=self.group_id,
+            consumer=self.consumer,
+            rebuild=self._rebuild,
+            on_abort=metrics.TRANSACTIONS_ABORTED.inc,
+            linger_ms=0,
+            max_batch_size=512 * 1024,
+            max_request_size=4 * 1024 * 1024,
         )
-        self._producer: AIOKafkaProducer | None = None
+        self.consumer.subscribe([settings.topic(t) for t in INPUTS], listener=self.outputs)
+        self._output: TransactionalOutput | None = None
         self._outbound_partitions: list[int] = []
         self._ready = False
 
@@ -162,28 +182,38 @@ class Delivery:
         try:
             await self._start()
             while not stopping.is_set():
+                generation = self.outputs.assignments
                 batch = await self.consumer.getmany(timeout_ms=500, max_records=500)
                 records = [r for rs in batch.values() for r in rs]
                 if records:
-                    await self._process(records)
+                    # Kafka or Redis away or too slow, or a partition moved away: what
+                    # committed stays, the rest is redone from the committed offsets and
+                    # progress (the cap's answers are remembered).
+                    await self.outputs.guarded(
+                        lambda: self._process_partitions(batch),  # noqa: B023
+                        fetched_in=generation,
+                    )
         finally:
             self._ready = False
             await self.consumer.stop()
             await self.plans.stop()
             await self._progress_reader.stop()
-            if self._producer is not None:
-                await self._producer.stop()
+            await self.outputs.stop()
 
     async def _start(self) -> None:
-        # The producer first: its start fences a predecessor and aborts what it left open,
-        # so the progress folded next is everything that will ever be committed.
-        self._producer = self._new_producer()
-        await self._producer.start()
+        # Each partition's producer starts on assignment: its start fences the partition's
+        # previous owner and aborts what it left open, and the progress is folded after
+        # it, so it holds everything that will ever be committed for the partition.
         await self._progress_reader.start()
         started = time.perf_counter()
-        await self._progress_reader.catch_up(self._fold_progress)
+        await self._catch_up_progress()
         await self.plans.start()
-        self._outbound_partitions = sorted(await self._producer.partitions_for(self._outbound))
+        probe = new_producer(self.settings)
+        await probe.start()
+        try:
+            self._outbound_partitions = sorted(await probe.partitions_for(self._outbound))
+        finally:
+            await probe.stop()
         await self.consumer.start()
         self._ready = True
         log.info(
@@ -192,19 +222,33 @@ class Delivery:
             seconds=round(time.perf_counter() - started, 3),
         )
 
-    def _new_producer(self) -> AIOKafkaProducer:
-        return new_producer(
-            self.settings,
-            transactional_id=delivery_transactional_id(self.settings),
-            linger_ms=0,
-            max_batch_size=512 * 1024,
-            max_request_size=4 * 1024 * 1024,
-        )
+    @property
+    def output(self) -> TransactionalOutput:
+        """The output of the partition whose records are being handled."""
+        assert self._output is not None
+        return self._output
 
     @property
     def producer(self) -> AIOKafkaProducer:
-        assert self._producer is not None
-        return self._producer
+        return self.output.producer
+
+    async def _catch_up_progress(self) -> None:
+        await self._progress_reader.catch_up(self._fold_progress)
+
+    async def _rebuild(self, _: set[TopicPartition]) -> None:
+        await self._catch_up_progress()
+
+    async def _process_partitions(self, batch: dict[TopicPartition, list[Record]]) -> None:
+        """Each partition's records under its own output, one after the other."""
+        for tp, records in batch.items():
+            output = self.outputs.output_for(tp)
+            if output is None:
+                continue  # fetched before the partition moved away: its owner reads it
+            self._output = output
+            try:
+                await self._process(records)
+            finally:
+                self._output = None
 
     def _fold_progress(self, record: Record) -> None:
         try:
@@ -219,77 +263,30 @@ class Delivery:
 
     async def _process(self, records: list[Record]) -> None:
         pending = _Pending()
-        try:
-            if self.gate is not None:
-                self._generations = await self.gate.whole()
-            for record in records:
-                logical = self.settings.logical_topic(record.topic)
-                try:
-                    event = admit(
-                        logical,
-                        record.value,
-                        key=record.key,
-                        timestamp_ms=record.timestamp,
-                        max_bytes=self.settings.max_event_bytes,
-                        rule=self.rule,
-                    )
-                except DecodeError as exc:
-                    pending.letters.append(_letter(record, exc.reason))
-                    pending.consumed(record)
-                    continue
-                if isinstance(event, PlanDispatched):
-                    await self._commit_pending(pending)
-                    pending = _Pending()
-                    here = {TopicPartition(record.topic, record.partition): record.offset + 1}
-                    plan = event.plan
-                    reason = await settle(lambda: self._fan_out(plan, here), self.policy)  # noqa: B023
-                    if reason is not None:
-                        # Its offset goes with the letter: the dispatch is settled, not lost.
-                        await self._commit_pending(
-                            _Pending(letters=[_letter(record, reason)], offsets=here)
-                        )
-                    continue
-                if isinstance(event, AutomatedPlanFired):
-                    pending.firings.append((record, event))
-                pending.consumed(record)
-            await self._commit_pending(pending)
-        except ProducerFenced:
-            log.error("delivery_fenced")  # another worker took over: stop this one
-            raise
-        except (KafkaError, RedisError):
-            # Kafka or Redis away or too slow: what committed stays, the rest is redone
-            # from the committed offsets and progress (the cap's answers are remembered).
-            log.exception("delivery_batch_aborted")
-            metrics.TRANSACTIONS_ABORTED.inc()
-            await self._recover()
-
-    async def _recover(self) -> None:
-        """After a failed transaction whose outcome may be unknown: a new producer under
-        the same id (aborting what is still open), the progress that did commit, and the
-        input again from the committed offsets."""
-        attempt = 0
-        while True:
-            await asyncio.sleep(
-                RECOVERY_BACKOFF_SECONDS[min(attempt, len(RECOVERY_BACKOFF_SECONDS) - 1)]
+        if self.gate is not None:
+            self._generations = await self.gate.whole()
+        for record in records:
+            event = admit_or_letter(
+                self.settings, record, self.rule, service=SERVICE, letters=pending.letters
             )
-            attempt += 1
-            try:
-                await self.producer.stop()
-                self._producer = self._new_producer()
-                await self._producer.start()
-                await self._progress_reader.catch_up(self._fold_progress)
-                for tp in self.consumer.assignment():
-                    committed = await self.consumer.committed(tp)
-                    if committed is None:
-                        await self.consumer.seek_to_beginning(tp)
-                    else:
-                        self.consumer.seek(tp, committed)
-                log.info("delivery_recovered", attempts=attempt)
-                return
-            except ProducerFenced:
-                raise
-            except KafkaError:
-                log.exception("delivery_recovery_failed", attempt=attempt)
+            if event is None:
+                pending.consumed(record)
+                continue
+            if isinstance(event, PlanDispatched):
+                await self._commit_pending(pending)
+                pending = _Pending()
+                here = {TopicPartition(record.topic, record.partition): record.offset + 1}
+                plan = event.plan
+                reason = await settle(lambda: self._fan_out(plan, here), self.policy)  # noqa: B023
+                if reason is not None:
+                    # Its offset goes with the letter: the dispatch is settled, not lost.
+                    letter = letter_for(record, reason, service=SERVICE)
+                    await self._commit_pending(_Pending(letters=[letter], offsets=here))
+                continue
+            if isinstance(event, AutomatedPlanFired):
+                pending.firings.append((record, event))
+            pending.consumed(record)
+        await self._commit_pending(pending)
 
     # --- a dispatched plan --------------------------------------------------------------
 
@@ -385,7 +382,7 @@ class Delivery:
         """One chunk's messages and progress in one transaction; the last chunk also
         completes the plan and consumes its dispatch."""
         await self._still_whole()
-        async with self.producer.transaction():
+        async with self.output.transaction():
             outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
             for key, value in decided.messages:
                 await outbox.add(key, value)
@@ -394,7 +391,7 @@ class Delivery:
             if completing is not None:
                 command = completion(plan, record, self.clock())
                 sends.append(await self._send(self._commands, command, plan.seller_id))
-                await self.producer.send_offsets_to_transaction(completing, self.group_id)
+                await self.output.consumed(completing)
             await asyncio.gather(*sends)
             self.checkpoint("chunk_sent")
         self.checkpoint("chunk_committed")
@@ -414,14 +411,14 @@ class Delivery:
                 self.policy,
             )
             if reason is not None:
-                pending.letters += [_letter(record, reason) for record, _ in firings]
+                pending.letters += [letter_for(r, reason, service=SERVICE) for r, _ in firings]
         records: list[DeliveryProgressed] = []
         now = self.clock()
         for plan, outcome in decided:
             tally = tally_of(self.progress.get(plan.plan_id)).add(outcome.outcomes)
             records.append(progress_record(plan, None, None, tally, done=False, at=now))
         await self._still_whole()
-        async with self.producer.transaction():
+        async with self.output.transaction():
             outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
             for _, outcome in decided:
                 for key, value in outcome.messages:
@@ -429,8 +426,7 @@ class Delivery:
             await outbox.flush()
             sends = [await self._send(self._progress_topic, r, r.plan_id) for r in records]
             sends += [await self._send(self._letters, letter, None) for letter in pending.letters]
-            if pending.offsets:
-                await self.producer.send_offsets_to_transaction(pending.offsets, self.group_id)
+            await self.output.consumed(pending.offsets)
             await asyncio.gather(*sends)
             if decided:
                 self.checkpoint("firings_sent")
@@ -460,8 +456,3 @@ class Delivery:
             topic, encode(event), key=None if key is None else key.encode()
         )
         return sent
-
-
-def _letter(record: Record, reason: str) -> Event:
-    log.warning("dead_letter", topic=record.topic, offset=record.offset, error=reason)
-    return dead_letter_for(record, error=reason, service=SERVICE, timestamp_ms=record.timestamp)

@@ -42,6 +42,7 @@ TOPICS = [
     "crm.seller-status",
     "crm.seller-accounts",
     "crm.appeals",
+    "crm.campaigns",
     "crm.quota-ledger",
     "crm.dead-letters",
 ]

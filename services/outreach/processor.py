@@ -22,9 +22,8 @@ from datetime import UTC, datetime
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import KafkaError, ProducerFenced
+from aiokafka.errors import ProducerFenced
 
 from schemas.envelope import Event
 from schemas.plans import Plan, PlanDeleted
@@ -36,12 +35,18 @@ from services.outreach.events import plan_event
 from services.outreach.handlers import Handlers, Outcome, PlanCommand
 from services.outreach.plan_book import Draft, PlanBook
 from services.outreach.read_model import PlanReadModel
-from services.shared.admission import Plausibility, admit
+from services.shared.admission import Plausibility
 from services.shared.codec import DecodeError, decode, encode
-from services.shared.dead_letters import dead_letter_for
 from services.shared.failure_policy import RetryPolicy, settle
-from services.shared.kafka import new_consumer, new_producer
+from services.shared.kafka import new_consumer
 from services.shared.settings import Settings
+from services.shared.transactions import (
+    PartitionOutputs,
+    TransactionalOutput,
+    admit_or_letter,
+    letter_for,
+    next_offsets,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -83,16 +88,26 @@ class PlanProcessor:
         self._statuses = settings.topic("crm.seller-status")
         self._events = settings.topic("crm.plan-events")
         self._replies = settings.topic("crm.plan-replies")
-        # One transactional id for the group: a second processor fences the first, so
-        # there is never more than one writer (scaling out needs one id per partition).
-        self.producer: AIOKafkaProducer = new_producer(
-            settings, transactional_id=f"{self.group_id}-processor", linger_ms=0
-        )
         self.consumer: AIOKafkaConsumer = new_consumer(
             settings,
             group_id=self.group_id,
             partition_assignment_strategy=(RangePartitionAssignor,),
             max_poll_records=500,
+        )
+        # A transactional id per partition number (commands and statuses are
+        # co-partitioned and assigned together by range): N processors share the
+        # partitions; a partition's new owner fences its previous one.
+        self.outputs = PartitionOutputs(
+            settings,
+            f"{self.group_id}-processor",
+            name=SERVICE,
+            group_id=self.group_id,
+            consumer=self.consumer,
+            id_of=lambda tp: f"p{tp.partition}",
+            rebuild=self._rebuild,
+            forget=self._forget,
+            on_abort=metrics.BATCHES_ABORTED.inc,
+            linger_ms=0,
         )
         self.loaded = asyncio.Event()
         self._last_read_model_check = 0.0
@@ -100,15 +115,15 @@ class PlanProcessor:
     # --- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        # Starting the transactional producer first aborts whatever transaction a dead
-        # predecessor left open, so the fold below reads only committed events.
-        await self.producer.start()
+        # On assignment, a partition's transactional producer starts first (aborting what
+        # a dead predecessor left open), so the fold that follows reads only committed
+        # events.
         await self.consumer.start()
-        self.consumer.subscribe([self._commands, self._statuses], listener=_Rebalance(self))
+        self.consumer.subscribe([self._commands, self._statuses], listener=self.outputs)
 
     async def stop(self) -> None:
         await self.consumer.stop()
-        await self.producer.stop()
+        await self.outputs.stop()
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.start()
@@ -119,17 +134,45 @@ class PlanProcessor:
             await self.stop()
 
     async def step(self) -> None:
-        """One batch: whatever input arrived plus the plans that came due, in one
-        transaction."""
+        """One batch: whatever input arrived plus the plans that came due, one transaction
+        per partition, the partitions side by side."""
+        generation = self.outputs.assignments
         batch = await self.consumer.getmany(
             timeout_ms=int(self._wait_seconds() * 1000), max_records=500
         )
-        records = [r for rs in batch.values() for r in rs]
+        records: dict[int, list[Record]] = defaultdict(list)
+        for rs in batch.values():
+            for r in rs:
+                records[r.partition].append(r)
         now = self.clock()
-        due = self.book.due(now)
+        due: dict[int, list[Plan]] = defaultdict(list)
+        for plan in self.book.due(now):
+            due[self.book.partition_of.get(plan.seller_id, -1)].append(plan)
         if records or due:
-            await self._process(records, due, now)
+            await self.outputs.guarded(
+                lambda: self._process_partitions(records, due, now), fetched_in=generation
+            )
         await self._check_read_model()
+
+    async def _process_partitions(
+        self, records: dict[int, list[Record]], due: dict[int, list[Plan]], now: datetime
+    ) -> None:
+        work = []
+        for partition in set(records) | set(due):
+            output = self.outputs.outputs.get(f"p{partition}")
+            if output is None:
+                continue  # fetched before the partition moved away: its owner reads it
+            work.append(
+                self._process(output, records.get(partition, []), due.get(partition, []), now)
+            )
+        # Every partition's transaction ends (commits or aborts) before a failure is
+        # acted on: what committed stays, the rest is rewound.
+        failures = [e for e in await asyncio.gather(*work, return_exceptions=True) if e]
+        for failure in failures:
+            if isinstance(failure, ProducerFenced) or not isinstance(failure, Exception):
+                raise failure
+        if failures:
+            raise failures[0]
 
     def _wait_seconds(self) -> float:
         next_due = self.book.next_due()
@@ -139,7 +182,9 @@ class PlanProcessor:
 
     # --- one batch -------------------------------------------------------------------
 
-    async def _process(self, records: list[Record], due: list[Plan], now: datetime) -> None:
+    async def _process(
+        self, output: TransactionalOutput, records: list[Record], due: list[Plan], now: datetime
+    ) -> None:
         started = time.perf_counter()
         draft = Draft(self.book)
         partition_of = dict(self.book.partition_of)
@@ -167,22 +212,12 @@ class PlanProcessor:
         sellers = set(by_seller) | set(due_by_seller)
         results = await asyncio.gather(*(seller_work(s) for s in sellers))
         outcomes = [o for per_seller in results for o in per_seller]
-        try:
-            async with self.producer.transaction():
-                await self._publish(outcomes, letters, now)
-                if any(o.answer and o.answer.command == "SubmitPlan" for o in outcomes):
-                    # Test hook: a submit's changes and answer sent, not yet committed.
-                    self.handlers.checkpoint("before_commit")
-                offsets = _next_offsets(records)
-                if offsets:
-                    await self.producer.send_offsets_to_transaction(offsets, self.group_id)
-        except ProducerFenced:
-            raise
-        except KafkaError:
-            log.exception("plan_batch_aborted", records=len(records), due=len(due))
-            metrics.BATCHES_ABORTED.inc()
-            await self._rewind(records)
-            return
+        async with output.transaction() as producer:
+            await self._publish(producer, outcomes, letters, now)
+            if any(o.answer and o.answer.command == "SubmitPlan" for o in outcomes):
+                # Test hook: a submit's changes and answer sent, not yet committed.
+                self.handlers.checkpoint("before_commit")
+            await output.consumed(next_offsets(records))
         draft.commit(partition_of)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         await self._project([(change, None) for o in outcomes for change, _ in o.changes])
@@ -190,18 +225,8 @@ class PlanProcessor:
     async def _one(
         self, draft: Draft, record: Record, now: datetime, letters: list[Event]
     ) -> Outcome:
-        logical = self.settings.logical_topic(record.topic)
-        try:
-            event = admit(
-                logical,
-                record.value,
-                key=record.key,
-                timestamp_ms=record.timestamp,
-                max_bytes=self.settings.max_event_bytes,
-                rule=self.rule,
-            )
-        except DecodeError as exc:
-            letters.append(_letter(record, exc.reason))
+        event = admit_or_letter(self.settings, record, self.rule, service=SERVICE, letters=letters)
+        if event is None:
             return Outcome()
         done: list[Outcome] = []
 
@@ -217,42 +242,53 @@ class PlanProcessor:
 
         reason = await settle(handle, self.policy)
         if reason is not None:
-            letters.append(_letter(record, reason))
+            letters.append(letter_for(record, reason, service=SERVICE))
             return Outcome()
         return done[-1]
 
-    async def _publish(self, outcomes: list[Outcome], letters: list[Event], now: datetime) -> None:
+    async def _publish(
+        self,
+        producer: AIOKafkaProducer,
+        outcomes: list[Outcome],
+        letters: list[Event],
+        now: datetime,
+    ) -> None:
         sends = []
         for outcome in outcomes:
             for change, cause in outcome.changes:
                 event = plan_event(change, cause, now)
                 metrics.PLAN_EVENTS.labels(event.event_type).inc()
-                sends.append(await self._send(self._events, event))
+                sends.append(await self._send(producer, self._events, event))
             if outcome.answer is not None:
-                sends.append(await self._send(self._replies, outcome.answer))
+                sends.append(await self._send(producer, self._replies, outcome.answer))
         for letter in letters:
             sends.append(
-                await self.producer.send(self.settings.topic("crm.dead-letters"), encode(letter))
+                await producer.send(self.settings.topic("crm.dead-letters"), encode(letter))
             )
         await asyncio.gather(*sends)
 
-    async def _send(self, physical: str, event: Event) -> asyncio.Future[object]:
+    async def _send(
+        self, producer: AIOKafkaProducer, physical: str, event: Event
+    ) -> asyncio.Future[object]:
         key = key_of(event)
-        sent: asyncio.Future[object] = await self.producer.send(
+        sent: asyncio.Future[object] = await producer.send(
             physical, encode(event), key=key.encode() if key is not None else None
         )
         return sent
 
-    async def _rewind(self, records: list[Record]) -> None:
-        """Back to the last committed offsets: the aborted batch is read again."""
-        for tp in {TopicPartition(r.topic, r.partition) for r in records}:
-            committed = await self.consumer.committed(tp)
-            if committed is None:
-                await self.consumer.seek_to_beginning(tp)
-            else:
-                self.consumer.seek(tp, committed)
-
     # --- state and read model ----------------------------------------------------------
+
+    async def _rebuild(self, assigned: set[TopicPartition]) -> None:
+        """On assignment, and after an aborted batch whose commit may have gone through:
+        the book of these partitions folded from what did commit."""
+        partitions = {tp.partition for tp in assigned if tp.topic == self._commands}
+        self.book.forget_partitions(partitions)
+        if partitions:
+            await self.load(partitions)
+        self.loaded.set()
+
+    async def _forget(self, revoked: set[TopicPartition]) -> None:
+        self.book.forget_partitions({tp.partition for tp in revoked})
 
     async def load(self, partitions: set[int]) -> None:
         """Fold the committed plan events of these partitions into the book."""
@@ -327,30 +363,3 @@ class PlanProcessor:
             log.info("read_model_resynced", plans=len(self.book.plans))
         except Exception:
             log.exception("read_model_check_failed")
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, processor: PlanProcessor) -> None:
-        self.processor = processor
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.processor.book.forget_partitions({tp.partition for tp in revoked})
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        partitions = {tp.partition for tp in assigned if tp.topic == self.processor._commands}
-        if partitions:
-            await self.processor.load(partitions)
-        self.processor.loaded.set()
-
-
-def _next_offsets(records: list[Record]) -> dict[TopicPartition, int]:
-    offsets: dict[TopicPartition, int] = {}
-    for r in records:
-        tp = TopicPartition(r.topic, r.partition)
-        offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
-    return offsets
-
-
-def _letter(record: Record, reason: str) -> Event:
-    log.warning("dead_letter", topic=record.topic, offset=record.offset, error=reason)
-    return dead_letter_for(record, error=reason, service=SERVICE, timestamp_ms=record.timestamp)

@@ -89,7 +89,7 @@ class DeadLetteringConsumer:
 
     @property
     def ready(self) -> bool:
-        return self._started and bool(self.consumer.assignment())
+        return self._started and joined(self.consumer)
 
     async def start(self) -> None:
         await self.producer.start()
@@ -245,3 +245,12 @@ class DeadLetteringConsumer:
             self.settings.topic("crm.dead-letters"), encode(letter)
         )
         return sent
+
+
+def joined(consumer: AIOKafkaConsumer) -> bool:
+    """The consumer has its share of the group's partitions, possibly none: with more
+    processes than partitions (a scaled-out service), one without any is ready too."""
+    if consumer.assignment():
+        return True
+    subscription = consumer._subscription.subscription  # no public "joined" in aiokafka
+    return subscription is not None and subscription.assignment is not None

@@ -40,7 +40,12 @@ def _alive(pid: int, name: str) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return False
-    return "crm" in cmdline and name in cmdline
+    return "crm" in cmdline and name.split(".")[0] in cmdline
+
+
+def replicas(name: str) -> list[str]:
+    """The names of a service's extra replicas with a pid file (`delivery.2`, ...)."""
+    return sorted(p.stem for p in state_dir().glob(f"{name}.*.pid"))
 
 
 def status(name: str) -> ServiceProcess:

@@ -12,14 +12,14 @@ A pair whose trigger came due fires only if the customer is in the plan's segmen
 instant, judged on the relationship as it stands (`domain.firing_segment`); one who is
 not waits for the trigger's next due moment, if any.
 
-Exactly once: every firing goes out in a Kafka transaction under one fixed transactional
-id, and a pair joins the fired set only after its transaction committed. Starting the
-producer fences a predecessor and aborts its open transaction, so the fold of
-crm.plan-firings that follows sees every firing that will ever be committed under that id;
-a firing that was due but aborted is due still, and the next look finds it.
-
-One engine runs at a time (the fixed id fences a second one); it is small work next to
-the projection: a heap and one HMGET per seller per pass.
+Exactly once: every firing goes out in a Kafka transaction under a transactional id per
+partition of crm.plan-firings (services/shared/transactions.py, which also recovers from
+Kafka and Redis outages), and a pair joins the fired set only after its transaction
+committed. Engines in one group share the partitions, and so the sellers; an engine fires
+only for sellers of the partitions it owns. Starting a partition's producer fences its
+previous owner and aborts its open transaction, so the fold of the partition's firings
+that follows sees every firing that will ever be committed there; a firing that was due
+but aborted is due still, and the next look finds it.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError, ProducerFenced
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from schemas.plans import Plan
@@ -54,11 +53,12 @@ from services.customers.firing.segments import SellerSegments, seller_segments
 from services.customers.store import CustomerStore
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.consumer import Record
-from services.shared.dead_letters import dead_letter_for
 from services.shared.failure_policy import RetryPolicy, settle
-from services.shared.kafka import admin_client, new_consumer, new_producer
+from services.shared.kafka import admin_client, new_consumer
 from services.shared.metrics import DEAD_LETTERS
+from services.shared.partitioning import partition_of
 from services.shared.settings import Settings
+from services.shared.transactions import PartitionOutputs, TransactionalOutput, letter_for
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +76,6 @@ MAX_FIRINGS_PER_TRANSACTION = 500
 # later.
 MISSING_RELATIONSHIP_RETRY = timedelta(seconds=30)
 _JUST_AFTER = timedelta(microseconds=1)
-RECOVERY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
 SERVICE = "customers"
 
 
@@ -98,6 +97,10 @@ ANCHOR_FIELDS: dict[str, tuple[bytes, ...]] = {
 
 def firings_transactional_id(settings: Settings) -> str:
     return f"{settings.topic_prefix}crm-customers-firings"
+
+
+def firing_group(settings: Settings) -> str:
+    return f"{settings.topic_prefix}crm-customers-firing"
 
 
 class TriggerEngine:
@@ -133,7 +136,30 @@ class TriggerEngine:
         self._plan_events_topic = settings.topic("crm.plan-events")
         self._letters_topic = settings.topic("crm.dead-letters")
         self.policy = RetryPolicy.of(settings)
-        self._producer: AIOKafkaProducer | None = None
+        # Engines scale out by the partitions of crm.plan-firings (keyed by seller): a
+        # group membership hands each engine some partitions, and an engine fires only
+        # for the sellers in them, under a transactional id per partition. No offsets are
+        # consumed: the engine's input is the clock and the store; the group only shares
+        # the sellers out. On assignment, and after an aborted transaction, the firings
+        # of the owned partitions are folded again, so none is fired twice.
+        self._owner = new_consumer(
+            settings, group_id=firing_group(settings), isolation_level="read_committed"
+        )
+        self.outputs = PartitionOutputs(
+            settings,
+            firings_transactional_id(settings),
+            name="firing",
+            group_id=firing_group(settings),
+            consumer=self._owner,
+            id_of=lambda tp: f"p{tp.partition}",
+            rebuild=self._own,
+            forget=self._disown,
+            on_abort=metrics.TRANSACTIONS_ABORTED.inc,
+            linger_ms=0,
+        )
+        self.owned: set[int] = set()
+        """Partitions of crm.plan-firings whose sellers this engine fires for."""
+        self._partition_count = 0
         self._firings_reader: AIOKafkaConsumer | None = None
 
     @property
@@ -150,6 +176,8 @@ class TriggerEngine:
             return
         now = self.clock()
         for item in applied:
+            if not self._owns(item.seller_id):
+                continue
             for plan in self.plans.of_seller(item.seller_id):
                 if due_at(plan.trigger, item.relationship, item.event) is None:
                     continue  # the event does not arm this trigger (an order's cancelling
@@ -163,37 +191,64 @@ class TriggerEngine:
         plan_reader = new_consumer(self.settings, isolation_level="read_committed")
         self._firings_reader = new_consumer(self.settings, isolation_level="read_committed")
         try:
-            # The producer first: its start fences a predecessor and aborts what it left
-            # open, so the fold below sees every firing ever to be committed.
-            self._producer = self._new_producer()
-            await self._producer.start()
             await self._firings_reader.start()
             await plan_reader.start()
-            started = time.perf_counter()
             firings = await self._partitions(self._firings_topic, stopping)
             if not firings:
                 return
-            self._firings_reader.assign(firings)
-            await self._firings_reader.seek_to_beginning(*firings)
-            await self._catch_up_fired()
-            log.info(
-                "firings_loaded",
-                fired=len(self.fired),
-                seconds=round(time.perf_counter() - started, 3),
-            )
+            self._partition_count = len(firings)
+            # A partition's producer starts on assignment (fencing its previous owner and
+            # aborting what it left open), then its firings are folded (`_own`).
+            await self._owner.start()
+            self._owner.subscribe([self._firings_topic], listener=self.outputs)
             async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._keep_membership(stopping))
                 tasks.create_task(self._follow_plans(plan_reader, stopping))
                 tasks.create_task(self._fire_when_due(stopping))
         finally:
             await plan_reader.stop()
+            await self._owner.stop()
             await self._firings_reader.stop()
-            if self._producer is not None:
-                await self._producer.stop()
+            await self.outputs.stop()
 
-    def _new_producer(self) -> AIOKafkaProducer:
-        return new_producer(
-            self.settings, transactional_id=firings_transactional_id(self.settings), linger_ms=0
+    async def _keep_membership(self, stopping: asyncio.Event) -> None:
+        """Poll the group consumer (its partitions paused: it only shares sellers out)."""
+        while not stopping.is_set():
+            await self._owner.getmany(timeout_ms=500)
+
+    def _owns(self, seller_id: str) -> bool:
+        return (
+            self._partition_count > 0
+            and partition_of(seller_id, self._partition_count) in self.owned
         )
+
+    async def _own(self, assigned: set[TopicPartition]) -> None:
+        """Fold the committed firings of every owned partition, then fire for them."""
+        started = time.perf_counter()
+        self._owner.pause(*assigned)
+        reader = self._firings_reader
+        assert reader is not None
+        partitions = {tp.partition for tp in self._owner.assignment()}
+        tps = [TopicPartition(self._firings_topic, p) for p in sorted(partitions)]
+        reader.assign(tps)
+        if tps:
+            await reader.seek_to_beginning(*tps)
+            await self._catch_up_fired()
+        new = partitions - self.owned
+        self.owned = partitions
+        log.info(
+            "firings_loaded",
+            partitions=sorted(partitions),
+            fired=len(self.fired),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        if self._plans_loaded:
+            for seller in self.plans.sellers():
+                if partition_of(seller, self._partition_count) in new:
+                    await self._scan(seller, self.plans.of_seller(seller))
+
+    async def _disown(self, revoked: set[TopicPartition]) -> None:
+        self.owned -= {tp.partition for tp in revoked}
 
     async def _partitions(self, physical: str, stopping: asyncio.Event) -> list[TopicPartition]:
         """The topic's partitions, once it exists (`crm topics create` makes it)."""
@@ -256,11 +311,16 @@ class TriggerEngine:
                     remaining.discard(tp)
         if stopping.is_set():
             return
+        while not (self.outputs.assigned_once.is_set() or stopping.is_set()):
+            # The group has not handed out the sellers yet.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.outputs.assigned_once.wait(), self.poll_seconds)
         self._plans_loaded = True
         self.fired.keep_only(set(self.plans.plan_ids()))
         metrics.LIVE_PLANS.set(len(self.plans))
         for seller in self.plans.sellers():
-            await self._scan(seller, self.plans.of_seller(seller))
+            if self._owns(seller):
+                await self._scan(seller, self.plans.of_seller(seller))
         self._ready = True
         log.info("firing_engine_ready", live_plans=len(self.plans), waiting=len(self.schedule))
         while not stopping.is_set():
@@ -314,20 +374,18 @@ class TriggerEngine:
         """Written in a transaction of its own (the producer is transactional). The engine
         folds from the start on every start, so a record it fails on is dead-lettered again
         each time, under the same event_id (dead_letters.py), which readers de-duplicate."""
-        log.warning("dead_letter", topic=record.topic, offset=record.offset, error=reason)
         DEAD_LETTERS.labels(SERVICE, self.settings.logical_topic(record.topic)).inc()
-        letter = dead_letter_for(
-            record, error=reason, service=SERVICE, timestamp_ms=record.timestamp
-        )
-        producer = self._producer
-        assert producer is not None
-        try:
-            async with producer.transaction():
+        letter = letter_for(record, reason, service=SERVICE)
+
+        async def write() -> None:
+            output = self.outputs.any_output()
+            if output is None:  # owns no partition: an engine that does writes it
+                return
+            async with output.transaction() as producer:
                 await (await producer.send(self._letters_topic, encode(letter)))
-        except ProducerFenced:
-            raise
-        except KafkaError:
-            log.exception("dead_letter_not_written", offset=record.offset)
+
+        if not await self.outputs.guarded(write):
+            log.error("dead_letter_not_written", offset=record.offset)
 
     async def _scan(self, seller_id: str, plans: list[LivePlan]) -> None:
         """Put every customer of the seller who may fire these plans on the timetable."""
@@ -400,7 +458,11 @@ class TriggerEngine:
             )
             if due:
                 assert horizon is not None
-                await self._fire(due, now, horizon)
+                if not await self.outputs.guarded(lambda: self._fire(due, now, horizon)):  # noqa: B023
+                    # Redis or Kafka away: the pairs are looked at again once recovered;
+                    # the committed ones are in `fired` (recovery folded them).
+                    for _, plan_id, customer_id in due:
+                        self.schedule.push(self.clock(), plan_id, customer_id)
             self.passes += 1
             metrics.SCHEDULED_PAIRS.set(len(self.schedule))
             if len(due) == self.max_firings_per_transaction:
@@ -437,8 +499,11 @@ class TriggerEngine:
         by_seller: dict[str, list[tuple[LivePlan, str]]] = defaultdict(list)
         for _, plan_id, customer_id in due:
             plan = self.plans.get(plan_id)
-            if plan is not None and (plan_id, customer_id) not in self.fired:
+            if plan is None or (plan_id, customer_id) in self.fired:
+                continue
+            if self._owns(plan.seller_id):
                 by_seller[plan.seller_id].append((plan, customer_id))
+            # else: its seller moved to another engine, whose scan scheduled the pair
         firings: list[AutomatedPlanFired] = []
         for seller_id, pairs in by_seller.items():
             customers = sorted({c for _, c in pairs})
@@ -464,8 +529,13 @@ class TriggerEngine:
                     continue
                 if firing is not None:
                     firings.append(firing)
-        if firings:
-            await self._commit(firings)
+        by_partition: dict[int, list[AutomatedPlanFired]] = defaultdict(list)
+        for firing in firings:
+            by_partition[partition_of(firing.seller_id, self._partition_count)].append(firing)
+        for partition, batch in sorted(by_partition.items()):
+            output = self.outputs.outputs.get(f"p{partition}")
+            if output is not None:
+                await self._commit(output, batch)
 
     def _decide(
         self,
@@ -512,30 +582,16 @@ class TriggerEngine:
         self._look_later(plan, customer_id, rel, horizon, after=moment)
         return None
 
-    async def _commit(self, firings: list[AutomatedPlanFired]) -> None:
-        producer = self._producer
-        assert producer is not None
+    async def _commit(self, output: TransactionalOutput, firings: list[AutomatedPlanFired]) -> None:
         started = time.perf_counter()
-        try:
-            async with producer.transaction():
-                sent = [
-                    await producer.send(self._firings_topic, encode(f), key=f.seller_id.encode())
-                    for f in firings
-                ]
-                await asyncio.gather(*sent)
-                # Test hook: the firings are in the log, not yet committed.
-                self.checkpoint("after_firings_sent")
-        except ProducerFenced:
-            log.error("firing_engine_fenced")  # another engine took over: stop this one
-            raise
-        except KafkaError:
-            log.exception("firing_transaction_aborted", firings=len(firings))
-            metrics.TRANSACTIONS_ABORTED.inc()
-            await self._recover()
-            now = self.clock()
-            for firing in firings:  # looked at again; the committed ones are in `fired`
-                self.schedule.push(now, firing.plan_id, firing.customer_id)
-            return
+        async with output.transaction() as producer:
+            sent = [
+                await producer.send(self._firings_topic, encode(f), key=f.seller_id.encode())
+                for f in firings
+            ]
+            await asyncio.gather(*sent)
+            # Test hook: the firings are in the log, not yet committed.
+            self.checkpoint("after_firings_sent")
         for firing in firings:
             self.fired.add(firing.plan_id, firing.customer_id)
             metrics.FIRINGS.labels(firing.trigger.type).inc()
@@ -545,29 +601,6 @@ class TriggerEngine:
             plans=len({f.plan_id for f in firings}),
             seconds=round(time.perf_counter() - started, 3),
         )
-
-    async def _recover(self) -> None:
-        """After a failed transaction whose outcome may be unknown: a new producer under
-        the same id (aborting whatever is still open), then the firings that did commit.
-        Retries while Kafka is away; nothing can fire meanwhile anyway."""
-        attempt = 0
-        while True:
-            await asyncio.sleep(
-                RECOVERY_BACKOFF_SECONDS[min(attempt, len(RECOVERY_BACKOFF_SECONDS) - 1)]
-            )
-            attempt += 1
-            try:
-                if self._producer is not None:
-                    await self._producer.stop()
-                self._producer = self._new_producer()
-                await self._producer.start()
-                await self._catch_up_fired()
-                log.info("firing_engine_recovered", attempts=attempt)
-                return
-            except ProducerFenced:
-                raise
-            except KafkaError:
-                log.exception("firing_recovery_failed", attempt=attempt)
 
     async def _relationships(
         self, seller_id: str, customer_ids: list[str]

@@ -1,0 +1,82 @@
+"""The shared transactional loop's pure parts: the offsets a batch commits, decode or
+dead letter, and a batch fetched before a rebalance being dropped, not handled."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from schemas.dead_letter import DeadLetter
+from services.shared.admission import Plausibility
+from services.shared.consumer import Record
+from services.shared.settings import Settings
+from services.shared.transactions import PartitionOutputs, admit_or_letter, next_offsets
+from tests.malformed import metrics
+
+AT = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
+
+
+def _record(value: bytes, *, partition: int = 0, offset: int = 0) -> Record:
+    return ConsumerRecord(
+        topic="crm.seller-metrics",
+        partition=partition,
+        offset=offset,
+        timestamp=int(AT.timestamp() * 1000),
+        timestamp_type=0,
+        key=b"seller-th-001",
+        value=value,
+        checksum=None,
+        serialized_key_size=13,
+        serialized_value_size=len(value),
+        headers=(),
+    )
+
+
+def test_next_offsets_are_one_past_the_last_record_of_each_partition() -> None:
+    records = [
+        _record(b"", partition=0, offset=4),
+        _record(b"", partition=1, offset=9),
+        _record(b"", partition=0, offset=7),
+        _record(b"", partition=0, offset=5),
+    ]
+    assert next_offsets(records) == {
+        TopicPartition("crm.seller-metrics", 0): 8,
+        TopicPartition("crm.seller-metrics", 1): 10,
+    }
+
+
+def test_a_record_is_admitted_or_dead_lettered_never_both() -> None:
+    settings = Settings()
+    letters: list = []  # type: ignore[type-arg]
+    good = json.dumps(metrics()).encode()
+    event = admit_or_letter(settings, _record(good), Plausibility(), service="t", letters=letters)
+    assert event is not None
+    assert letters == []
+
+    bad = admit_or_letter(
+        settings, _record(b"{not json"), Plausibility(), service="t", letters=letters
+    )
+    assert bad is None
+    [letter] = letters
+    assert isinstance(letter, DeadLetter)
+    assert letter.service == "t"
+    assert (letter.offset, letter.source_topic) == (0, "crm.seller-metrics")
+    assert letter.error
+
+
+async def test_a_batch_fetched_before_a_rebalance_is_dropped() -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers="localhost:1")  # never started
+    outputs = PartitionOutputs(Settings(), "tx", name="t", group_id="g", consumer=consumer)
+    ran: list[int] = []
+
+    async def batch() -> None:
+        ran.append(1)
+
+    outputs.assignments = 3
+    assert await outputs.guarded(batch, fetched_in=2) is False
+    assert ran == []
+    assert await outputs.guarded(batch, fetched_in=3) is True
+    assert ran == [1]
