@@ -45,15 +45,11 @@ def _criterion(
     name: str, value: float | None, op: str, threshold: float, note: str | None = None
 ) -> Criterion:
     passed = value is not None and _OPS[op](value, threshold)
-    # Names, operators and thresholds come from the validated policy: constructed without
-    # a second validation, which was a fifth of the cost of deciding a seller.
-    return Criterion.model_construct(
-        name=name, value=value, op=op, threshold=threshold, passed=passed, note=note
-    )
+    return Criterion(name=name, value=value, op=op, threshold=threshold, passed=passed, note=note)
 
 
 def _no_data(name: str, op: str, threshold: float) -> Criterion:
-    return Criterion.model_construct(
+    return Criterion(
         name=name, value=None, op=op, threshold=threshold, passed=False, note="no_data"
     )
 
@@ -71,7 +67,7 @@ def evaluate_criteria(rules: EligibilityRules, reports: Iterable[DailyMetrics]) 
     received = sum(d.chats_received for d in days)
     responded = sum(d.chats_responded_12h for d in days)
     if received == 0:
-        response = Criterion.model_construct(
+        response = Criterion(
             name="response_rate_12h",
             value=None,
             op=">=",

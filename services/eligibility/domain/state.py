@@ -62,9 +62,7 @@ def record_metrics(state: SellerState, event: SellerMetricsReported) -> SellerSt
         raise Rejected(
             f"seller {event.seller_id} belongs to market {state.market}, not {event.market}"
         )
-    # The event was validated on the way in; these are its own fields, so no second
-    # validation (it was half of the cost of folding a report).
-    report = DailyMetrics.model_construct(
+    report = DailyMetrics(
         metrics_date=event.metrics_date,
         chats_received=event.chats_received,
         chats_responded_12h=event.chats_responded_12h,
