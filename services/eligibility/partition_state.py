@@ -152,14 +152,19 @@ class PartitionState:
             self._dirty.add(event.seller_id)
         return outcome.status
 
-    def evaluate(self, market: str, effective_month: str) -> list[SellerStatusChanged]:
-        """Decide this partition's sellers of `market`; the statuses to publish."""
+    def sellers_of(self, market: str) -> list[str]:
+        return [s for s, state in self.sellers.items() if state.market == market]
+
+    def evaluate(
+        self, market: str, effective_month: str, seller_ids: list[str] | None = None
+    ) -> list[SellerStatusChanged]:
+        """Decide this partition's sellers of `market` (or these of them); the statuses
+        to publish."""
         policy = self.policies.for_market(market)
         decided_at = self.clock()
         statuses = []
-        for seller_id, state in list(self.sellers.items()):
-            if state.market != market:
-                continue
+        for seller_id in self.sellers_of(market) if seller_ids is None else seller_ids:
+            state = self.sellers[seller_id]
             outcome = decision.evaluate(
                 state, effective_month, self.tally(seller_id, effective_month), policy, decided_at
             )

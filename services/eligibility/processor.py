@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, ProducerFenced
 from pydantic import ValidationError
 
 from schemas.engagement import MessageDelivered, MessageRead, ShopBlocked
@@ -58,6 +58,9 @@ TICKS = "crm.evaluation-ticks"
 # Within a partition's batch: what the state learns first, then what decides on it.
 ORDER = {name: n for n, name in enumerate((*INPUTS, EVALUATIONS))}
 MAX_RECORDS = 20_000
+# The loop yields this often within a batch, so that a long fold or a whole tick does
+# not starve the group heartbeat (a missed session would hand the partitions away).
+YIELD_EVERY = 1_000
 log = structlog.get_logger(__name__)
 
 
@@ -195,7 +198,12 @@ class Processor:
             return_exceptions=True,
         )
         for partition, result in zip(per_partition, results, strict=True):
-            if isinstance(result, BaseException):
+            if isinstance(result, ProducerFenced):
+                # Another worker owns it now: drop it, and take it back only if the
+                # group assigns it to this worker again.
+                log.warning("partition_fenced", partition=partition)
+                await self.owned.pop(partition).producer.stop()
+            elif isinstance(result, BaseException):
                 log.warning("batch_failed", partition=partition, error=repr(result))
                 await self._reset(partition)
 
@@ -207,10 +215,12 @@ class Processor:
         consumed: Counter[tuple[str, str]] = Counter()
         for tp, records in sorted(parts, key=lambda part: ORDER[self.topic_of[part[0].topic]]):
             name = self.topic_of[tp.topic]
-            for record in records:
+            for n, record in enumerate(records, 1):
+                if n % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let the heartbeat and other partitions run
                 try:
                     if name == EVALUATIONS:
-                        statuses.extend(self._evaluate(state, record.value))
+                        statuses.extend(await self._evaluate(state, record.value))
                         continue
                     event = decode(name, record.value)
                     consumed[(name, event.event_type)] += 1
@@ -244,13 +254,20 @@ class Processor:
         for s in statuses:
             metrics.STATUSES.labels(s.access, s.reason).inc()
 
-    def _evaluate(self, state: PartitionState, raw: bytes | None) -> list[SellerStatusChanged]:
+    async def _evaluate(
+        self, state: PartitionState, raw: bytes | None
+    ) -> list[SellerStatusChanged]:
         try:
             command = EvaluatePartition.model_validate_json(raw or b"")
         except ValidationError as exc:
             raise Rejected(f"not an EvaluatePartition: {exc.errors()[0]['msg']}") from exc
         started = time.perf_counter()
-        statuses = state.evaluate(command.market, command.effective_month)
+        sellers = state.sellers_of(command.market)
+        statuses = []
+        for start in range(0, len(sellers), YIELD_EVERY):
+            part = sellers[start : start + YIELD_EVERY]
+            statuses.extend(state.evaluate(command.market, command.effective_month, part))
+            await asyncio.sleep(0)
         metrics.EVALUATION_SECONDS.observe(time.perf_counter() - started)
         log.info(
             "partition_evaluated",

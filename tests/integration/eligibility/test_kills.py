@@ -6,7 +6,10 @@ tally exact (no under-count, no double count) and every status published once.""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import random
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,9 +17,10 @@ from typing import Any
 
 from schemas.seller import SellerStatusChanged
 from services.eligibility.app import TOPICS
+from services.eligibility.policy import DEFAULT_POLICY
 from services.shared.lag import consumer_lag
 from services.shared.settings import Settings
-from services.shared.worker_process import WorkerProcess
+from services.shared.worker_process import CRM, WorkerProcess
 from tests.integration.eligibility import oracle
 from tests.integration.eligibility.marketplace import MONTHS, Seller, marketplace, tick
 from tests.integration.eligibility.test_worker import _caught_up, _check, _publish, _statuses
@@ -127,6 +131,54 @@ async def test_two_workers_share_the_partitions_and_survive_losing_one(
         first.start()  # and come back: both decide their own partitions' sellers
         await first.wait_ready(timeout=120)
         await _tick_and_check(settings, sellers)
+        _what_if_nobody_passes_ses(settings, sellers, tmp_path)
     finally:
         first.stop()
         second.stop()
+
+
+def _what_if_nobody_passes_ses(settings: Settings, sellers: list[Seller], tmp_path: Path) -> None:
+    """`crm policy simulate` from the committed state: with an SES threshold nobody
+    meets, exactly the sellers active in August would lose access; nothing published."""
+    candidate = tmp_path / "candidate.toml"
+    candidate.write_text(
+        DEFAULT_POLICY.read_text()
+        .replace('version = "2024.1"', 'version = "what-if"')
+        .replace("ses_min = 3.5", "ses_min = 5.0")
+    )
+    result = subprocess.run(
+        [
+            str(CRM),
+            "policy",
+            "simulate",
+            "--policy",
+            str(candidate),
+            "--market",
+            "TH",
+            "--month",
+            "2024-08",
+            "--json",
+            "--sellers",
+        ],
+        env={
+            **os.environ,
+            "CRM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "CRM_TOPIC_PREFIX": settings.topic_prefix,
+        },
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    report = json.loads(result.stdout)
+    thai = [s for s in sellers if s.market == "TH"]
+    active = {
+        s.seller_id
+        for s in thai
+        if oracle.decide_months(s.market, s.metrics, s.engagement, MONTHS)["2024-08"].access
+        == "active"
+    }
+    assert report["sellers"] == len(thai)
+    assert report["candidate"] == "what-if"
+    assert report["access_changes"] == len(active)
+    assert {c["seller_id"] for c in report["changed_sellers"]} == active
+    assert sum(n for row in report["transitions"].values() for n in row.values()) == len(thai)
