@@ -53,6 +53,14 @@ Entry = tuple[str, str]  # (seller_id, window or WAITING)
 Changelog = list[tuple[bytes, bytes | None]]
 
 
+def _row(state: SellerState) -> bytes:
+    # The status in force is most often the decision itself (the same object): written
+    # once, which halves the rows a tick writes; restored as that decision.
+    if state.status is not None and state.status is state.evaluated:
+        return state.model_dump_json(exclude={"status"}).encode()
+    return state.model_dump_json().encode()
+
+
 def _evaluated_month(state: SellerState | None) -> str | None:
     if state is None or state.evaluated is None:
         return None
@@ -222,9 +230,7 @@ class PartitionState:
 
     def changes(self) -> Changelog:
         """The changelog records of the batch under way; the batch is over after this."""
-        records: Changelog = [
-            (f"s:{s}".encode(), self.sellers[s].model_dump_json().encode()) for s in self._dirty
-        ]
+        records: Changelog = [(f"s:{s}".encode(), _row(self.sellers[s])) for s in self._dirty]
         records.extend(self._chunk_records())
         records.extend((f"m:{c}".encode(), None) for c in self._deleted_chunks)
         self._dirty = set()
@@ -276,7 +282,10 @@ class PartitionState:
             if value is None:
                 self.sellers.pop(name, None)
             else:
-                self.sellers[name] = SellerState.model_validate_json(value)
+                state = SellerState.model_validate_json(value)
+                if state.status is None and state.evaluated is not None:
+                    state = state.model_copy(update={"status": state.evaluated})
+                self.sellers[name] = state
         elif kind == b"m:":
             self._next_chunk = max(self._next_chunk, int(name.rsplit(".", 1)[1]) + 1)
             if value is None:

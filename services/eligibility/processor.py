@@ -150,7 +150,7 @@ class Processor:
             transactional_id=f"{self.group}-p{partition}",
             linger_ms=20,
             max_batch_size=1024 * 1024,
-            transaction_timeout_ms=30_000,
+            transaction_timeout_ms=120_000,
         )
         await producer.start()  # fences the previous owner, aborting its open transaction
         state = PartitionState(partition, self.policies, self.clock)
@@ -198,14 +198,21 @@ class Processor:
             return_exceptions=True,
         )
         for partition, result in zip(per_partition, results, strict=True):
-            if isinstance(result, ProducerFenced):
-                # Another worker owns it now: drop it, and take it back only if the
-                # group assigns it to this worker again.
+            if isinstance(result, ProducerFenced) and not self._assigned(partition):
+                # Another worker owns it now: drop it (taken back only if the group
+                # assigns it to this worker again). Still assigned: the broker aborted
+                # a transaction that outlasted its timeout; read the state back.
                 log.warning("partition_fenced", partition=partition)
                 await self.owned.pop(partition).producer.stop()
             elif isinstance(result, BaseException):
                 log.warning("batch_failed", partition=partition, error=repr(result))
                 await self._reset(partition)
+
+    def _assigned(self, partition: int) -> bool:
+        return any(
+            tp.partition == partition and tp != self.ticks_partition
+            for tp in self.consumer.assignment()
+        )
 
     async def _process(self, partition: int, parts: list[tuple[TopicPartition, list[Any]]]) -> None:
         owned = self.owned[partition]

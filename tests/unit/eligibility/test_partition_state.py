@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from schemas.seller import AppealDecided, AppealSubmitted
 from services.eligibility.partition_state import PartitionState
 from services.eligibility.policy import load_policy
 from tests.unit.eligibility.builders import metrics
@@ -89,3 +90,41 @@ def test_evaluation_round_trips_through_the_changelog() -> None:
     restored = _restored(state.changes())
     assert restored.evaluate("TH", "2024-07") == []  # unchanged: nothing to publish
     assert restored.evaluate("US", "2024-07") == []  # another market's tick
+
+
+def test_an_approved_appeal_keeps_its_own_status_through_the_changelog() -> None:
+    state = _state()
+    state.on_metrics(metrics("2024-05-25", market="TH"))
+    state.evaluate("TH", "2024-07")
+    state.on_metrics(metrics("2024-06-25", market="TH", violations=40))
+    [suspended] = state.evaluate("TH", "2024-08")
+    assert suspended.access == "suspended"
+    decided = _restored(state.changes())
+    assert decided.sellers["s1"].status == decided.sellers["s1"].evaluated == suspended
+    at = datetime(2024, 8, 2, tzinfo=UTC)
+    state.on_appeal_submitted(
+        AppealSubmitted(
+            event_id=uuid.uuid4(),
+            occurred_at=at,
+            appeal_id="a1",
+            seller_id="s1",
+            account_id="owner",
+            text="please",
+        )
+    )
+    reinstated = state.on_appeal_decided(
+        AppealDecided(
+            event_id=uuid.uuid4(),
+            occurred_at=at,
+            appeal_id="a1",
+            seller_id="s1",
+            approved=True,
+            decided_by="ops",
+            note=None,
+        )
+    )
+    assert reinstated is not None
+    assert reinstated.access == "active"
+    restored = _restored(state.changes())
+    assert restored.sellers["s1"].status == reinstated
+    assert restored.sellers["s1"].evaluated == suspended
