@@ -89,6 +89,10 @@ class Processor:
             group_id=self.group,
             partition_assignment_strategy=(RangePartitionAssignor,),
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            # A loaded machine can hold the loop for seconds (a tick decides a whole
+            # partition); 20 s before the group gives a worker's partitions away.
+            session_timeout_ms=20_000,
+            heartbeat_interval_ms=2_000,
             fetch_max_bytes=32 * 1024 * 1024,
         )
         self.plain = new_producer(self.settings)
