@@ -30,7 +30,7 @@ async def simulate(
             tally = state.tally(seller_id, month)
             comparison.add(
                 seller_id,
-                decided(seller, month, tally, current, now),
-                decided(seller, month, tally, proposed, now),
+                decided(seller, month, tally, current),
+                decided(seller, month, tally, proposed),
             )
     return comparison

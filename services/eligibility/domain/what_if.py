@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from services.eligibility.domain.decision import evaluate
+from services.eligibility.domain.decision import standing_after
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.state import EngagementTally, SellerState
 
@@ -24,12 +23,9 @@ def decided(
     effective_month: str,
     tally: EngagementTally | None,
     policy: Policy,
-    at: datetime,
 ) -> Standing:
     """Access and level the seller would hold after this month's decision."""
-    outcome = evaluate(state, effective_month, tally, policy, at)
-    status = outcome.status or outcome.state.status
-    return (status.access, status.level) if status is not None else ("not_enrolled", None)
+    return standing_after(state, effective_month, tally, policy)
 
 
 @dataclass

@@ -24,8 +24,8 @@ def test_a_stricter_policy_moves_sellers_and_the_matrix_counts_them() -> None:
     for seller_id, seller in sorted(state.sellers.items()):
         comparison.add(
             seller_id,
-            decided(seller, "2024-07", None, POLICY, NOW),
-            decided(seller, "2024-07", None, strict, NOW),
+            decided(seller, "2024-07", None, POLICY),
+            decided(seller, "2024-07", None, strict),
         )
     assert comparison.sellers == 3
     assert comparison.access_changes == 1
@@ -47,6 +47,6 @@ def test_a_seller_already_decided_is_compared_from_the_same_basis() -> None:
     strict = POLICY.model_copy(
         update={"eligibility": POLICY.eligibility.model_copy(update={"ses_min": 4.0})}
     )
-    assert decided(seller, "2024-07", None, POLICY, NOW) == ("active", 2)
+    assert decided(seller, "2024-07", None, POLICY) == ("active", 2)
     # Revising July starts from July's basis (not enrolled), not from the July decision.
-    assert decided(seller, "2024-07", None, strict, NOW) == ("not_enrolled", None)
+    assert decided(seller, "2024-07", None, strict) == ("not_enrolled", None)
