@@ -118,15 +118,18 @@ async def test_two_workers_share_the_partitions_and_survive_losing_one(
     await topics(*TOPICS)
     sellers = marketplace(400, seed=37)
     events = _shuffled_with_redeliveries(sellers, seed=41)
-    await _publish(settings, events)
     first, second = _worker(settings, tmp_path, "first"), _worker(settings, tmp_path, "second")
     try:
         first.start()
         second.start()
         await asyncio.gather(first.wait_ready(timeout=120), second.wait_ready(timeout=120))
-        await asyncio.sleep(1.5)
-        assert await _lag(settings) != 0, "ingest was over before the kill"
+        # Both own partitions now (ready means assigned and restored): publish, and
+        # kill the first while the events are still arriving.
+        publishing = asyncio.create_task(_publish(settings, events))
+        await asyncio.sleep(1.0)
+        assert not publishing.done(), "ingest was over before the kill"
         first.kill9()  # its partitions go to the second worker
+        await publishing
         await _caught_up(settings, f"{settings.topic_prefix}crm-eligibility", timeout=600)
         first.start()  # and come back: both decide their own partitions' sellers
         await first.wait_ready(timeout=120)
