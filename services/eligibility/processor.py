@@ -46,7 +46,8 @@ from services.eligibility.domain.decision import tick_refusal
 from services.eligibility.domain.policy import PolicyBook
 from services.eligibility.domain.schedule import due_ticks
 from services.eligibility.partition_state import PartitionState
-from services.shared.codec import DecodeError, decode, encode
+from services.shared.admission import Plausibility, admit
+from services.shared.codec import DecodeError, encode
 from services.shared.dead_letters import dead_letter_for
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
@@ -96,6 +97,7 @@ class Processor:
             fetch_max_bytes=32 * 1024 * 1024,
         )
         self.plain = new_producer(self.settings)
+        self.plausibility = Plausibility.of(self.settings)
         self.ticks_partition = TopicPartition(self.settings.topic(TICKS), 0)
 
     # ---- life cycle ----------------------------------------------------------------------
@@ -212,6 +214,17 @@ class Processor:
                 log.warning("batch_failed", partition=partition, error=repr(result))
                 await self._reset(partition)
 
+    def _admit(self, name: str, record: Any) -> Event:
+        """Decoded, with plausible times and the right key (services/shared/admission.py)."""
+        return admit(
+            name,
+            record.value,
+            key=record.key,
+            timestamp_ms=record.timestamp,
+            max_bytes=self.settings.max_event_bytes,
+            rule=self.plausibility,
+        )
+
     def _assigned(self, partition: int) -> bool:
         return any(
             tp.partition == partition and tp != self.ticks_partition
@@ -233,7 +246,7 @@ class Processor:
                     if name == EVALUATIONS:
                         statuses.extend(await self._evaluate(state, record.value))
                         continue
-                    event = decode(name, record.value)
+                    event = self._admit(name, record)
                     consumed[(name, event.event_type)] += 1
                     status = _fold(state, event)
                     if status is not None:
@@ -264,6 +277,8 @@ class Processor:
             EVENTS_CONSUMED.labels(SERVICE, name, event_type).inc(count)
         for s in statuses:
             metrics.STATUSES.labels(s.access, s.reason).inc()
+            level = "none" if s.level is None else str(s.level)
+            metrics.DECISIONS.labels(s.market, s.access, level).inc()
 
     async def _evaluate(
         self, state: PartitionState, raw: bytes | None
@@ -279,6 +294,7 @@ class Processor:
             part = sellers[start : start + YIELD_EVERY]
             statuses.extend(state.evaluate(command.market, command.effective_month, part))
             await asyncio.sleep(0)
+        metrics.TICK_DECISIONS.labels(command.market).inc(len(statuses))
         metrics.EVALUATION_SECONDS.observe(time.perf_counter() - started)
         log.info(
             "partition_evaluated",
@@ -306,7 +322,7 @@ class Processor:
         sends = []
         for record in records:
             try:
-                event = decode(TICKS, record.value)
+                event = self._admit(TICKS, record)
                 assert isinstance(event, EvaluationDue)
             except DecodeError as exc:
                 sends.append(await self.plain.send(*self._letter(record, TICKS, exc.reason)))
