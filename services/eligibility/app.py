@@ -11,8 +11,12 @@ same transaction as its own state. The loop itself is in processor.py.
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 from pydantic import BaseModel, ConfigDict
 
+from schemas.seller import EvaluationDue
 from schemas.topics import topic as registry_topic
 
 SERVICE = "eligibility"
@@ -25,10 +29,11 @@ TOPICS = (
     "crm.evaluation-ticks",
     "crm.seller-status",
     "crm.dead-letters",
+    "crm.eligibility-evaluations",
 )
 PARTITIONS = registry_topic("crm.seller-metrics").partitions
-# The worker's own topics (not in the registry: nobody else reads or writes them).
 EVALUATIONS = "crm.eligibility-evaluations"
+# The worker's changelog (not in the registry: nobody else reads or writes it).
 STATE = "crm.eligibility-state"
 
 
@@ -40,3 +45,12 @@ class EvaluatePartition(BaseModel):
     market: str
     effective_month: str
     tick_id: str
+
+
+def scheduled_tick(market: str, month: str) -> EvaluationDue:
+    return EvaluationDue(
+        event_id=uuid.uuid4(),
+        occurred_at=datetime.now(UTC),
+        market=market,  # type: ignore[arg-type]  # from MARKET_TIME_ZONES
+        effective_month=month,
+    )

@@ -26,9 +26,9 @@ from services.bench.baselines import consume_topics
 from services.bench.harness import BenchContext, Benchmark
 from services.eligibility.app import PARTITIONS, TOPICS
 from services.eligibility.changelog import read_partition
-from services.eligibility.domain.policy import PolicyBook
-from services.eligibility.policy import load_policy
 from services.eligibility.what_if import simulate
+from services.policy import load_policy
+from services.policy.domain import PolicyBook
 from services.shared.kafka import (
     create_topics,
     delete_prefixed_topics,

@@ -9,15 +9,12 @@ from aiokafka import TopicPartition
 from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from services.eligibility.app import EVALUATIONS, PARTITIONS, STATE
+from services.eligibility.app import PARTITIONS, STATE
 from services.shared.kafka import admin_client, new_consumer
 from services.shared.settings import Settings
 
 # The changelog is compacted: the latest row per key, tombstones for deleted chunks.
-_CONFIGS = {
-    STATE: {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
-    EVALUATIONS: {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)},
-}
+_CONFIGS = {STATE: {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}}
 
 
 async def create_own_topics(settings: Settings) -> None:

@@ -62,13 +62,13 @@ def simulate(
     """Decide every seller of MARKET for MONTH from the worker's committed state under a
     candidate policy and under the one in force; publish nothing, print what changes."""
     from services.eligibility.domain.what_if import label
-    from services.eligibility.policy import load_policy
     from services.eligibility.what_if import simulate as run_simulation
+    from services.policy import load_policy, policy_of
 
     if market not in MARKET_TIME_ZONES:
         raise typer.BadParameter(f"unknown market {market!r}", param_hint="--market")
     try:
-        in_force, candidate = load_policy(), load_policy(policy)
+        in_force, candidate = policy_of(get_settings()), load_policy(policy)
     except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         err.print(f"[red]the candidate policy {policy} is refused[/red]: {exc}")
         raise typer.Exit(1) from None
@@ -111,8 +111,9 @@ def simulate(
 
 
 def register(app: typer.Typer) -> None:
-    policy_app = typer.Typer(help="The eligibility policy: what-ifs.")
-    app.add_typer(policy_app, name="policy")
+    from services.policy.cli import policy_app
+
+    # Beside `crm policy show`: the group belongs to the policy book.
     policy_app.command("simulate")(simulate)
 
     @app.command()

@@ -37,13 +37,13 @@ from services.eligibility.domain.marks import (
     WindowOf,
     revisitable,
 )
-from services.eligibility.domain.policy import PolicyBook
 from services.eligibility.domain.state import (
     EngagementKind,
     EngagementTally,
     SellerState,
     record_metrics,
 )
+from services.policy.domain import PolicyBook
 from services.shared.rejection import Rejected
 
 WAITING = "?"  # the entry name of a seller's waiting events

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,12 +39,18 @@ from schemas.seller import (
     SellerStatusChanged,
 )
 from services.eligibility import metrics
-from services.eligibility.app import EVALUATIONS, SERVICE, STATE, EvaluatePartition
+from services.eligibility.app import (
+    EVALUATIONS,
+    SERVICE,
+    STATE,
+    EvaluatePartition,
+    scheduled_tick,
+)
 from services.eligibility.changelog import read_partition
 from services.eligibility.domain.decision import tick_refusal
-from services.eligibility.domain.policy import PolicyBook
 from services.eligibility.domain.schedule import due_ticks
 from services.eligibility.partition_state import PartitionState
+from services.policy.domain import PolicyBook
 from services.shared.admission import Plausibility, admit
 from services.shared.codec import DecodeError, encode
 from services.shared.dead_letters import dead_letter_for
@@ -345,21 +350,18 @@ class Processor:
         await asyncio.gather(*sends)
         await self.consumer.commit({tp: records[-1].offset + 1})
 
-    async def schedule(self, interval: float, stopping: asyncio.Event) -> None:
+    async def schedule(
+        self, interval: float, stopping: asyncio.Event, emitted: set[tuple[str, str]]
+    ) -> None:
         """Emit EvaluationDue at 00:00 market-local on the 1st: the owner of the ticks
-        partition does (one worker of the group), like a leader timer."""
-        emitted: set[tuple[str, str]] = set()
+        partition does (one worker of the group), like a leader timer. `emitted`: the
+        ticks this process sent at start."""
         topic = self.settings.topic(TICKS)
         while not stopping.is_set():
             if self.ticks_partition in self.consumer.assignment():
                 now = datetime.now(UTC)
                 for market, month in due_ticks(now, emitted):
-                    tick = EvaluationDue(
-                        event_id=uuid.uuid4(),
-                        occurred_at=now,
-                        market=market,  # type: ignore[arg-type]  # from MARKET_TIME_ZONES
-                        effective_month=month,
-                    )
+                    tick = scheduled_tick(market, month)
                     await self.plain.send_and_wait(topic, encode(tick), key=market.encode())
                     emitted.add((market, month))
                     metrics.SCHEDULED_TICKS.labels(market).inc()

@@ -8,13 +8,16 @@ from datetime import UTC, datetime
 
 import structlog
 
-from services.eligibility.app import PARTITIONS, SERVICE, TOPICS
+from services.eligibility import metrics
+from services.eligibility.app import PARTITIONS, SERVICE, TOPICS, scheduled_tick
 from services.eligibility.changelog import create_own_topics
 from services.eligibility.config import EligibilitySettings
-from services.eligibility.policy import load_policy
+from services.eligibility.domain.schedule import due_ticks
 from services.eligibility.processor import Processor
+from services.policy import policy_of
 from services.shared.checks import kafka_check
-from services.shared.kafka import create_topics, wait_for_kafka
+from services.shared.codec import encode
+from services.shared.kafka import ensure_topics, new_producer
 from services.shared.ops import Health, start_ops_server
 from services.shared.settings import Settings
 from services.shared.signals import run_until_signalled
@@ -41,21 +44,43 @@ def _health(settings: Settings, processor: Processor) -> Health:
     return health
 
 
+async def _ticks_at_start(settings: Settings) -> set[tuple[str, str]]:
+    """The current month's ticks, sent before the worker consumes (so before it is
+    ready): a tick one interval later landed in the middle of whatever ran once the
+    worker was ready (README, Scheduler). A repeated tick changes nothing."""
+    emitted: set[tuple[str, str]] = set()
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        for market, month in due_ticks(datetime.now(UTC), emitted):
+            tick = scheduled_tick(market, month)
+            topic = settings.topic("crm.evaluation-ticks")
+            await producer.send_and_wait(topic, encode(tick), key=market.encode())
+            emitted.add((market, month))
+            metrics.SCHEDULED_TICKS.labels(market).inc()
+            log.info("tick_scheduled", market=market, month=month, at_start=True)
+    finally:
+        await producer.stop()
+    return emitted
+
+
 async def serve(settings: Settings, stopping: asyncio.Event) -> None:
     options = EligibilitySettings()
-    await wait_for_kafka(settings)
-    await create_topics(settings, TOPICS)
+    await ensure_topics(settings, TOPICS, service=SERVICE)
     await create_own_topics(settings)
-    processor = Processor(settings, load_policy(options.policy), _utc_now, PARTITIONS)
+    emitted = await _ticks_at_start(settings) if options.scheduler else set()
+    processor = Processor(settings, policy_of(settings), _utc_now, PARTITIONS)
     await processor.start()
     runner, port = await start_ops_server(
-        _health(settings, processor), "127.0.0.1", settings.ops_port
+        _health(settings, processor), settings.ops_host, settings.ops_port
     )
     log.info("ops_endpoints", port=port)
     tasks = [asyncio.create_task(processor.run(stopping))]
     if options.scheduler:
         tasks.append(
-            asyncio.create_task(processor.schedule(options.scheduler_interval_seconds, stopping))
+            asyncio.create_task(
+                processor.schedule(options.scheduler_interval_seconds, stopping, emitted)
+            )
         )
     try:
         done, _ = await asyncio.wait(

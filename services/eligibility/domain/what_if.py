@@ -7,8 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from services.eligibility.domain.decision import standing_after
-from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.state import EngagementTally, SellerState
+from services.policy.domain import Policy
 
 Standing = tuple[str, int | None]  # (access, level)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from schemas.seller import AppealDecided, AppealSubmitted
 from services.eligibility.partition_state import PartitionState
-from services.eligibility.policy import load_policy
+from services.policy import load_policy
 from tests.unit.eligibility.builders import metrics
 
 AT = datetime(2024, 6, 22, 5, 0, tzinfo=UTC)  # June 21 in LA: the July window

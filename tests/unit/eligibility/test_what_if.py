@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from services.eligibility.domain.what_if import Comparison, decided, label
 from services.eligibility.partition_state import PartitionState
-from services.eligibility.policy import load_policy
+from services.policy import load_policy
 from tests.unit.eligibility.builders import POLICY, metrics
 
 NOW = datetime(2024, 7, 2, tzinfo=UTC)
