@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import UTC, datetime
 
 import structlog
@@ -67,6 +68,9 @@ async def _ticks_at_start(settings: Settings) -> set[tuple[str, str]]:
 async def serve(settings: Settings, stopping: asyncio.Event) -> None:
     options = EligibilitySettings()
     await ensure_topics(settings, TOPICS, service=SERVICE)
+    # aiokafka's own line when the consumer subscribes: the log shows it came after the
+    # topics were ready (a topic created later is seen only at the next metadata refresh).
+    logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.INFO)
     await create_own_topics(settings)
     emitted = await _ticks_at_start(settings) if options.scheduler else set()
     processor = Processor(settings, policy_of(settings), _utc_now, PARTITIONS)

@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -98,7 +99,7 @@ async def test_kill_9_at_random_moments_during_ingest_loses_and_doubles_nothing(
         worker.start()
         await worker.wait_ready(timeout=120)
         while kills < 4:
-            await asyncio.sleep(rng.uniform(1.0, 6.0))
+            await asyncio.sleep(rng.uniform(0.5, 3.0))
             if await _lag(settings) == 0:
                 break
             worker.kill9()
@@ -145,9 +146,11 @@ def _what_if_nobody_passes_ses(settings: Settings, sellers: list[Seller], tmp_pa
     meets, exactly the sellers active in August would lose access; nothing published."""
     candidate = tmp_path / "candidate.toml"
     candidate.write_text(
-        DEFAULT_POLICY.read_text()
-        .replace('version = "2024.1"', 'version = "what-if"')
-        .replace("ses_min = 3.5", "ses_min = 5.0")
+        re.sub(
+            r"(?m)^version = .*$",
+            'version = "what-if"',
+            DEFAULT_POLICY.read_text().replace("ses_min = 3.5", "ses_min = 5.0"),
+        )
     )
     result = subprocess.run(
         [
