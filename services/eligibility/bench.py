@@ -3,6 +3,9 @@
 eligibility_ingest: events/s through a real worker (rocksdb tables, changelogs),
 beside raw aiokafka consume+decode of the very same records in the same run.
 eligibility_tick: from EvaluationDue to the last of 100,000 statuses readable.
+eligibility_policy_simulate: `crm policy simulate` over the same sellers (state read
+back from the changelog, two decisions per seller).
+eligibility_state: the compacted changelog's size (latest record per key).
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ from typing import Any
 from schemas.topics import topic as registry_topic
 from services.bench.baselines import consume_topics
 from services.bench.harness import BenchContext, Benchmark
-from services.eligibility.app import TOPICS
+from services.eligibility.app import PARTITIONS, TOPICS
+from services.eligibility.changelog import read_partition
+from services.eligibility.what_if import simulate
+from services.policy import load_policy
+from services.policy.domain import PolicyBook
 from services.shared.kafka import (
     create_topics,
     delete_prefixed_topics,
@@ -121,6 +128,54 @@ async def _statuses(settings: Any, count: int, timeout: float) -> float:
     return time.perf_counter()
 
 
+async def _simulate(settings: Any) -> dict[str, Any]:
+    in_force = load_policy()
+    strict = in_force.default.model_copy(
+        update={
+            "version": "bench-candidate",
+            "eligibility": in_force.default.eligibility.model_copy(
+                update={"response_rate_min": 0.95}
+            ),
+        }
+    )
+    started = time.perf_counter()
+    comparison = await simulate(
+        settings, in_force, PolicyBook(default=strict, markets={}), "TH", MONTH
+    )
+    seconds = time.perf_counter() - started
+    return {
+        "count": comparison.sellers,
+        "seconds": round(seconds, 3),
+        "per_second": round(comparison.sellers / seconds, 1),
+        "access_changes": comparison.access_changes,
+        "goal": "<= 30 s for 100,000 sellers",
+    }
+
+
+async def _state_size(settings: Any) -> dict[str, Any]:
+    latest: dict[bytes, bytes | None] = {}
+    for partition in range(PARTITIONS):
+        await read_partition(settings, partition, latest.__setitem__)
+    rows = {k: v for k, v in latest.items() if v is not None}
+    seller_bytes = sum(len(k) + len(v) for k, v in rows.items() if k.startswith(b"s:"))
+    sellers = sum(1 for k in rows if k.startswith(b"s:"))
+    mark_bytes = sum(len(k) + len(v) for k, v in rows.items() if k.startswith(b"m:"))
+    marks = 0
+    for k, v in rows.items():
+        if k.startswith(b"m:"):
+            body = json.loads(v)
+            marks += sum(len(ids) for w in body["m"].values() for a in w.values() for ids in a)
+            marks += sum(len(waiting) for waiting in body["w"].values())
+    return {
+        "sellers": sellers,
+        "marks": marks,
+        "seller_bytes": seller_bytes,
+        "mark_bytes": mark_bytes,
+        "mb_per_100k_sellers": round(seller_bytes / max(sellers, 1) * 100_000 / 1e6, 1),
+        "mb_per_1m_marks": round(mark_bytes / max(marks, 1) * 1_000_000 / 1e6, 1),
+    }
+
+
 async def eligibility(ctx: BenchContext) -> dict[str, Any]:
     sellers = int(os.environ.get("CRM_BENCH_SELLERS", "100000"))
     total = max(ctx.events, sellers)
@@ -139,7 +194,6 @@ async def eligibility(ctx: BenchContext) -> dict[str, Any]:
             "eligibility",
             settings,
             Path(data) / "worker.log",
-            CRM_ELIGIBILITY_DATA_DIR=str(Path(data) / "state"),
             CRM_ELIGIBILITY_SCHEDULER="false",
             CRM_LOG_LEVEL="WARNING",
         )
@@ -176,6 +230,8 @@ async def eligibility(ctx: BenchContext) -> dict[str, Any]:
                 "per_second": round(sellers / (last - sent), 1),
                 "goal": "<= 10 s for 100,000 sellers",
             }
+            ctx.results["eligibility_policy_simulate"] = await _simulate(settings)
+            ctx.results["eligibility_state"] = await _state_size(settings)
         finally:
             worker.stop()
             await delete_prefixed_topics(settings)

@@ -7,6 +7,7 @@ import json
 import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.errors import describe
+from schemas.markets import MARKET_TIME_ZONES
 from schemas.seller import EvaluationDue, SellerStatusChanged
 from services.shared.settings import get_settings
 
@@ -50,7 +52,70 @@ def print_status(console: Console, status: SellerStatusChanged) -> None:
     console.print(status_table(status))
 
 
+def simulate(
+    policy: Annotated[Path, typer.Option(help="the candidate policy book (TOML)")],
+    market: Annotated[str, typer.Option(help="market, e.g. TH")],
+    month: Annotated[str, typer.Option(help="effective month YYYY-MM")],
+    as_json: Annotated[bool, typer.Option("--json", help="the comparison as JSON")] = False,
+    sellers: Annotated[bool, typer.Option("--sellers", help="list the sellers who change")] = False,
+) -> None:
+    """Decide every seller of MARKET for MONTH from the worker's committed state under a
+    candidate policy and under the one in force; publish nothing, print what changes."""
+    from services.eligibility.domain.what_if import label
+    from services.eligibility.what_if import simulate as run_simulation
+    from services.policy import load_policy, policy_of
+
+    if market not in MARKET_TIME_ZONES:
+        raise typer.BadParameter(f"unknown market {market!r}", param_hint="--market")
+    try:
+        in_force, candidate = policy_of(get_settings()), load_policy(policy)
+    except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        err.print(f"[red]the candidate policy {policy} is refused[/red]: {exc}")
+        raise typer.Exit(1) from None
+    result = asyncio.run(run_simulation(get_settings(), in_force, candidate, market, month))
+    document = {
+        "market": market,
+        "effective_month": month,
+        "policy_in_force": in_force.for_market(market).version,
+        "candidate": candidate.for_market(market).version,
+        "sellers": result.sellers,
+        "access_changes": result.access_changes,
+        "level_changes": result.level_changes,
+        "transitions": result.matrix(),
+    }
+    if sellers:
+        document["changed_sellers"] = [
+            {"seller_id": s, "in_force": label(a), "candidate": label(b)}
+            for s, a, b in sorted(result.changed)
+        ]
+    if as_json:
+        out.print_json(json.dumps(document))
+        return
+    out.print(
+        f"{result.sellers} sellers of {market} for {month}: policy "
+        f"{document['policy_in_force']} → {document['candidate']}: "
+        f"[bold]{result.access_changes}[/bold] would change access, "
+        f"[bold]{result.level_changes}[/bold] level"
+    )
+    matrix = result.matrix()
+    columns = sorted({b for row in matrix.values() for b in row})
+    table = Table("in force \\ candidate", *columns, title="sellers per transition")
+    for row_label, row in matrix.items():
+        table.add_row(row_label, *(str(row.get(c, "")) for c in columns))
+    out.print(table)
+    if sellers:
+        listing = Table("seller", "in force", "candidate", title="sellers who change")
+        for s, a, b in sorted(result.changed):
+            listing.add_row(s, label(a), label(b))
+        out.print(listing)
+
+
 def register(app: typer.Typer) -> None:
+    from services.policy.cli import policy_app
+
+    # Beside `crm policy show`: the group belongs to the policy book.
+    policy_app.command("simulate")(simulate)
+
     @app.command()
     def evaluate(
         market: Annotated[str, typer.Option(help="market, e.g. TH")],

@@ -1,59 +1,55 @@
-"""`crm worker eligibility`: the faust worker, with /healthz, /readyz and /metrics."""
+"""`crm worker eligibility`: the batch processor, with /healthz, /readyz and /metrics."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from datetime import UTC, datetime
-from typing import Any
 
-import faust
 import structlog
 
 from services.eligibility import metrics
-from services.eligibility.app import SERVICE, TOPICS, EligibilityApp, build_app, scheduled_tick
+from services.eligibility.app import PARTITIONS, SERVICE, TOPICS, scheduled_tick
+from services.eligibility.changelog import create_own_topics
 from services.eligibility.config import EligibilitySettings
 from services.eligibility.domain.schedule import due_ticks
+from services.eligibility.processor import Processor
+from services.policy import policy_of
 from services.shared.checks import kafka_check
 from services.shared.codec import encode
 from services.shared.kafka import ensure_topics, new_producer
-from services.shared.logs import configure_logging
 from services.shared.ops import Health, start_ops_server
 from services.shared.settings import Settings
-
-
-def _health(settings: Settings, eligibility: EligibilityApp) -> Health:
-    app = eligibility.app
-    health = Health(SERVICE)
-    health.add_check("kafka", kafka_check(settings))
-
-    async def assigned() -> bool:
-        return bool(app.consumer.assignment()) and not app.rebalancing
-
-    async def recovered() -> bool:
-        return bool(app.tables.recovery.completed.is_set())  # type: ignore[attr-defined]
-
-    health.add_check("partitions_assigned", assigned)
-    health.add_check("tables_recovered", recovered)
-    return health
-
+from services.shared.signals import run_until_signalled
 
 log = structlog.get_logger(__name__)
 
 
-async def _prepare(settings: Settings, options: EligibilitySettings) -> set[tuple[str, str]]:
-    """Before faust starts: every topic it reads, then the ticks due now.
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    Topics first: faust's consumer would not see a topic created after it subscribed
-    until its next metadata refresh, 5 minutes later. Then the current month's ticks
-    (a restart catches up a tick missed while down; a repeated one changes nothing):
-    sent here, before the worker is ready, and not a timer interval after it, so they
-    cannot land in the middle of whatever is sent once the worker is ready (a demo's
-    sellers decided for this month before their tick for the month before, which a
-    decided later month then leaves undecided)."""
-    await ensure_topics(settings, TOPICS, service=SERVICE)
+
+def _health(settings: Settings, processor: Processor) -> Health:
+    health = Health(SERVICE)
+    health.add_check("kafka", kafka_check(settings))
+
+    async def assigned() -> bool:
+        return bool(processor.consumer.assignment())
+
+    async def restored() -> bool:
+        return not processor.restoring
+
+    health.add_check("partitions_assigned", assigned)
+    health.add_check("state_restored", restored)
+    return health
+
+
+async def _ticks_at_start(settings: Settings) -> set[tuple[str, str]]:
+    """The current month's ticks, sent before the worker consumes (so before it is
+    ready): a tick one interval later landed in the middle of whatever ran once the
+    worker was ready (README, Scheduler). A repeated tick changes nothing."""
     emitted: set[tuple[str, str]] = set()
-    if not options.scheduler:
-        return emitted
     producer = new_producer(settings)
     await producer.start()
     try:
@@ -69,19 +65,43 @@ async def _prepare(settings: Settings, options: EligibilitySettings) -> set[tupl
     return emitted
 
 
-def main(settings: Settings) -> None:
-    configure_logging(SERVICE, settings.log_level, settings.log_format)
+async def serve(settings: Settings, stopping: asyncio.Event) -> None:
     options = EligibilitySettings()
-    emitted = asyncio.run(_prepare(settings, options))
-    eligibility = build_app(settings, options, emitted=emitted)
-    health = _health(settings, eligibility)
-    runner: list[Any] = []
+    await ensure_topics(settings, TOPICS, service=SERVICE)
+    # aiokafka's own line when the consumer subscribes: the log shows it came after the
+    # topics were ready (a topic created later is seen only at the next metadata refresh).
+    logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.INFO)
+    await create_own_topics(settings)
+    emitted = await _ticks_at_start(settings) if options.scheduler else set()
+    processor = Processor(settings, policy_of(settings), _utc_now, PARTITIONS)
+    await processor.start()
+    runner, port = await start_ops_server(
+        _health(settings, processor), settings.ops_host, settings.ops_port
+    )
+    log.info("ops_endpoints", port=port)
+    tasks = [asyncio.create_task(processor.run(stopping))]
+    if options.scheduler:
+        tasks.append(
+            asyncio.create_task(
+                processor.schedule(options.scheduler_interval_seconds, stopping, emitted)
+            )
+        )
+    try:
+        done, _ = await asyncio.wait(
+            [*tasks, asyncio.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        stopping.set()
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await processor.stop()
+        await runner.cleanup()
 
-    @eligibility.app.task  # type: ignore[untyped-decorator]
-    async def serve_ops() -> None:
-        server, port = await start_ops_server(health, settings.ops_host, settings.ops_port)
-        runner.append(server)
-        eligibility.app.log.info(f"ops endpoints on {settings.ops_host}:{port}")
 
-    worker = faust.Worker(eligibility.app, loglevel=settings.log_level, quiet=True)
-    worker.execute_from_commandline()
+def main(settings: Settings) -> None:
+    run_until_signalled(SERVICE, settings, serve)

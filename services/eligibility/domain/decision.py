@@ -71,6 +71,48 @@ def _same_decision(a: SellerStatusChanged, b: SellerStatusChanged) -> bool:
     return a.model_dump(exclude=ignored) == b.model_dump(exclude=ignored)
 
 
+_Judged = tuple[bool, Standing, list[Criterion], bool, Performance | None, tuple[str, int | None]]
+
+
+def _judge(
+    state: SellerState, effective_month: str, tally: EngagementTally | None, policy: Policy
+) -> _Judged | None:
+    """(revising, basis, criteria, eligible, performance, (access, level)), or None when
+    no decision is made (market unknown, or a month before the latest decision)."""
+    if state.market is None:
+        return None
+    latest = state.evaluated.effective_month if state.evaluated is not None else None
+    if latest is not None and effective_month < latest:
+        return None  # decisions only move forward
+    revising = latest == effective_month
+    basis = state.basis if revising else state.standing
+    start, end = window(effective_month)
+    criteria: list[Criterion] = evaluate_criteria(policy.eligibility, reports_in(state, start, end))
+    eligible = all(c.passed for c in criteria)
+    counts = tally.windows.get(effective_month) if tally is not None else None
+    perf = performance(counts.delivered, counts.read, counts.blocked) if counts else None
+    return revising, basis, criteria, eligible, perf, _transition(basis, eligible, perf, policy)
+
+
+def standing_after(
+    state: SellerState, effective_month: str, tally: EngagementTally | None, policy: Policy
+) -> tuple[str, int | None]:
+    """Access and level the seller would hold after this month's evaluation, without
+    building the status (a what-if decides every seller twice). A re-decision that
+    keeps the decision's access and level publishes nothing, so the status in force
+    (an approved appeal's, say) stays."""
+    judged = _judge(state, effective_month, tally, policy)
+    current = state.status
+    held = (current.access, current.level) if current is not None else ("not_enrolled", None)
+    if judged is None:
+        return held
+    revising, *_, decided = judged
+    previous = state.evaluated
+    if revising and previous is not None and decided == (previous.access, previous.level):
+        return held
+    return decided
+
+
 def evaluate(
     state: SellerState,
     effective_month: str,
@@ -79,19 +121,11 @@ def evaluate(
     decided_at: datetime,
 ) -> Outcome:
     """Decide one seller for a month. Callers pass only sellers of the tick's market."""
-    if state.market is None:
+    judged = _judge(state, effective_month, tally, policy)
+    if judged is None:
         return Outcome(state, None)
-    latest = state.evaluated.effective_month if state.evaluated is not None else None
-    if latest is not None and effective_month < latest:
-        return Outcome(state, None)  # decisions only move forward
-    revising = latest == effective_month
-    basis = state.basis if revising else state.standing
+    revising, basis, criteria, eligible, perf, (access, level) = judged
     start, end = window(effective_month)
-    criteria: list[Criterion] = evaluate_criteria(policy.eligibility, reports_in(state, start, end))
-    eligible = all(c.passed for c in criteria)
-    counts = tally.windows.get(effective_month) if tally is not None else None
-    perf = performance(counts.delivered, counts.read, counts.blocked) if counts else None
-    access, level = _transition(basis, eligible, perf, policy)
     revision = state.revision + 1
     decision = SellerStatusChanged(
         event_id=_status_id(state.seller_id, revision),

@@ -18,8 +18,6 @@ from services.shared.rejection import Rejected
 
 # Reports older than this (before the newest one) can no longer feed a decision.
 REPORT_RETENTION = timedelta(days=400)
-# Engagement for a seller whose market is still unknown waits, up to this many events.
-PENDING_LIMIT = 10_000
 # Closed appeal ids remembered to recognise a redelivered decision.
 CLOSED_APPEALS_KEPT = 20
 
@@ -37,12 +35,6 @@ class Standing(_Frozen):
     last_active_level: int | None = None
 
 
-class PendingEngagement(_Frozen):
-    kind: EngagementKind
-    message_id: str
-    at: datetime
-
-
 class SellerState(_Frozen):
     seller_id: str
     market: str | None = None
@@ -58,7 +50,6 @@ class SellerState(_Frozen):
     revision: int = 0
     open_appeal: str | None = None
     closed_appeals: tuple[str, ...] = ()
-    pending: tuple[PendingEngagement, ...] = ()
 
     @property
     def standing(self) -> Standing:
@@ -88,15 +79,6 @@ def record_metrics(state: SellerState, event: SellerMetricsReported) -> SellerSt
     oldest = max(reports) - REPORT_RETENTION
     reports = {d: r for d, r in reports.items() if d >= oldest}
     return state.model_copy(update={"market": event.market, "reports": reports})
-
-
-def park_engagement(state: SellerState, pending: PendingEngagement) -> SellerState:
-    if len(state.pending) >= PENDING_LIMIT:
-        raise Rejected(
-            f"seller {state.seller_id} has no market yet (no metrics report) and "
-            f"{PENDING_LIMIT} engagement events are already waiting"
-        )
-    return state.model_copy(update={"pending": (*state.pending, pending)})
 
 
 def reports_in(state: SellerState, start: date, end: date) -> list[DailyMetrics]:

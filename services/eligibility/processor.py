@@ -1,0 +1,403 @@
+"""The eligibility worker's consume-fold-commit loop: batches, one Kafka transaction per
+partition per batch, partitions shared by every worker of the group.
+
+    seller-metrics, chat-engagement, shop-blocks, appeals, eligibility-evaluations
+        (partition p) ──► fold the poll's records into p's state ──► one transaction:
+        changelog records + statuses + dead letters + consumed offsets of p
+    evaluation-ticks (one partition, its owner) ──► one EvaluatePartition per partition
+
+Each partition has its own transactional producer, `<group>-p<N>`: the worker that is
+handed partition N starts it, which fences the previous owner (a killed worker's open
+transaction is aborted at once, a slow one's next commit fails), and only then reads
+p's state back from the changelog. So state, statuses and offsets move together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaError, ProducerFenced
+from pydantic import ValidationError
+
+from schemas.engagement import MessageDelivered, MessageRead, ShopBlocked
+from schemas.envelope import Event
+from schemas.seller import (
+    AppealDecided,
+    AppealSubmitted,
+    EvaluationDue,
+    SellerMetricsReported,
+    SellerStatusChanged,
+)
+from services.eligibility import metrics
+from services.eligibility.app import (
+    EVALUATIONS,
+    SERVICE,
+    STATE,
+    EvaluatePartition,
+    scheduled_tick,
+)
+from services.eligibility.changelog import read_partition
+from services.eligibility.domain.decision import tick_refusal
+from services.eligibility.domain.schedule import due_ticks
+from services.eligibility.partition_state import PartitionState
+from services.policy.domain import PolicyBook
+from services.shared.admission import Plausibility, admit
+from services.shared.codec import DecodeError, encode
+from services.shared.dead_letters import dead_letter_for
+from services.shared.kafka import new_consumer, new_producer
+from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from services.shared.rejection import Rejected
+from services.shared.settings import Settings
+
+INPUTS = ("crm.seller-metrics", "crm.chat-engagement", "crm.shop-blocks", "crm.appeals")
+TICKS = "crm.evaluation-ticks"
+# Within a partition's batch: what the state learns first, then what decides on it.
+ORDER = {name: n for n, name in enumerate((*INPUTS, EVALUATIONS))}
+MAX_RECORDS = 20_000
+# The loop yields this often within a batch, so that a long fold or a whole tick does
+# not starve the group heartbeat (a missed session would hand the partitions away).
+YIELD_EVERY = 1_000
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Owned:
+    state: PartitionState
+    producer: AIOKafkaProducer
+
+
+@dataclass
+class Processor:
+    settings: Settings
+    policies: PolicyBook
+    clock: Callable[[], datetime]
+    partitions: int
+    group: str = ""
+    owned: dict[int, Owned] = field(default_factory=dict)
+    restoring: bool = True
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.group = self.group or f"{self.settings.topic_prefix}crm-eligibility"
+        self.topic_of = {self.settings.topic(n): n for n in (*INPUTS, EVALUATIONS, TICKS)}
+        self.consumer = new_consumer(
+            self.settings,
+            group_id=self.group,
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            # A loaded machine can hold the loop for seconds (a tick decides a whole
+            # partition); 20 s before the group gives a worker's partitions away.
+            session_timeout_ms=20_000,
+            heartbeat_interval_ms=2_000,
+            fetch_max_bytes=32 * 1024 * 1024,
+        )
+        self.plain = new_producer(self.settings)
+        self.plausibility = Plausibility.of(self.settings)
+        self.ticks_partition = TopicPartition(self.settings.topic(TICKS), 0)
+
+    # ---- life cycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.plain.start()
+        self.consumer.subscribe(list(self.topic_of), listener=_Listener(self))
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        async with self._lock:
+            await self.consumer.stop()
+            for owned in self.owned.values():
+                await owned.producer.stop()
+            self.owned.clear()
+            await self.plain.stop()
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.consumer.assignment()) and not self.restoring
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            batch = await self.consumer.getmany(timeout_ms=200, max_records=MAX_RECORDS)
+            ticks = batch.pop(self.ticks_partition, None)
+            if batch:
+                async with self._lock:
+                    await self._handle(batch)
+            if ticks:
+                # Outside the lock: a commit through the group may wait for a rebalance,
+                # whose revocation waits for the lock.
+                await self._fan_out(self.ticks_partition, ticks)
+
+    # ---- partitions come and go --------------------------------------------------------
+
+    async def on_revoked(self) -> None:
+        # Wait for the batch under way: its transaction commits before anyone else starts.
+        async with self._lock:
+            self.restoring = True
+
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        mine = {tp.partition for tp in assigned if self.topic_of[tp.topic] != TICKS}
+        async with self._lock:
+            for partition in set(self.owned) - mine:
+                await self.owned.pop(partition).producer.stop()
+            new = sorted(mine - set(self.owned))
+            taken = await asyncio.gather(*(self._take(p) for p in new))
+            self.owned.update(zip(new, taken, strict=True))
+            self.restoring = False
+        log.info("partitions_assigned", partitions=sorted(self.owned))
+
+    async def _take(self, partition: int) -> Owned:
+        started = time.perf_counter()
+        producer = new_producer(
+            self.settings,
+            transactional_id=f"{self.group}-p{partition}",
+            linger_ms=20,
+            max_batch_size=1024 * 1024,
+            transaction_timeout_ms=120_000,
+        )
+        await producer.start()  # fences the previous owner, aborting its open transaction
+        state = PartitionState(partition, self.policies, self.clock)
+        records = await read_partition(self.settings, partition, state.restore)
+        state.settle()
+        log.info(
+            "partition_restored",
+            partition=partition,
+            records=records,
+            seconds=round(time.perf_counter() - started, 3),
+            **state.sizes(),
+        )
+        return Owned(state, producer)
+
+    async def _reset(self, partition: int) -> None:
+        """After a failed transaction: state and positions back to the last commit."""
+        owned = self.owned.pop(partition, None)
+        if owned is not None:
+            await owned.producer.stop()
+        tps = [tp for tp in self.consumer.assignment() if tp.partition == partition]
+        tps = [tp for tp in tps if self.topic_of[tp.topic] != TICKS]
+        if not tps:
+            return
+        self.owned[partition] = await self._take(partition)
+        for tp in tps:
+            committed = await self.consumer.committed(tp)
+            if committed is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, committed)
+
+    # ---- one poll ----------------------------------------------------------------------
+
+    async def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        per_partition: dict[int, list[tuple[TopicPartition, list[Any]]]] = defaultdict(list)
+        for tp, records in batch.items():
+            if tp.partition in self.owned:
+                per_partition[tp.partition].append((tp, records))
+            else:
+                # Fetched while the partition's state is still being read back (aiokafka
+                # fetches before the assignment callback ends): read again later.
+                self.consumer.seek(tp, records[0].offset)
+        results = await asyncio.gather(
+            *(self._process(p, parts) for p, parts in per_partition.items()),
+            return_exceptions=True,
+        )
+        for partition, result in zip(per_partition, results, strict=True):
+            if isinstance(result, ProducerFenced) and not self._assigned(partition):
+                # Another worker owns it now: drop it (taken back only if the group
+                # assigns it to this worker again). Still assigned: the broker aborted
+                # a transaction that outlasted its timeout; read the state back.
+                log.warning("partition_fenced", partition=partition)
+                await self.owned.pop(partition).producer.stop()
+            elif isinstance(result, BaseException):
+                log.warning("batch_failed", partition=partition, error=repr(result))
+                await self._reset(partition)
+
+    def _admit(self, name: str, record: Any) -> Event:
+        """Decoded, with plausible times and the right key (services/shared/admission.py)."""
+        return admit(
+            name,
+            record.value,
+            key=record.key,
+            timestamp_ms=record.timestamp,
+            max_bytes=self.settings.max_event_bytes,
+            rule=self.plausibility,
+        )
+
+    def _assigned(self, partition: int) -> bool:
+        return any(
+            tp.partition == partition and tp != self.ticks_partition
+            for tp in self.consumer.assignment()
+        )
+
+    async def _process(self, partition: int, parts: list[tuple[TopicPartition, list[Any]]]) -> None:
+        owned = self.owned[partition]
+        state = owned.state
+        statuses: list[SellerStatusChanged] = []
+        letters: list[tuple[Any, str, str]] = []
+        consumed: Counter[tuple[str, str]] = Counter()
+        for tp, records in sorted(parts, key=lambda part: ORDER[self.topic_of[part[0].topic]]):
+            name = self.topic_of[tp.topic]
+            for n, record in enumerate(records, 1):
+                if n % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let the heartbeat and other partitions run
+                try:
+                    if name == EVALUATIONS:
+                        statuses.extend(await self._evaluate(state, record.value))
+                        continue
+                    event = self._admit(name, record)
+                    consumed[(name, event.event_type)] += 1
+                    status = _fold(state, event)
+                    if status is not None:
+                        statuses.append(status)
+                except (DecodeError, Rejected) as exc:
+                    letters.append((record, name, exc.reason))
+        offsets = {tp: records[-1].offset + 1 for tp, records in parts}
+        changes = state.changes()
+        producer = owned.producer
+        changelog = self.settings.topic(STATE)
+        async with producer.transaction():
+            sends = [
+                await producer.send(changelog, value, key=key, partition=partition)
+                for key, value in changes
+            ]
+            status_topic = self.settings.topic("crm.seller-status")
+            sends.extend(
+                [
+                    await producer.send(status_topic, encode(s), key=s.seller_id.encode())
+                    for s in statuses
+                ]
+            )
+            for record, name, reason in letters:
+                sends.append(await producer.send(*self._letter(record, name, reason)))
+            await producer.send_offsets_to_transaction(offsets, self.group)
+            await asyncio.gather(*sends)
+        for (name, event_type), count in consumed.items():
+            EVENTS_CONSUMED.labels(SERVICE, name, event_type).inc(count)
+        for s in statuses:
+            metrics.STATUSES.labels(s.access, s.reason).inc()
+            level = "none" if s.level is None else str(s.level)
+            metrics.DECISIONS.labels(s.market, s.access, level).inc()
+
+    async def _evaluate(
+        self, state: PartitionState, raw: bytes | None
+    ) -> list[SellerStatusChanged]:
+        try:
+            command = EvaluatePartition.model_validate_json(raw or b"")
+        except ValidationError as exc:
+            raise Rejected(f"not an EvaluatePartition: {exc.errors()[0]['msg']}") from exc
+        started = time.perf_counter()
+        sellers = state.sellers_of(command.market)
+        statuses = []
+        for start in range(0, len(sellers), YIELD_EVERY):
+            part = sellers[start : start + YIELD_EVERY]
+            statuses.extend(state.evaluate(command.market, command.effective_month, part))
+            await asyncio.sleep(0)
+        metrics.TICK_DECISIONS.labels(command.market).inc(len(statuses))
+        metrics.EVALUATION_SECONDS.observe(time.perf_counter() - started)
+        log.info(
+            "partition_evaluated",
+            market=command.market,
+            month=command.effective_month,
+            partition=state.partition,
+            published=len(statuses),
+        )
+        return statuses
+
+    def _letter(self, record: Any, name: str, reason: str) -> tuple[str, bytes]:
+        log.warning("dead_letter", topic=record.topic, offset=record.offset, error=reason)
+        DEAD_LETTERS.labels(SERVICE, name).inc()
+        letter = dead_letter_for(
+            record, error=reason, service=SERVICE, timestamp_ms=record.timestamp
+        )
+        return self.settings.topic("crm.dead-letters"), encode(letter)
+
+    # ---- ticks -------------------------------------------------------------------------
+
+    async def _fan_out(self, tp: TopicPartition, records: list[Any]) -> None:
+        """Each tick becomes one EvaluatePartition per partition, so that every partition's
+        owner decides its own sellers. Sent before the tick's offset is committed: a crash
+        in between sends them again, and a repeated evaluation publishes nothing new."""
+        sends = []
+        for record in records:
+            try:
+                event = self._admit(TICKS, record)
+                assert isinstance(event, EvaluationDue)
+            except DecodeError as exc:
+                sends.append(await self.plain.send(*self._letter(record, TICKS, exc.reason)))
+                continue
+            refusal = tick_refusal(event.market, event.effective_month, event.occurred_at)
+            if refusal is not None:
+                log.warning("tick_refused", market=event.market, reason=refusal)
+                metrics.TICKS.labels(event.market, "refused").inc()
+                continue
+            metrics.TICKS.labels(event.market, "accepted").inc()
+            command = EvaluatePartition(
+                market=event.market,
+                effective_month=event.effective_month,
+                tick_id=str(event.event_id),
+            )
+            value = command.model_dump_json().encode()
+            topic = self.settings.topic(EVALUATIONS)
+            for partition in range(self.partitions):
+                sends.append(await self.plain.send(topic, value, partition=partition))
+        await asyncio.gather(*sends)
+        await self.consumer.commit({tp: records[-1].offset + 1})
+
+    async def schedule(
+        self, interval: float, stopping: asyncio.Event, emitted: set[tuple[str, str]]
+    ) -> None:
+        """Emit EvaluationDue at 00:00 market-local on the 1st: the owner of the ticks
+        partition does (one worker of the group), like a leader timer. `emitted`: the
+        ticks this process sent at start."""
+        topic = self.settings.topic(TICKS)
+        while not stopping.is_set():
+            if self.ticks_partition in self.consumer.assignment():
+                now = datetime.now(UTC)
+                for market, month in due_ticks(now, emitted):
+                    tick = scheduled_tick(market, month)
+                    await self.plain.send_and_wait(topic, encode(tick), key=market.encode())
+                    emitted.add((market, month))
+                    metrics.SCHEDULED_TICKS.labels(market).inc()
+                    log.info("tick_scheduled", market=market, month=month)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval)
+
+
+def _fold(state: PartitionState, event: Event) -> SellerStatusChanged | None:
+    if isinstance(event, MessageDelivered):
+        state.on_engagement(event.seller_id, event.message_id, "delivered", event.delivered_at)
+    elif isinstance(event, MessageRead):
+        state.on_engagement(event.seller_id, event.message_id, "read", event.read_at)
+    elif isinstance(event, ShopBlocked):
+        if event.message_id is not None:
+            state.on_engagement(event.seller_id, event.message_id, "blocked", event.occurred_at)
+    elif isinstance(event, SellerMetricsReported):
+        state.on_metrics(event)
+    elif isinstance(event, AppealSubmitted):
+        state.on_appeal_submitted(event)
+    elif isinstance(event, AppealDecided):
+        return state.on_appeal_decided(event)
+    # Clicks, failures, unblocks and unattributed blocks do not feed eligibility.
+    return None
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, processor: Processor) -> None:
+        self.processor = processor
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.processor.on_revoked()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        try:
+            await self.processor.on_assigned(set(assigned))
+        except KafkaError:
+            log.exception("partition_take_failed")
+            raise
