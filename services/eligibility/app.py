@@ -107,11 +107,11 @@ def build_app(
     policies = policy_of(settings)
     app = faust.App(
         settings.topic(ELIGIBILITY_APP_ID),
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=";".join(f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")),
         store=options.store,
         datadir=str(options.data_dir),
         web_enabled=False,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.kafka_replication_factor,
         topic_partitions=PARTITIONS,
         topic_allow_declare=True,
         producer_acks=-1,
