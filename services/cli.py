@@ -327,6 +327,47 @@ def bench(
 
 
 @app.command()
+def soak(
+    minutes: Annotated[float, typer.Option(help="how long the traffic and faults last")] = 3.0,
+    seed: Annotated[int, typer.Option(help="seeds the traffic and the faults' moments")] = 1,
+    faults: Annotated[
+        str,
+        typer.Option(
+            help="'all' or a comma list of: kill, broker_restart, redis_restart, "
+            "flushall, redis_pause, broker_stop"
+        ),
+    ] = "all",
+    brokers: Annotated[int, typer.Option(help="1, or 3 (deploy/kafka/cluster.sh)")] = 1,
+    output: Annotated[Path | None, typer.Option(help="JSON report")] = None,
+    kafka_port: Annotated[int, typer.Option(help="the soak's own broker (first of three)")] = 39092,
+    redis_port: Annotated[int, typer.Option(help="the soak's own Redis")] = 36379,
+    api_port: Annotated[int, typer.Option(help="the soak's crm api")] = 38080,
+    ops_port_base: Annotated[int, typer.Option(help="workers' ops ports: this + offset")] = 38100,
+) -> None:
+    """Run the marketplace on a fresh stack of its own for a while, throw faults at it,
+    drain, and check every invariant on the committed output (exit 1 on a violation)."""
+    from services.soak.runner import SoakOptions, run_soak
+    from services.soak.stack import Ports
+
+    if brokers not in (1, 3):
+        raise typer.BadParameter("--brokers is 1 or 3")
+    options = SoakOptions(
+        minutes=minutes,
+        seed=seed,
+        faults=faults,
+        brokers=brokers,
+        output=output,
+        ports=Ports(kafka_port, redis_port, api_port, ops_port_base),
+    )
+    try:
+        report = asyncio.run(run_soak(options, out))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if any(report.get("violations", {}).values()) or "violations" not in report:
+        raise typer.Exit(1)
+
+
+@app.command()
 def demo() -> None:
     """A walk through what runs today: the stack, the topics, valid and refused events, lag."""
     from services.demo import run_demo
