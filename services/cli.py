@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -359,6 +360,8 @@ def soak(
         output=output,
         ports=Ports(kafka_port, redis_port, api_port, ops_port_base),
     )
+    # SIGTERM as Ctrl-C: the soak then stops the stack it started.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         report = asyncio.run(run_soak(options, out))
     except ValueError as exc:

@@ -291,8 +291,8 @@ class Market:
             else:
                 body |= {
                     "type": "automated",
-                    "segment_id": "cart_abandoners",
-                    "trigger": {"type": "cart_abandoned", "after_hours": 1},
+                    # New followers keep coming: the welcome fires within the run.
+                    "trigger": {"type": "new_follower"},
                     "starts_at": now.isoformat(),
                     "ends_at": (now + timedelta(days=7)).isoformat(),
                 }

@@ -114,6 +114,14 @@ class Stack:
         for process in self.processes.values():
             process.start()
         await asyncio.gather(*(p.wait_ready(timeout=240) for p in self.processes.values()))
+        # On a fresh broker the eligibility app subscribes to its own topics (evaluations,
+        # changelogs) before its first start has created them, and ignores them for good;
+        # a second start finds them. (Main's CRM_OPS_PORT_BASE work creates them first.)
+        eligibility = self.processes.get("eligibility")
+        if eligibility is not None:
+            eligibility.stop()
+            eligibility.start()
+            await eligibility.wait_ready(timeout=240)
 
     async def restart(self, name: str) -> None:
         """kill -9, then start again and wait until ready (what a supervisor does)."""
