@@ -63,6 +63,9 @@ class ApiCall:
     status: int | None
     """None: no answer (a transport error or a timeout)."""
     retry_after: str | None = None
+    error: str | None = None
+    at: float | None = None
+    """Seconds after the traffic started."""
 
 
 @dataclass(frozen=True)
@@ -262,7 +265,8 @@ def counters_match_ledger(
 def api_answered(calls: Sequence[ApiCall]) -> Finding:
     """Every request answered; no 5xx but the documented 503 with Retry-After."""
     bad = [
-        f"{c.method} {c.path}: {'no answer' if c.status is None else c.status}"
+        f"{c.method} {c.path}: {c.error or 'no answer' if c.status is None else c.status}"
+        + (f" at {c.at:.0f}s" if c.at is not None else "")
         for c in calls
         if c.status is None or (c.status >= 500 and not (c.status == 503 and c.retry_after))
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time as clock
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
@@ -76,6 +77,7 @@ class Market:
         self.automated: set[str] = set()
         self.segments: set[str] = set()
         self.producer = new_producer(settings, request_timeout_ms=20_000)
+        self.started = clock.monotonic()
 
     # -- plumbing -------------------------------------------------------------------
     async def publish(self, events: list[Event]) -> None:
@@ -102,15 +104,23 @@ class Market:
         for _attempt in range(5):
             try:
                 response = await self.http.request(method, path, json=body, headers=headers)
-            except httpx.HTTPError:
-                self.calls.append(ApiCall(method, _shape(path), None))
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__} {exc}"[:200]
+                self.calls.append(ApiCall(method, _shape(path), None, None, error, self._since()))
                 return None
             retry_after = response.headers.get("retry-after")
-            self.calls.append(ApiCall(method, _shape(path), response.status_code, retry_after))
+            self.calls.append(
+                ApiCall(
+                    method, _shape(path), response.status_code, retry_after, None, self._since()
+                )
+            )
             if response.status_code != 429:
                 return response
             await asyncio.sleep(float(retry_after or 1))  # the rate limit: as asked
         return None
+
+    def _since(self) -> float:
+        return round(clock.monotonic() - self.started, 1)
 
     # -- setup ----------------------------------------------------------------------
     async def setup(self) -> list[str]:

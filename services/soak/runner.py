@@ -74,10 +74,15 @@ async def run_soak(options: SoakOptions, out: Console) -> dict[str, Any]:
         ) as http:
             report |= await _drive(stack, http, options, planned, out)
     finally:
-        codes = stack.down(keep=options.keep_state)
-        report["exit_codes"] = codes
+        report["exit_codes"] = stack.down(keep=options.keep_state)
+        # Violations (or a run that broke off) keep the logs and data for a look.
+        keep = (
+            options.keep_state or not report.get("violations") or any(report["violations"].values())
+        )
         with contextlib.suppress(Exception):
-            await stack.stop_infra(options.keep_state)
+            await stack.stop_infra(keep)
+        if keep:
+            out.print(f"soak: logs and data kept in {state_dir}")
     report["seconds"] = round(time.monotonic() - started_at, 1)
     out.print(_table(report))
     if options.output:
@@ -110,7 +115,7 @@ async def _drive(
     simulator = asyncio.create_task(_simulate(settings, stop_sim))
     injected: list[InjectedFault] = []
     seconds = options.minutes * 60
-    started = time.monotonic()
+    started = market.started = time.monotonic()
     faults = asyncio.create_task(run_faults(stack, planned, started, injected))
     ticked_this_month = False
     last_recompute = started

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from services.soak.faults import FAULT_KINDS
 
 CRM = Path(sys.executable).with_name("crm")
@@ -19,6 +21,7 @@ FAULTS = os.environ.get("CRM_SOAK_TEST_FAULTS", "kill,broker_restart,redis_resta
 PORTS = ["--kafka-port", "39192", "--redis-port", "36479", "--api-port", "38180"]
 
 
+@pytest.mark.timeout(1500)
 def test_three_minutes_of_faults_break_no_promise(tmp_path: Path) -> None:
     output = tmp_path / "soak.json"
     command = [str(CRM), "soak", "--minutes", "3", "--seed", "19", "--faults", FAULTS]
@@ -33,19 +36,26 @@ def test_three_minutes_of_faults_break_no_promise(tmp_path: Path) -> None:
     try:
         printed, _ = process.communicate(timeout=1200)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        printed, _ = process.communicate()
+        os.killpg(process.pid, signal.SIGTERM)  # the soak then stops its stack
+        try:
+            printed, _ = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            printed, _ = process.communicate()
     text = printed.decode(errors="replace")
     assert output.exists(), f"no report; crm soak printed:\n{text[-5000:]}"
     report = json.loads(output.read_text())
     kinds = {f["kind"] for f in report["faults"]}
-    assert kinds == set(FAULTS.split(",")) and kinds <= set(FAULT_KINDS), report["faults"]
+    assert kinds == set(FAULTS.split(",")), report["faults"]
+    assert kinds <= set(FAULT_KINDS)
     assert not [f for f in report["faults"] if f["error"]], report["faults"]
     killed = {f["target"] for f in report["faults"] if f["kind"] == "kill"}
     assert killed == {"eligibility", "quota", "outreach", "customers", "delivery"}
     # The traffic really ran: plans of every type, messages, blocks.
     statuses = report["plans_by_type_and_status"]
     assert {key.split("/")[0] for key in statuses} == {"one_time", "campaign", "automated"}
-    assert report["messages"] > 0 and report["block_changes"] > 0
-    assert report["violations"] and not any(report["violations"].values()), text[-5000:]
+    assert report["messages"] > 0
+    assert report["block_changes"] > 0
+    assert len(report["violations"]) == 9
+    assert not any(report["violations"].values()), text[-5000:]
     assert process.returncode == 0, text[-5000:]

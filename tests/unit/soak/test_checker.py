@@ -77,7 +77,8 @@ def test_messages_from_a_seller_never_active_or_suspended_long_ago_are_violation
     messages = [msg(seller="s1"), msg(seller="s2"), msg(seller="s3"), msg(seller="s4")]
     found = no_message_from_inactive(messages, access, BOUND)
     assert found.violations == 2  # s1 never active, s2 suspended 80 s before
-    assert "from s1" in found.examples[0] and "from s2" in found.examples[1]
+    assert "from s1" in found.examples[0]
+    assert "from s2" in found.examples[1]
 
 
 def test_a_third_message_in_seven_days_breaks_the_cap_an_eighth_day_does_not() -> None:
