@@ -172,7 +172,8 @@ def within_cap(
         )
         if busiest > cap:
             bad.append(f"{seller} → {customer}: {busiest} in {window.days} days")
-    return _finding(f"at most {cap} messages per customer and seller in 7 days", bad, len(by_pair))
+    name = f"at most {cap} messages per customer and seller in {window.days} days"
+    return _finding(name, bad, len(by_pair))
 
 
 def one_time_within_quota(plans: Iterable[PlanFinal], ledger: Iterable[LedgerEntry]) -> Finding:
@@ -285,13 +286,15 @@ class Observed:
     api_calls: Sequence[ApiCall]
 
 
-def check_all(observed: Observed, bound: timedelta) -> list[Finding]:
+def check_all(
+    observed: Observed, bound: timedelta, cap: int = 2, window: timedelta = timedelta(days=7)
+) -> list[Finding]:
     return [
         one_message_per_pair(observed.messages),
         no_message_to_blocker(observed.messages, observed.blocks, bound),
         no_message_from_inactive(observed.messages, observed.access, bound),
         one_time_within_quota(observed.plans, observed.ledger),
-        within_cap(observed.messages),
+        within_cap(observed.messages, cap, window),
         plans_settled(observed.plans, observed.messages),
         nothing_dead_lettered(observed.dead_letters),
         counters_match_ledger(observed.ledger, observed.counters),

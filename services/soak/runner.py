@@ -21,11 +21,13 @@ from services import registry
 from services.delivery.chat_simulator import ChatSimulator
 from services.delivery.domain.reactions import ReactionRates
 from services.eligibility.status_reader import latest_status
+from services.policy import policy_of
+from services.quota.domain.frequency_cap import frequency_cap_for
 from services.shared.lag import consumer_lag
 from services.soak.checker import check_all
 from services.soak.collect import observe
 from services.soak.faults import InjectedFault, parse_faults, run_faults, schedule
-from services.soak.market import Market
+from services.soak.market import MARKET, Market
 from services.soak.stack import Ports, Stack
 
 # How stale delivery's view of a block or of a seller's access may be (see README "Soak").
@@ -145,7 +147,9 @@ async def _drive(
     out.print(f"soak: drained in {time.monotonic() - drain_started:.0f} s, lag {lag}; checking")
     sellers = set(market.customers)
     observed, counts = await observe(settings, market.calls, sellers)
-    findings = check_all(observed, FRESHNESS_BOUND)
+    # The cap in force: the policy book's, for the market of the soak's sellers.
+    cap = frequency_cap_for(policy_of(settings), MARKET)
+    findings = check_all(observed, FRESHNESS_BOUND, cap.max_messages, cap.window)
     return {
         "violations": {f.invariant: f.violations for f in findings},
         "findings": [asdict(f) for f in findings],
