@@ -156,6 +156,13 @@ class Market:
         await self.tick(last_month)
         return [last_month, this_month]
 
+    async def report_metrics(self) -> None:
+        """Every seller's daily report again (the marketplace sends one a day): the same
+        figures for a day of this month's window."""
+        day = window(self.months[1])[0] + timedelta(days=self.rng.randint(3, 20))
+        sellers = self.active + self.inactive
+        await self.publish([_metrics(s, day, s in self.active) for s in sellers])
+
     async def tick(self, month: str) -> None:
         await self.publish(
             [

@@ -130,6 +130,7 @@ async def _drive(
             ticked_this_month = True
         if time.monotonic() - last_recompute > 30:
             with contextlib.suppress(Exception):
+                await asyncio.wait_for(market.report_metrics(), 60)
                 await asyncio.wait_for(market.recompute(), 60)
             last_recompute = time.monotonic()
         await asyncio.sleep(0.5)
