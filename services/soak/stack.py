@@ -89,6 +89,7 @@ class Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         await asyncio.gather(self.kafka("start"), self.script("redis/redis.sh", "start"))
         await wait_for_kafka(self.settings)
+        # Every topic, the eligibility app's own too, before any worker subscribes.
         await create_topics(self.settings)
         env = {
             "eligibility": {
@@ -98,7 +99,7 @@ class Stack:
             }
         }
         for name in registry.workers():
-            port = self.ports.ops_base + (registry.OPS_PORTS[name] - 9100)
+            port = registry.ops_port(name, self.ports.ops_base)
             self.processes[name] = WorkerProcess(
                 name,
                 self.settings,
@@ -114,14 +115,6 @@ class Stack:
         for process in self.processes.values():
             process.start()
         await asyncio.gather(*(p.wait_ready(timeout=240) for p in self.processes.values()))
-        # On a fresh broker the eligibility app subscribes to its own topics (evaluations,
-        # changelogs) before its first start has created them, and ignores them for good;
-        # a second start finds them. (Main's CRM_OPS_PORT_BASE work creates them first.)
-        eligibility = self.processes.get("eligibility")
-        if eligibility is not None:
-            eligibility.stop()
-            eligibility.start()
-            await eligibility.wait_ready(timeout=240)
 
     async def restart(self, name: str) -> None:
         """kill -9, then start again and wait until ready (what a supervisor does)."""
