@@ -340,10 +340,10 @@ def soak(
     ] = "all",
     brokers: Annotated[int, typer.Option(help="1, or 3 (deploy/kafka/cluster.sh)")] = 1,
     output: Annotated[Path | None, typer.Option(help="JSON report")] = None,
-    kafka_port: Annotated[int, typer.Option(help="the soak's own broker (first of three)")] = 39092,
-    redis_port: Annotated[int, typer.Option(help="the soak's own Redis")] = 36379,
-    api_port: Annotated[int, typer.Option(help="the soak's crm api")] = 38080,
-    ops_port_base: Annotated[int, typer.Option(help="workers' ops ports: this + offset")] = 38100,
+    kafka_port: Annotated[int, typer.Option(help="the soak's own broker (first of three)")] = 29392,
+    redis_port: Annotated[int, typer.Option(help="the soak's own Redis")] = 26387,
+    api_port: Annotated[int, typer.Option(help="the soak's crm api")] = 28480,
+    ops_port_base: Annotated[int, typer.Option(help="workers' ops ports: this + offset")] = 28500,
 ) -> None:
     """Run the marketplace on a fresh stack of its own for a while, throw faults at it,
     drain, and check every invariant on the committed output (exit 1 on a violation)."""

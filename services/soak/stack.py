@@ -21,10 +21,12 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 @dataclass(frozen=True)
 class Ports:
-    kafka: int = 39092
-    redis: int = 36379
-    api: int = 38080
-    ops_base: int = 38100
+    # Below the ephemeral range (32768-60999): a port there may be taken at any moment
+    # as the local end of some outgoing connection, and a restarted worker fail to bind.
+    kafka: int = 29392
+    redis: int = 26387
+    api: int = 28480
+    ops_base: int = 28500
     """Each worker's ops port: this plus the worker's offset (as CRM_OPS_PORT_BASE)."""
 
 

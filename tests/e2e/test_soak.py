@@ -18,14 +18,14 @@ from services.soak.faults import FAULT_KINDS
 CRM = Path(sys.executable).with_name("crm")
 # FLUSHALL is left out until every projection heals from Redis loss (README "Soak").
 FAULTS = os.environ.get("CRM_SOAK_TEST_FAULTS", "kill,broker_restart,redis_restart,redis_pause")
-PORTS = ["--kafka-port", "39192", "--redis-port", "36479", "--api-port", "38180"]
+PORTS = ["--kafka-port", "29492", "--redis-port", "26487", "--api-port", "28580"]
 
 
 @pytest.mark.timeout(1500)
 def test_three_minutes_of_faults_break_no_promise(tmp_path: Path) -> None:
     output = tmp_path / "soak.json"
     command = [str(CRM), "soak", "--minutes", "3", "--seed", "19", "--faults", FAULTS]
-    command += [*PORTS, "--ops-port-base", "38200", "--output", str(output)]
+    command += [*PORTS, "--ops-port-base", "28600", "--output", str(output)]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
