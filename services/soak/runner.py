@@ -119,6 +119,9 @@ async def _drive(
     seconds = options.minutes * 60
     started = market.started = time.monotonic()
     faults = asyncio.create_task(run_faults(stack, planned, started, injected))
+    exits: list[dict[str, object]] = []
+    stop_supervisor = asyncio.Event()
+    supervisor = asyncio.create_task(stack.supervise(stop_supervisor, exits))
     ticked_this_month = False
     last_recompute = started
     while (elapsed := time.monotonic() - started) < seconds:
@@ -145,6 +148,8 @@ async def _drive(
         await asyncio.wait_for(simulator, 30)
     lag = await _drain(settings)
     await market.close()
+    stop_supervisor.set()
+    await supervisor
     out.print(f"soak: drained in {time.monotonic() - drain_started:.0f} s, lag {lag}; checking")
     sellers = set(market.customers)
     observed, counts = await observe(settings, market.calls, sellers)
@@ -156,6 +161,8 @@ async def _drive(
         "findings": [asdict(f) for f in findings],
         "faults": [f.as_dict() for f in injected],
         "faults_planned": [asdict(f) for f in planned],
+        # Workers that died on their own (restarted by the soak's supervisor): findings.
+        "unplanned_exits": exits,
         "freshness_bound_seconds": FRESHNESS_BOUND.total_seconds(),
         "events_published": dict(market.published),
         "publish_failures": market.publish_failures,
@@ -230,7 +237,7 @@ def _table(report: dict[str, Any]) -> Table:
     )
     table.caption = (
         f"faults: {faults or 'none'} | messages {report.get('messages')}, "
-        f"plans {report.get('plans')}, "
+        f"plans {report.get('plans')}, unplanned exits {len(report.get('unplanned_exits', []))}, "
         f"API calls {report.get('api_calls')}, lag after drain {report.get('lag_after_drain')}, "
         f"{report.get('seconds')} s"
     )

@@ -6,6 +6,7 @@ so that faults can be thrown at each of them and nothing shared is touched."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ class Stack:
         )
         self.logs = state_dir / "logs"
         self.processes: dict[str, WorkerProcess] = {}
+        self.restarting: set[str] = set()
 
     def _env(self) -> dict[str, str]:
         return {
@@ -121,9 +123,35 @@ class Stack:
     async def restart(self, name: str) -> None:
         """kill -9, then start again and wait until ready (what a supervisor does)."""
         process = self.processes[name]
-        await asyncio.to_thread(process.kill9)
-        process.start()
-        await process.wait_ready(timeout=240)
+        self.restarting.add(name)
+        try:
+            await asyncio.to_thread(process.kill9)
+            process.start()
+            await process.wait_ready(timeout=240)
+        finally:
+            self.restarting.discard(name)
+
+    async def supervise(self, stop: asyncio.Event, exits: list[dict[str, object]]) -> None:
+        """A supervisor: a process that exited on its own (not killed by a fault) is
+        recorded and started again."""
+        started = asyncio.get_running_loop().time()
+        while not stop.is_set():
+            for name, process in self.processes.items():
+                code = None if process.process is None else process.process.poll()
+                if code is None or name in self.restarting:
+                    continue
+                at = round(asyncio.get_running_loop().time() - started, 1)
+                exits.append({"service": name, "at": at, "code": code})
+                self.restarting.add(name)
+                try:
+                    process.start()
+                    await process.wait_ready(timeout=240)
+                except Exception:  # tried again on the next turn
+                    pass
+                finally:
+                    self.restarting.discard(name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 2)
 
     async def redis_cli(self, *args: str) -> None:
         process = await asyncio.create_subprocess_exec(
