@@ -17,6 +17,11 @@ KAFKA_PORT="${CRM_KAFKA_BOOTSTRAP%%,*}"; KAFKA_PORT="${KAFKA_PORT##*:}"
 KAFKA_CONTROLLER_PORT="${CRM_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_HEAP_OPTS="${CRM_KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 KAFKA_DIR="$CRM_STATE_DIR/kafka-$KAFKA_PORT"
+# One node by default; deploy/kafka/cluster.sh sets these for each of its three.
+KAFKA_NODE_ID="${CRM_KAFKA_NODE_ID:-1}"
+KAFKA_VOTERS="${CRM_KAFKA_VOTERS:-1@127.0.0.1:$KAFKA_CONTROLLER_PORT}"
+KAFKA_REPLICATION="${CRM_KAFKA_REPLICATION:-1}"
+KAFKA_MIN_ISR="${CRM_KAFKA_MIN_ISR:-1}"
 
 _redis_hostport="${CRM_REDIS_URL#*://}"; _redis_hostport="${_redis_hostport##*@}"; _redis_hostport="${_redis_hostport%%/*}"
 REDIS_HOST="${_redis_hostport%:*}"

@@ -28,8 +28,8 @@ write_config() {
   mkdir -p "$KAFKA_DIR/data" "$LOG_DIR"
   cat > "$CONF" <<PROPS
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+node.id=$KAFKA_NODE_ID
+controller.quorum.voters=$KAFKA_VOTERS
 listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -39,14 +39,17 @@ log.dirs=$KAFKA_DIR/data
 auto.create.topics.enable=false
 num.partitions=1
 # One broker: every internal topic must live with replication factor 1,
-# or transactions and consumer groups never become available.
-offsets.topic.replication.factor=1
+# or transactions and consumer groups never become available. A cluster
+# (deploy/kafka/cluster.sh) sets 3 and min ISR 2.
+offsets.topic.replication.factor=$KAFKA_REPLICATION
 offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$KAFKA_REPLICATION
+transaction.state.log.min.isr=$KAFKA_MIN_ISR
 transaction.state.log.num.partitions=10
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$KAFKA_REPLICATION
+share.coordinator.state.topic.min.isr=$KAFKA_MIN_ISR
+default.replication.factor=$KAFKA_REPLICATION
+min.insync.replicas=$KAFKA_MIN_ISR
 # Tests create many short-lived groups; waiting for more members only slows them.
 group.initial.rebalance.delay.ms=0
 # A crashed test consumer should not hold its partitions for the default 45 s.
@@ -57,7 +60,7 @@ PROPS
 }
 
 start() {
-  with_lock kafka
+  with_lock "kafka-$KAFKA_PORT"
   if pid_alive "$PID_FILE" kafka.Kafka; then
     log "already running (pid $(cat "$PID_FILE")) on $KAFKA_HOST:$KAFKA_PORT"
     return
@@ -69,8 +72,8 @@ start() {
   write_config
   local cp="$KAFKA_LIBS/*"
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
-    local cluster_id
-    cluster_id="$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)"
+    local cluster_id="${CRM_KAFKA_CLUSTER_ID:-}"
+    [ -n "$cluster_id" ] || cluster_id="$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)"
     log "formatting KRaft storage (cluster $cluster_id)"
     java -cp "$cp" -Dlog4j2.configurationFile="$DEPLOY_DIR/kafka/log4j2.properties" \
       -Dkafka.logs.dir="$LOG_DIR" \
@@ -100,7 +103,7 @@ start() {
 }
 
 stop() {
-  with_lock kafka
+  with_lock "kafka-$KAFKA_PORT"
   if ! pid_alive "$PID_FILE" kafka.Kafka; then
     log "not running"; rm -f "$PID_FILE"; return
   fi

@@ -70,10 +70,15 @@ class PlanGateway:
         answer: asyncio.Future[PlanCommandAnswered] = asyncio.get_running_loop().create_future()
         self._waiting[command.correlation_id] = answer
         try:
-            await self.producer.send_and_wait(
-                self.settings.topic("crm.plan-commands"),
-                encode(command),
-                key=command.seller_id.encode(),
+            # Bounded too: with the broker away aiokafka would retry for 40 s and more;
+            # the command may still go out later, as with a late answer (503, read first).
+            await asyncio.wait_for(
+                self.producer.send_and_wait(
+                    self.settings.topic("crm.plan-commands"),
+                    encode(command),
+                    key=command.seller_id.encode(),
+                ),
+                self.timeout,
             )
             return await asyncio.wait_for(answer, self.timeout)
         except TimeoutError:

@@ -81,7 +81,7 @@ async def create_topics(
             new = NewTopic(
                 settings.topic(spec.name),
                 partitions or spec.partitions,
-                1,
+                settings.kafka_replication_factor,
                 topic_configs=topic_configs(spec),
             )
             try:

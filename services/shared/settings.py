@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     # Prepended to every topic name: tests and parallel demos share one broker.
     topic_prefix: str = ""
+    # Replicas of each topic `crm topics create` makes: 3 on deploy/kafka/cluster.sh.
+    kafka_replication_factor: int = 1
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
     # Upper bound for one event on the wire; larger records are dead-lettered.

@@ -8,6 +8,7 @@ Redis prefix and inject a fixed clock.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 from aiokafka.structs import RecordMetadata
 from fastapi import Request
 
@@ -50,6 +52,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# How long a publish waits for the broker before the request is answered 503.
+PUBLISH_TIMEOUT_SECONDS = 10.0
+
+
 @dataclass(kw_only=True)
 class Runtime:
     settings: Settings
@@ -73,9 +79,16 @@ class Runtime:
 
     async def publish(self, topic: str, event: Event, key: str) -> RecordMetadata:
         """Send one event to a registry topic and wait until Kafka acknowledged it."""
-        metadata: RecordMetadata = await self.producer.send_and_wait(
-            self.settings.topic(topic), encode(event), key=key.encode()
-        )
+        try:
+            metadata: RecordMetadata = await asyncio.wait_for(
+                self.producer.send_and_wait(
+                    self.settings.topic(topic), encode(event), key=key.encode()
+                ),
+                PUBLISH_TIMEOUT_SECONDS,
+            )
+        except TimeoutError:
+            # The broker away: a 503 with Retry-After now, not a request hanging 40 s.
+            raise KafkaTimeoutError(f"{topic}: not acknowledged in time") from None
         return metadata
 
 
