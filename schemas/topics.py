@@ -297,43 +297,22 @@ EVENT_TOPICS: tuple[TopicSpec, ...] = (
     ),
 )
 
-# Not events: the eligibility faust app's own topics. faust names its changelogs and its
-# leader topic after the app id; the worker reads every one of them. They are in the
-# registry so that `crm dev up` and the worker create them before faust starts: a
-# consumer subscribed to a topic that does not exist yet finds it only at its next
-# metadata refresh (metadata.max.age.ms, 5 minutes), and until then reads nothing.
-ELIGIBILITY_APP_ID = "crm-eligibility"
-ELIGIBILITY_TABLES = ("sellers", "tallies", "messages")
-# The broker's default retention, which faust would have given the topics it declares.
+# Not events: the eligibility worker's own topics. They are in the registry so that
+# `crm dev up` and the worker create them before it consumes: a consumer subscribed to a
+# topic that does not exist yet finds it only at its next metadata refresh
+# (metadata.max.age.ms, 5 minutes), and until then reads nothing.
+# The broker's default retention.
 _WEEK_MS = 7 * _DAY_MS
 
-
-def eligibility_changelog(table: str) -> str:
-    return f"{ELIGIBILITY_APP_ID}-{table}-changelog"
-
-
-ELIGIBILITY_LEADER_TOPIC = f"{ELIGIBILITY_APP_ID}-__assignor-__leader"
-
-FAUST_TOPICS: tuple[TopicSpec, ...] = (
+INTERNAL_TOPICS: tuple[TopicSpec, ...] = (
     # One EvaluatePartition command per partition for each accepted tick; read at once.
     _spec("crm.eligibility-evaluations", "internal", key_field=None, retention_ms=_WEEK_MS),
-    # The tables keyed by seller_id (messages by "seller_id/message_id"), compacted as
-    # faust declares them; co-partitioned with the inputs that fill them.
-    *(
-        _spec(eligibility_changelog(table), "internal", key_field=None, cleanup_policy="compact")
-        for table in ELIGIBILITY_TABLES
-    ),
-    # faust's leader election, for the tick scheduler (on_leader).
-    _spec(
-        ELIGIBILITY_LEADER_TOPIC,
-        "internal",
-        key_field=None,
-        partitions=TICK_PARTITIONS,
-        retention_ms=_WEEK_MS,
-    ),
+    # The worker's state changelog, written in the same transaction as its statuses and
+    # offsets; compacted (latest row per key), co-partitioned with the inputs it folds.
+    _spec("crm.eligibility-state", "internal", key_field=None, cleanup_policy="compact"),
 )
 # Every topic: what `crm dev up` and `crm topics create` create.
-ALL_TOPICS: tuple[TopicSpec, ...] = EVENT_TOPICS + FAUST_TOPICS
+ALL_TOPICS: tuple[TopicSpec, ...] = EVENT_TOPICS + INTERNAL_TOPICS
 
 _BY_NAME = {spec.name: spec for spec in ALL_TOPICS}
 _BY_EVENT_TYPE = {cls.__name__: spec for spec in ALL_TOPICS for cls in spec.event_types}

@@ -30,10 +30,11 @@ TOPICS = (
     "crm.seller-status",
     "crm.dead-letters",
     "crm.eligibility-evaluations",
+    "crm.eligibility-state",
 )
 PARTITIONS = registry_topic("crm.seller-metrics").partitions
 EVALUATIONS = "crm.eligibility-evaluations"
-# The worker's changelog (not in the registry: nobody else reads or writes it).
+# The worker's state changelog (compacted, co-partitioned with the inputs).
 STATE = "crm.eligibility-state"
 
 

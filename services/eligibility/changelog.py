@@ -1,32 +1,15 @@
-"""The worker's own topics, and reading one partition's state back from the changelog."""
+"""Reading one partition's state back from the changelog (crm.eligibility-state, made
+from the registry by ensure_topics like every other topic)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 from aiokafka import TopicPartition
-from aiokafka.admin import NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 
-from services.eligibility.app import PARTITIONS, STATE
-from services.shared.kafka import admin_client, new_consumer
+from services.eligibility.app import STATE
+from services.shared.kafka import new_consumer
 from services.shared.settings import Settings
-
-# The changelog is compacted: the latest row per key, tombstones for deleted chunks.
-_CONFIGS = {STATE: {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}}
-
-
-async def create_own_topics(settings: Settings) -> None:
-    async with admin_client(settings) as client:
-        existing = set(await client.list_topics())
-        for name, configs in _CONFIGS.items():
-            if settings.topic(name) in existing:
-                continue
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await client.create_topics(
-                    [NewTopic(settings.topic(name), PARTITIONS, 1, topic_configs=configs)]
-                )
 
 
 async def read_partition(

@@ -10,6 +10,17 @@ Each partition has its own transactional producer, `<group>-p<N>`: the worker th
 handed partition N starts it, which fences the previous owner (a killed worker's open
 transaction is aborted at once, a slow one's next commit fails), and only then reads
 p's state back from the changelog. So state, statuses and offsets move together.
+
+De-duplication on event_id (SPEC section 6): each owned partition remembers the digests
+of the last RECENT_EVENTS events it folded, in memory (services/shared/seen_events.py,
+RecentEvents): an exact redelivery is skipped, a conflicting duplicate dead-lettered.
+The window is lost when the partition is read back (restart, rebalance, failed batch);
+then the folds' own idempotence (per seller and date, per message) is what holds.
+
+A batch that fails for a reason other than an outage is read again (state back from the
+changelog) with backoff, `handler_attempts` times in all; after that it is run with each
+record's failure caught, so only the culprit is dead-lettered and the partition moves
+on (services/shared/failure_policy.py). Outages are waited out and never counted.
 """
 
 from __future__ import annotations
@@ -53,10 +64,13 @@ from services.eligibility.partition_state import PartitionState
 from services.policy.domain import PolicyBook
 from services.shared.admission import Plausibility, admit
 from services.shared.codec import DecodeError, encode
+from services.shared.crash import failure_hook
 from services.shared.dead_letters import dead_letter_for
+from services.shared.failure_policy import RetryPolicy, failure_reason, is_outage
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from services.shared.rejection import Rejected
+from services.shared.seen_events import RecentEvents, Seen, conflict_reason
 from services.shared.settings import Settings
 
 INPUTS = ("crm.seller-metrics", "crm.chat-engagement", "crm.shop-blocks", "crm.appeals")
@@ -67,6 +81,10 @@ MAX_RECORDS = 20_000
 # The loop yields this often within a batch, so that a long fold or a whole tick does
 # not starve the group heartbeat (a missed session would hand the partitions away).
 YIELD_EVERY = 1_000
+# Event ids remembered per partition for de-duplication (~50 bytes each).
+RECENT_EVENTS = 200_000
+# How long a batch failed by an outage waits before it is read again.
+OUTAGE_WAIT_SECONDS = 1.0
 log = structlog.get_logger(__name__)
 
 
@@ -74,6 +92,7 @@ log = structlog.get_logger(__name__)
 class Owned:
     state: PartitionState
     producer: AIOKafkaProducer
+    recent: RecentEvents = field(default_factory=lambda: RecentEvents(RECENT_EVENTS))
 
 
 @dataclass
@@ -85,6 +104,8 @@ class Processor:
     group: str = ""
     owned: dict[int, Owned] = field(default_factory=dict)
     restoring: bool = True
+    # Consecutive failed attempts of each partition's batch (outages not counted).
+    failures: dict[int, int] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
@@ -104,6 +125,9 @@ class Processor:
         self.plain = new_producer(self.settings)
         self.plausibility = Plausibility.of(self.settings)
         self.ticks_partition = TopicPartition(self.settings.topic(TICKS), 0)
+        self.retry = RetryPolicy.of(self.settings)
+        # Tests only: the event_id whose fold fails every time (a poison pill).
+        self.fail_on = failure_hook("CRM_ELIGIBILITY_FAIL_ON_EVENT")
 
     # ---- life cycle ----------------------------------------------------------------------
 
@@ -130,7 +154,9 @@ class Processor:
             ticks = batch.pop(self.ticks_partition, None)
             if batch:
                 async with self._lock:
-                    await self._handle(batch)
+                    wait = await self._handle(batch)
+                if wait:
+                    await asyncio.sleep(wait)  # outside the lock: a rebalance may go on
             if ticks:
                 # Outside the lock: a commit through the group may wait for a rebalance,
                 # whose revocation waits for the lock.
@@ -195,7 +221,8 @@ class Processor:
 
     # ---- one poll ----------------------------------------------------------------------
 
-    async def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
+    async def _handle(self, batch: dict[TopicPartition, list[Any]]) -> float:
+        """Process the poll; how long to wait before the next one (backoff after failures)."""
         per_partition: dict[int, list[tuple[TopicPartition, list[Any]]]] = defaultdict(list)
         for tp, records in batch.items():
             if tp.partition in self.owned:
@@ -208,16 +235,28 @@ class Processor:
             *(self._process(p, parts) for p, parts in per_partition.items()),
             return_exceptions=True,
         )
+        wait = 0.0
         for partition, result in zip(per_partition, results, strict=True):
-            if isinstance(result, ProducerFenced) and not self._assigned(partition):
+            if not isinstance(result, BaseException):
+                self.failures.pop(partition, None)
+            elif isinstance(result, ProducerFenced) and not self._assigned(partition):
                 # Another worker owns it now: drop it (taken back only if the group
                 # assigns it to this worker again). Still assigned: the broker aborted
                 # a transaction that outlasted its timeout; read the state back.
                 log.warning("partition_fenced", partition=partition)
                 await self.owned.pop(partition).producer.stop()
-            elif isinstance(result, BaseException):
-                log.warning("batch_failed", partition=partition, error=repr(result))
+            else:
+                if is_outage(result):
+                    attempt, delay = self.failures.get(partition, 0), OUTAGE_WAIT_SECONDS
+                else:
+                    attempt = self.failures[partition] = self.failures.get(partition, 0) + 1
+                    delay = self.retry.delay(attempt)
+                log.warning(
+                    "batch_failed", partition=partition, error=repr(result), attempt=attempt
+                )
+                wait = max(wait, delay)
                 await self._reset(partition)
+        return wait
 
     def _admit(self, name: str, record: Any) -> Event:
         """Decoded, with plausible times and the right key (services/shared/admission.py)."""
@@ -242,6 +281,9 @@ class Processor:
         statuses: list[SellerStatusChanged] = []
         letters: list[tuple[Any, str, str]] = []
         consumed: Counter[tuple[str, str]] = Counter()
+        # Tried `attempts` times already: now each record's failure is its own.
+        attempts = self.failures.get(partition, 0)
+        isolating = attempts >= self.retry.attempts
         for tp, records in sorted(parts, key=lambda part: ORDER[self.topic_of[part[0].topic]]):
             name = self.topic_of[tp.topic]
             for n, record in enumerate(records, 1):
@@ -253,11 +295,22 @@ class Processor:
                         continue
                     event = self._admit(name, record)
                     consumed[(name, event.event_type)] += 1
+                    seen = owned.recent.sift(event)
+                    if seen is Seen.REPEAT:
+                        continue  # an exact redelivery: already folded
+                    if seen is Seen.CONFLICT:
+                        raise Rejected(conflict_reason(event))
+                    self.fail_on(str(event.event_id))
                     status = _fold(state, event)
                     if status is not None:
                         statuses.append(status)
                 except (DecodeError, Rejected) as exc:
                     letters.append((record, name, exc.reason))
+                except Exception as exc:
+                    if not isolating or is_outage(exc):
+                        raise
+                    log.exception("handler_failed", partition=partition, attempts=attempts)
+                    letters.append((record, name, failure_reason(exc, attempts)))
         offsets = {tp: records[-1].offset + 1 for tp, records in parts}
         changes = state.changes()
         producer = owned.producer

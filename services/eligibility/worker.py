@@ -11,7 +11,6 @@ import structlog
 
 from services.eligibility import metrics
 from services.eligibility.app import PARTITIONS, SERVICE, TOPICS, scheduled_tick
-from services.eligibility.changelog import create_own_topics
 from services.eligibility.config import EligibilitySettings
 from services.eligibility.domain.schedule import due_ticks
 from services.eligibility.processor import Processor
@@ -71,7 +70,6 @@ async def serve(settings: Settings, stopping: asyncio.Event) -> None:
     # aiokafka's own line when the consumer subscribes: the log shows it came after the
     # topics were ready (a topic created later is seen only at the next metadata refresh).
     logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.INFO)
-    await create_own_topics(settings)
     emitted = await _ticks_at_start(settings) if options.scheduler else set()
     processor = Processor(settings, policy_of(settings), _utc_now, PARTITIONS)
     await processor.start()

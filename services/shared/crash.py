@@ -32,3 +32,23 @@ def crash_checkpoint(env_name: str, point: str | None = None) -> Checkpoint:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return checkpoint
+
+
+class InjectedFailure(RuntimeError):
+    """A handler failing on purpose, for no outage: what a poison pill looks like."""
+
+
+FailureHook = Callable[[str], None]
+
+
+def failure_hook(env_name: str) -> FailureHook:
+    """The hook that raises InjectedFailure each time it is given the value of `env_name`
+    (an event_id): a record the handler can never get past, to show the loop dead-letters
+    it and goes on. Off unless the variable is set."""
+    wanted = os.environ.get(env_name)
+
+    def hook(event_id: str) -> None:
+        if wanted and event_id == wanted:
+            raise InjectedFailure(f"failing on purpose on event {event_id}")
+
+    return hook

@@ -40,7 +40,7 @@ async def test_create_all_topics_is_idempotent(settings: Settings) -> None:
 async def test_ensure_topics_creates_the_missing_ones_and_returns_once_all_are_described(
     settings: Settings,
 ) -> None:
-    names = ["crm.appeals", "crm.eligibility-evaluations", "crm-eligibility-sellers-changelog"]
+    names = ["crm.appeals", "crm.eligibility-evaluations", "crm.eligibility-state"]
     try:
         await create_topics(settings, names[:1])
         await ensure_topics(settings, names, service="test")

@@ -21,7 +21,7 @@ from schemas.markets import MARKET_TIME_ZONES, Market
 from schemas.topics import (
     ALL_TOPICS,
     EVENT_TOPICS,
-    FAUST_TOPICS,
+    INTERNAL_TOPICS,
     KEYED_PARTITIONS,
     AnyEvent,
     adapter_for,
@@ -69,14 +69,8 @@ EXTRA_TOPICS = {
     "crm.delivery-progress": ("internal", "plan_id"),
     "crm.dead-letter-redrives": ("internal", "dead_letter_id"),
 }
-# The eligibility faust app's own topics, named by faust after its app id.
-FAUST_TOPIC_NAMES = {
-    "crm.eligibility-evaluations",
-    "crm-eligibility-sellers-changelog",
-    "crm-eligibility-tallies-changelog",
-    "crm-eligibility-messages-changelog",
-    "crm-eligibility-__assignor-__leader",
-}
+# The eligibility worker's own topics: its per-partition commands and its state changelog.
+INTERNAL_TOPIC_NAMES = {"crm.eligibility-evaluations", "crm.eligibility-state"}
 
 
 def _defined_event_classes() -> set[type[Event]]:
@@ -99,10 +93,11 @@ def test_topics_are_those_of_the_spec() -> None:
     assert len(EVENT_TOPICS) == len(expected)
 
 
-def test_every_topic_is_registered_once_faust_internal_topics_included() -> None:
-    assert {spec.name for spec in FAUST_TOPICS} == FAUST_TOPIC_NAMES
-    assert {spec.direction for spec in FAUST_TOPICS} == {"internal"}
-    assert ALL_TOPICS == EVENT_TOPICS + FAUST_TOPICS
+def test_every_topic_is_registered_once_internal_topics_included() -> None:
+    assert {spec.name for spec in INTERNAL_TOPICS} == INTERNAL_TOPIC_NAMES
+    assert {spec.direction for spec in INTERNAL_TOPICS} == {"internal"}
+    assert topic("crm.eligibility-state").cleanup_policy == "compact"
+    assert ALL_TOPICS == EVENT_TOPICS + INTERNAL_TOPICS
     assert len({spec.name for spec in ALL_TOPICS}) == len(ALL_TOPICS)
 
 
@@ -116,7 +111,7 @@ def test_every_event_class_is_on_exactly_one_topic() -> None:
 def test_every_event_topic_has_events_and_faust_topics_none() -> None:
     empty = {spec.name for spec in ALL_TOPICS if not spec.event_types}
 
-    assert empty == FAUST_TOPIC_NAMES
+    assert empty == INTERNAL_TOPIC_NAMES
 
 
 def test_event_type_literals_are_unique_and_name_their_class() -> None:
@@ -147,7 +142,7 @@ def test_layout_and_retention() -> None:
     compacted = {spec.name for spec in ALL_TOPICS if spec.cleanup_policy == "compact"}
     kept_forever = {spec.name for spec in ALL_TOPICS if spec.retention_ms == -1}
 
-    changelogs = {name for name in FAUST_TOPIC_NAMES if name.endswith("-changelog")}
+    changelogs = {"crm.eligibility-state"}
     assert (
         compacted
         == {
@@ -166,9 +161,9 @@ def test_layout_and_retention() -> None:
 
 
 def test_topics_keyed_by_seller_are_co_partitioned() -> None:
-    # faust tables keyed by seller_id are fed from several of these topics.
+    # The eligibility state of a partition is fed from several of these topics.
     counts = {spec.partitions for spec in ALL_TOPICS if spec.key_field == "seller_id"}
-    changelogs = {spec.partitions for spec in FAUST_TOPICS if spec.name.endswith("-changelog")}
+    changelogs = {spec.partitions for spec in INTERNAL_TOPICS}
 
     assert counts == changelogs == {KEYED_PARTITIONS}
 
