@@ -3,8 +3,8 @@
 
 - blocks: crm.shop-blocks up to the blocks group's committed offsets;
 - shop-names: crm.seller-accounts' ShopProfileUpdated, likewise;
-- frequency-cap: the cap's sent history, from crm.outbound-messages (quota's keys,
-  services/quota/cap_history.py);
+- frequency-cap: the cap's sent history, from crm.outbound-messages (quota's keys and
+  quota's guard, asked of quota's port: services/quota/cap_history.py);
 - already-messaged: each automated plan's (plan, customer) marks, from the automated
   messages of crm.outbound-messages;
 - performance: its four topics up to the performance group's committed offsets (exact
@@ -28,22 +28,15 @@ from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
 from schemas.seller import ShopProfileUpdated
 from services.customers.healing import customers_guard
-from services.customers.store import customer_store, customers_redis
 from services.delivery.blocks import TOPICS as BLOCK_TOPICS
 from services.delivery.blocks import BlockList
-from services.delivery.keys import DeliveryKeys, delivery_prefix
+from services.delivery.keys import DeliveryKeys
 from services.delivery.performance.projection import TOPICS as PERFORMANCE_TOPICS
 from services.delivery.performance.projection import PerformanceFold, performance_group
-from services.delivery.performance.store import PerformanceStore, performance_prefix
+from services.delivery.performance.store import PerformanceStore
 from services.delivery.shops import TOPICS as SHOP_TOPICS
 from services.delivery.shops import ShopNames
-from services.policy import policy_of
-from services.quota.cap_history import CapHistory
-from services.quota.domain.frequency_cap import frequency_cap_for
-from services.quota.keys import quota_keys
-from services.quota.redis_store import RedisQuotaStore, quota_redis
 from services.shared.projection_guard import ProjectionGate, ProjectionGuard
-from services.shared.replay import Progress
 from services.shared.settings import Settings
 
 Clock = Callable[[], datetime]
@@ -96,25 +89,6 @@ def shop_names_group(settings: Settings) -> str:
     return f"{settings.topic_prefix}crm-delivery-shop-names"
 
 
-def cap_guard(settings: Settings, store: RedisQuotaStore, clock: Clock) -> ProjectionGuard:
-    book = policy_of(settings)
-    history = CapHistory(store, book)
-    # The cap keeps two windows; the widest market's bounds what is read back.
-    widest = max(frequency_cap_for(book, m).window for m in [None, *book.markets])
-
-    async def fold(chunk: list[tuple[int, Event]]) -> None:
-        await history.fold(chunk, clock())
-
-    return ProjectionGuard(
-        settings,
-        store.redis,
-        "frequency-cap",
-        topics=SENT,
-        fold=fold,
-        since=lambda: clock() - 2 * widest,
-    )
-
-
 def messaged_guard(
     settings: Settings, redis: aioredis.Redis, keys: DeliveryKeys
 ) -> ProjectionGuard:
@@ -156,41 +130,18 @@ def delivery_gate(
     redis: aioredis.Redis,
     blocks: ProjectionGuard,
     shop_names: ProjectionGuard,
-    quota_store: RedisQuotaStore,
+    cap_history: ProjectionGuard,
     keys: DeliveryKeys,
     clock: Clock,
 ) -> ProjectionGate:
-    """What the fan-out needs whole before it judges a recipient."""
+    """What the fan-out needs whole before it judges a recipient. `cap_history`: the
+    frequency cap's sent history, quota's projection behind quota's port."""
     return ProjectionGate(
         owned=[
             blocks,
             shop_names,
-            cap_guard(settings, quota_store, clock),
+            cap_history,
             messaged_guard(settings, redis, keys),
         ],
         awaited=[customers_guard(settings, redis, clock)],
     )
-
-
-async def rebuild_delivery(
-    settings: Settings, clock: Clock, progress: Progress | None = None
-) -> dict[str, int]:
-    """`crm replay`, delivery part: refold every delivery projection on demand (beside
-    live workers: they wait for the new markers). Events folded, per projection."""
-    redis = customers_redis(settings)
-    quota = quota_redis(settings)
-    try:
-        keys = DeliveryKeys(delivery_prefix(settings))
-        markets_key = customer_store(settings, redis).markets_key
-        performance = PerformanceStore(redis, performance_prefix(settings), markets_key)
-        guards = [
-            blocks_guard(settings, BlockList(redis, keys)),
-            shop_names_guard(settings, ShopNames(redis, keys)),
-            cap_guard(settings, RedisQuotaStore(quota, quota_keys(settings)), clock),
-            messaged_guard(settings, redis, keys),
-            performance_guard(settings, performance, customers_guard(settings, redis, clock)),
-        ]
-        return {guard.name: await guard.rebuild(progress) for guard in guards}
-    finally:
-        await redis.aclose()
-        await quota.aclose()

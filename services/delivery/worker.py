@@ -28,7 +28,7 @@ from services.delivery.healing import (
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.performance.projection import PerformanceProjection
 from services.delivery.shops import ShopNames, shop_name_consumer
-from services.quota.adapter import open_quota
+from services.quota.port import cap_history_guard, open_quota
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.crash import Checkpoint, crash_checkpoint
 from services.shared.kafka import ensure_topics
@@ -109,7 +109,7 @@ async def delivery_parts(
                     redis=redis,
                     blocks=guard,
                     shop_names=names_guard,
-                    quota_store=quota.store,
+                    cap_history=cap_history_guard(settings, quota, clock),
                     keys=keys,
                     clock=clock,
                 )

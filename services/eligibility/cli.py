@@ -161,7 +161,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="the status event as JSON")] = False,
     ) -> None:
         """A seller's latest status with every criterion explained."""
-        from services.eligibility.status_reader import latest_status
+        from services.eligibility.reader import latest_status
 
         found = asyncio.run(latest_status(get_settings(), seller_id))
         if found is None:

@@ -23,7 +23,7 @@ from schemas.topics import topic as registry_topic
 from services import registry
 from services.eligibility.cli import print_status
 from services.eligibility.domain.calendar import add_months, month_at, window
-from services.eligibility.status_reader import latest_status
+from services.eligibility.reader import latest_status
 from services.policy import policy_of
 from services.policy.cli import policy_view
 from services.shared.kafka import admin_client, new_consumer, new_producer, retrying

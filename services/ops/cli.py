@@ -14,6 +14,7 @@ from rich.table import Table
 
 from schemas.dead_letter import DeadLetter
 from services.ops import dead_letters as dl
+from services.ops import replay
 from services.shared.dead_letter_reasons import letter_reason
 from services.shared.settings import get_settings
 
@@ -34,6 +35,7 @@ ReasonOption = Annotated[
 
 def register(app: typer.Typer) -> None:
     app.add_typer(dead_letters_app, name="dead-letters")
+    replay.register(app)
 
 
 def _selected(topic: str | None, since: str | None, reason: str | None) -> list[DeadLetter]:

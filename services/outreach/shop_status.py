@@ -8,7 +8,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from schemas.seller import Access, Criterion, Performance, SellerStatusChanged
-from services.eligibility.domain.calendar import next_evaluation
+from services.eligibility.reader import next_evaluation
 from services.quota.port import WeekCount
 
 

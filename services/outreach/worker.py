@@ -22,7 +22,7 @@ from services.outreach.permissions import permissions_consumer
 from services.outreach.processor import PlanProcessor, utc_now
 from services.outreach.read_model import plan_read_model
 from services.outreach.segment_ids import live_segment_ids
-from services.quota.adapter import open_quota
+from services.quota.port import open_quota
 from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings

@@ -20,16 +20,16 @@ import structlog
 from schemas.outbound import PlanType
 from schemas.seller import SellerStatusChanged
 from services.policy import PolicyBook, load_policy, policy_of
+from services.quota.batched_calls import PerTurn
 from services.quota.confirmations import Clock, Confirmations
 from services.quota.domain.counters import CampaignLimit, counted_campaign
 from services.quota.domain.frequency_cap import CapDecision, frequency_cap_for
 from services.quota.domain.limits import counts_against_quota
 from services.quota.domain.week import week_of
 from services.quota.keys import quota_keys
-from services.quota.ledger import LedgerWriter
+from services.quota.ledger_topic import LedgerWriter
 from services.quota.metrics import CAP_DECISIONS, REFUSALS, RELEASES, RESERVATIONS
-from services.quota.per_turn import PerTurn
-from services.quota.port import (
+from services.quota.protocol import (
     Dispatch,
     OutcomeT,
     QuotaAnswer,
@@ -132,6 +132,11 @@ class RedisQuota:
             "count", seller_id, "", at, campaign, no_status=""
         )
         return WeekCount(week=answer.week, limit=answer.limit, used=answer.used)
+
+    async def counter_used(self, seller_id: str, label: str) -> int:
+        """Units used in the counter labelled `label` (an ISO week or `campaign:<id>`), as
+        Redis holds it now: for a checker that knows the label rather than an instant."""
+        return await self.store.counter_used(seller_id, label)
 
     async def seller_status(self, seller_id: str) -> SellerStatusChanged | None:
         await self._market(seller_id)  # restores the projection first if Redis lost it

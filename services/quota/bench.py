@@ -19,7 +19,7 @@ from services.bench.baselines import _percentile, _rate
 from services.bench.harness import BenchContext, Benchmark
 from services.quota.adapter import RedisQuota, open_quota
 from services.quota.domain.frequency_cap import frequency_cap_for
-from services.quota.ledger import LEDGER_TOPIC
+from services.quota.ledger_topic import LEDGER_TOPIC
 from services.quota.redis_store import quota_redis
 from services.quota.sample_status import sample_status
 from services.shared.kafka import create_topics, delete_topics

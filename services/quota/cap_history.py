@@ -3,18 +3,29 @@ crm.outbound-messages after Redis lost it: every message that went out is a mess
 the cap allowed, at the moment it was rendered. Refusals are not in the topic and need
 not be: a refused message was refused because the window was full, which the refolded
 history shows again.
+
+Delivery's fan-out owns this projection's guard (it rebuilds it before it judges anyone,
+services/delivery/healing.py) but never sees its keys: it asks the port for
+`cap_history_guard`; `crm replay` refolds it through `rebuild_cap_history`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
-from services.policy import PolicyBook
+from services.policy import PolicyBook, policy_of
 from services.quota.domain.frequency_cap import frequency_cap_for
-from services.quota.redis_store import RedisQuotaStore
+from services.quota.keys import quota_keys
+from services.quota.redis_store import RedisQuotaStore, quota_redis
+from services.shared.projection_guard import ProjectionGuard
+from services.shared.replay import Progress
+from services.shared.settings import Settings
+
+Clock = Callable[[], datetime]
+SENT = ("crm.outbound-messages",)
 
 # KEYS[1] the customer's sent set. ARGV: ms sent, message_id, keep until (ms).
 _REMEMBER = """
@@ -49,6 +60,40 @@ class CapHistory:
             args: list[int | str] = [_ms(event.occurred_at), event.message_id, _ms(keep_until)]
             await self._remember(keys=[key], args=args, client=pipe)
         await pipe.execute()
+
+
+def cap_history_guard(settings: Settings, store: RedisQuotaStore, clock: Clock) -> ProjectionGuard:
+    """The guard of the sent history (projection "frequency-cap"): it refolds what Redis
+    lost from crm.outbound-messages, as far back as the cap still looks."""
+    book = policy_of(settings)
+    history = CapHistory(store, book)
+    # The cap keeps two windows; the widest market's bounds what is read back.
+    widest = max(frequency_cap_for(book, m).window for m in [None, *book.markets])
+
+    async def fold(chunk: list[tuple[int, Event]]) -> None:
+        await history.fold(chunk, clock())
+
+    return ProjectionGuard(
+        settings,
+        store.redis,
+        "frequency-cap",
+        topics=SENT,
+        fold=fold,
+        since=lambda: clock() - 2 * widest,
+    )
+
+
+async def rebuild_cap_history(
+    settings: Settings, clock: Clock, progress: Progress | None = None
+) -> int:
+    """`crm replay`: refold the sent history on demand, beside live workers (they wait for
+    the new marker). Events folded."""
+    redis = quota_redis(settings)
+    try:
+        store = RedisQuotaStore(redis, quota_keys(settings))
+        return await cap_history_guard(settings, store, clock).rebuild(progress)
+    finally:
+        await redis.aclose()
 
 
 def _ms(instant: datetime) -> int:

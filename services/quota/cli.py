@@ -1,21 +1,18 @@
-"""`crm replay` and `crm quota SELLER_ID`: parse, hand over to the quota service, print."""
+"""`crm quota SELLER_ID`: parse, hand over to the quota service, print. (`crm replay`, which
+rebuilds quota's projections among others, is services/ops/replay.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from services.customers.replay import rebuild_customers
 from services.quota.adapter import open_quota
-from services.quota.rebuild import RebuildReport
 from services.shared.logs import configure_logging
 from services.shared.settings import Settings, get_settings
 
@@ -29,56 +26,7 @@ def _settings() -> Settings:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("replay")(replay)
     app.command("quota")(quota)
-
-
-def replay() -> None:
-    """Rebuild the Redis projections from the topics: quota counters from
-    crm.quota-ledger and seller statuses from crm.seller-status (reservations wait
-    meanwhile), then the customers projection from the customer topics and its
-    memberships, then delivery's block lists, frequency-cap history, already-messaged
-    marks and performance figures. Live workers may run: they wait for each rebuild.
-    Not needed after Redis lost data: every projection rebuilds itself (README)."""
-    settings = _settings()
-    report = asyncio.run(_replay(settings))
-    table = Table("rebuild", "value")
-    for name, value in vars(report).items():
-        table.add_row(name, str(value))
-    folded = asyncio.run(_replay_customers(settings))
-    table.add_row("customer events folded", str(folded))
-    for projection, events in asyncio.run(_replay_delivery(settings)).items():
-        table.add_row(f"{projection} events folded", str(events))
-    out.print(table)
-
-
-async def _replay_delivery(settings: Settings) -> dict[str, int]:
-    from services.delivery.healing import rebuild_delivery
-
-    with Progress(console=out, transient=False) as progress:
-        return await rebuild_delivery(settings, lambda: datetime.now(UTC), _advancer(progress))
-
-
-async def _replay_customers(settings: Settings) -> int:
-    with Progress(console=out, transient=False) as progress:
-        return await rebuild_customers(settings, _advancer(progress))
-
-
-def _advancer(progress: Progress) -> Callable[[str, int, int], None]:
-    tasks: dict[str, TaskID] = {}
-
-    def advance(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = progress.add_task(stage, total=total)
-        progress.update(tasks[stage], completed=done, total=total)
-
-    return advance
-
-
-async def _replay(settings: Settings) -> RebuildReport:
-    with Progress(console=out, transient=False) as progress:
-        async with open_quota(settings) as port:
-            return await port.rebuilder.rebuild(_advancer(progress))
 
 
 def quota(

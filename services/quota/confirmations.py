@@ -10,7 +10,7 @@ from uuid import UUID
 import structlog
 from redis.exceptions import RedisError
 
-from services.quota.domain.ledger import LedgerEvent
+from services.quota.domain.ledger_facts import LedgerEvent
 from services.quota.redis_store import RedisQuotaStore
 
 log = structlog.get_logger(__name__)

@@ -16,13 +16,13 @@ from rich.table import Table
 from schemas.quota import QuotaReleased, QuotaReserved
 from schemas.seller import SellerStatusChanged
 from services.quota.adapter import RedisQuota, open_quota
-from services.quota.ledger import LEDGER_TOPIC
-from services.quota.port import QuotaAnswer
-from services.quota.replay import replay
+from services.quota.ledger_topic import LEDGER_TOPIC
+from services.quota.protocol import QuotaAnswer
 from services.quota.sample_status import sample_status
 from services.quota.status_projection import STATUS_TOPIC, status_consumer
 from services.shared.codec import encode
 from services.shared.kafka import create_topics, new_producer
+from services.shared.replay import replay
 from services.shared.settings import Settings
 
 

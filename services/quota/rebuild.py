@@ -20,14 +20,14 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
 from services.quota.domain.counters import campaign_keys_expire_at
-from services.quota.domain.ledger import LedgeredWeek
+from services.quota.domain.ledger_facts import LedgeredWeek
 from services.quota.domain.week import keys_expire_at, week_named
-from services.quota.ledger import LedgerWriter, read_ledger
+from services.quota.ledger_topic import LedgerWriter, read_ledger
 from services.quota.metrics import REBUILDS
 from services.quota.reconciler import republish_pending
 from services.quota.redis_store import RedisQuotaStore
-from services.quota.replay import Progress
 from services.quota.status_projection import read_statuses
+from services.shared.replay import Progress
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)

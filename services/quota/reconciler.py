@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from services.quota.ledger import LedgerWriter
+from services.quota.ledger_topic import LedgerWriter
 from services.quota.metrics import REPUBLISHED
 from services.quota.redis_store import RedisQuotaStore
 

@@ -24,7 +24,7 @@ from redis.commands.core import AsyncScript
 from schemas.seller import SellerStatusChanged
 from services.quota.domain.counters import CampaignLimit, campaign_keys_expire_at
 from services.quota.domain.frequency_cap import CapDecision, FrequencyCapPolicy
-from services.quota.domain.ledger import (
+from services.quota.domain.ledger_facts import (
     LedgerEvent,
     LedgerFact,
     campaign_of,
@@ -152,6 +152,9 @@ class RedisQuotaStore:
     async def seller_market(self, seller_id: str) -> str | None:
         """The market of the seller's status; None before its first status."""
         return cast(str | None, await self.redis.hget(self.keys.seller(seller_id), "market"))
+
+    async def counter_used(self, seller_id: str, label: str) -> int:
+        return int(await self.redis.hget(self.keys.counter(seller_id, label), "used") or 0)
 
     async def is_restored(self, seller_id: str) -> bool:
         """False when the seller's slot lost its data and no rebuild has restored it."""

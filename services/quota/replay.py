@@ -1,6 +1,19 @@
-"""The topic reader moved to services/shared/replay.py (outreach's campaign calendar
-rebuilds with it too); kept here so existing imports keep working."""
+"""`crm replay`, quota part: rebuild the counters from crm.quota-ledger and the statuses
+from crm.seller-status (reservations wait meanwhile), then refold the frequency cap's
+sent history from crm.outbound-messages (services/quota/cap_history.py)."""
 
-from services.shared.replay import Progress, replay
+from __future__ import annotations
 
-__all__ = ["Progress", "replay"]
+from services.quota.adapter import open_quota, utc_now
+from services.quota.cap_history import rebuild_cap_history
+from services.shared.replay import Progress
+from services.shared.settings import Settings
+
+
+async def rebuild_quota(settings: Settings, progress: Progress | None = None) -> dict[str, object]:
+    """The rebuild's report, then the events folded into the sent history."""
+    async with open_quota(settings) as port:
+        report = await port.rebuilder.rebuild(progress)
+    rows: dict[str, object] = dict(vars(report))
+    rows["frequency-cap events folded"] = await rebuild_cap_history(settings, utc_now, progress)
+    return rows

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from services.quota.per_turn import PerTurn
+from services.quota.batched_calls import PerTurn
 
 ScriptCall = tuple[AsyncScript, Sequence[Any], Sequence[Any]]
 """A script with its keys and arguments."""

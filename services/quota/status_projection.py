@@ -6,8 +6,8 @@ from __future__ import annotations
 from schemas.envelope import Event
 from schemas.seller import SellerStatusChanged
 from services.quota.redis_store import RedisQuotaStore
-from services.quota.replay import Progress, replay
 from services.shared.consumer import DeadLetteringConsumer, Handler, Record
+from services.shared.replay import Progress, replay
 from services.shared.settings import Settings
 
 STATUS_TOPIC = "crm.seller-status"

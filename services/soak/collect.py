@@ -8,7 +8,6 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-import redis.asyncio as aioredis
 from aiokafka import TopicPartition
 
 from schemas.dead_letter import DeadLetter
@@ -17,8 +16,7 @@ from schemas.outbound import OutboundMessage
 from schemas.plans import _PlanEvent
 from schemas.quota import CampaignQuotaReleased, CampaignQuotaReserved, QuotaReleased, QuotaReserved
 from schemas.seller import SellerStatusChanged
-from services.quota.adapter import open_quota
-from services.quota.keys import quota_keys
+from services.quota.port import open_quota
 from services.shared.codec import decode
 from services.shared.kafka import new_consumer
 from services.shared.settings import Settings
@@ -148,18 +146,12 @@ async def observe(
 
 
 async def _counters(settings: Settings, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    keys = quota_keys(settings)
     # Read through the quota port first, as any caller would: a slot that lost its data
     # is rebuilt from the ledger on that read; then the counters themselves.
     async with open_quota(settings) as port:
         for seller in {seller for seller, _counter in wanted}:
             await port.usage(seller, datetime.now(UTC))
-    redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
-    try:
-        found = {}
-        for seller, counter in sorted(wanted):
-            used = await redis.hget(keys.counter(seller, counter), "used")
-            found[(seller, counter)] = int(used or 0)
-        return found
-    finally:
-        await redis.aclose()
+        return {
+            (seller, counter): await port.counter_used(seller, counter)
+            for seller, counter in sorted(wanted)
+        }

@@ -30,7 +30,7 @@ from schemas.topics import key_of, topic_of
 from services.customers.recompute import recompute_seller
 from services.customers.store import customers_redis
 from services.demo_api import seller_headers
-from services.eligibility.domain.calendar import add_months, month_at, window
+from services.eligibility.reader import add_months, month_at, window
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings

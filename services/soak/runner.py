@@ -20,9 +20,9 @@ from rich.table import Table
 from services import registry
 from services.delivery.chat_simulator import ChatSimulator
 from services.delivery.domain.reactions import ReactionRates
-from services.eligibility.status_reader import latest_status
+from services.eligibility.reader import latest_status
 from services.policy import policy_of
-from services.quota.domain.frequency_cap import frequency_cap_for
+from services.quota.port import frequency_cap_for
 from services.shared.lag import consumer_lag
 from services.soak.checker import check_all
 from services.soak.collect import observe

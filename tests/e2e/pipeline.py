@@ -18,7 +18,7 @@ from schemas.envelope import Event
 from schemas.seller import SellerStatusChanged
 from schemas.topics import key_of, topic_of
 from services import registry
-from services.eligibility.status_reader import latest_status
+from services.eligibility.reader import latest_status
 from services.outreach.api.auth import mint_token
 from services.shared.codec import encode
 from services.shared.kafka import new_producer

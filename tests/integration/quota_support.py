@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 
 from schemas.seller import SellerStatusChanged
 from services.quota.adapter import RedisQuota, open_quota
-from services.quota.domain.ledger import LEDGER_EVENTS, LedgerEvent
-from services.quota.ledger import LEDGER_TOPIC
+from services.quota.domain.ledger_facts import LEDGER_EVENTS, LedgerEvent
+from services.quota.ledger_topic import LEDGER_TOPIC
 from services.shared.codec import decode
 from services.shared.settings import Settings
 from tests.integration.kafka_io import read_records

@@ -180,7 +180,7 @@ async def test_a_replay_skips_what_the_live_consumers_dead_letter(
 ) -> None:
     """`crm replay` decides like the live loop: an implausible time, a wrong key and a
     conflicting duplicate are skipped, an exact repeat once."""
-    from services.quota.replay import replay
+    from services.shared.replay import replay
 
     await topics("crm.seller-metrics", partitions=1)
     first, fine = metrics(), metrics()

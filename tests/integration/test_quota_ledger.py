@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from schemas.quota import CampaignQuotaReserved, QuotaReleased, QuotaReserved
 from services.quota.adapter import utc_now
 from services.quota.domain.counters import CampaignLimit
-from services.quota.domain.ledger import ledger_event_id
+from services.quota.domain.ledger_facts import ledger_event_id
 from services.quota.domain.week import week_of
 from services.quota.metrics import REBUILDS
 from services.quota.port import Reservation

@@ -39,8 +39,7 @@ from services.outreach.permissions import PermissionStore, permission_store
 from services.outreach.plans_runtime import PlansRuntime
 from services.outreach.read_model import plan_read_model
 from services.outreach.segment_ids import live_segment_ids
-from services.quota.adapter import open_quota
-from services.quota.port import QuotaPort
+from services.quota.port import QuotaPort, open_quota
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings

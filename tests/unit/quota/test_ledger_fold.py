@@ -15,7 +15,7 @@ from schemas.quota import (
     QuotaReserved,
 )
 from services.quota.domain.counters import CampaignLimit
-from services.quota.domain.ledger import (
+from services.quota.domain.ledger_facts import (
     LedgerEvent,
     LedgerFact,
     LedgerFold,

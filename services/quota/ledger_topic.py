@@ -11,10 +11,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from services.quota.domain.ledger import LEDGER_EVENTS, LedgerEvent, LedgerFold
-from services.quota.per_turn import PerTurn
-from services.quota.replay import Progress, replay
+from services.quota.batched_calls import PerTurn
+from services.quota.domain.ledger_facts import LEDGER_EVENTS, LedgerEvent, LedgerFold
 from services.shared.codec import encode
+from services.shared.replay import Progress, replay
 from services.shared.settings import Settings
 
 LEDGER_TOPIC = "crm.quota-ledger"

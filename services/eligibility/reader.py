@@ -1,4 +1,6 @@
-"""A seller's latest status, read straight from the compacted crm.seller-status topic.
+"""Eligibility's one public module: a seller's latest status, read straight from the
+compacted crm.seller-status topic, and the calendar rules other services show or follow
+(the metrics window behind a month's decision, when the next evaluation falls).
 
 Only the seller's own partition is read (the key decides it), so this stays cheap
 without a running worker or a database.
@@ -10,10 +12,13 @@ from aiokafka import TopicPartition
 
 from schemas.seller import SellerStatusChanged
 from schemas.topics import topic as registry_topic
+from services.eligibility.domain.calendar import add_months, month_at, next_evaluation, window
 from services.shared.codec import DecodeError, decode
 from services.shared.kafka import new_consumer
 from services.shared.partitioning import partition_of
 from services.shared.settings import Settings
+
+__all__ = ["add_months", "latest_status", "month_at", "next_evaluation", "window"]
 
 
 async def latest_status(settings: Settings, seller_id: str) -> SellerStatusChanged | None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.quota.per_turn import PerTurn
+from services.quota.batched_calls import PerTurn
 
 pytestmark = pytest.mark.unit
 
