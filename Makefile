@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/crm schemas export --check
 
 # The test command (README, .ci/run). Tests start Kafka and Redis themselves when needed.

@@ -1,0 +1,1 @@
+"""Eligibility's rules: pure functions over frozen models; no Kafka, faust or clock."""
