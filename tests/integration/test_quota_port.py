@@ -83,3 +83,19 @@ async def test_week_keys_expire_four_weeks_after_their_week(
             )
             expected = week.ends_at + KEYS_OUTLIVE_WEEK_BY
             assert abs(expires_ms / 1000 - expected.timestamp()) < 1, week.label
+
+
+async def test_a_counter_read_by_its_label_holds_what_usage_answers(
+    settings: Settings, topics, redis_url: str, test_id: str, redis_client
+) -> None:  # type: ignore[no-untyped-def]
+    # The soak's checker reads counters by label (week or campaign) through the port.
+    await topics(*QUOTA_TOPICS)
+    seller = f"seller-{test_id}"
+    async with redis_quota(settings, redis_url) as quota:
+        await projecting(quota)(sample_status(seller, weekly_quota=5))
+        await quota.reserve(seller, "plan-1", "one_time", MID_WEEK)
+        await quota.reserve(seller, "plan-2", "one_time", MID_WEEK)
+        usage = await quota.usage(seller, MID_WEEK)
+        assert usage.week is not None
+        assert await quota.counter_used(seller, usage.week) == usage.used == 2
+        assert await quota.counter_used(seller, "2000-W01") == 0
