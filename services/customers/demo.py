@@ -23,7 +23,7 @@ from schemas.topics import key_of
 from services.customers.store import customer_store, customers_redis
 from services.customers.synthetic import synthetic_shop
 from services.demo_api import api_answers, create_plan, publish_status, seller_headers
-from services.quota.port import sample_status
+from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.settings import Settings

@@ -38,7 +38,8 @@ from services.customers.store import customer_store, customers_redis
 from services.delivery.bench_heal import projections_heal
 from services.delivery.rendering import PlanRenderer, fast_message_id
 from services.delivery.worker import WORKER_TOPICS
-from services.quota.port import open_quota, sample_status
+from services.quota.adapter import open_quota
+from services.quota.sample_status import sample_status
 from services.shared.codec import encode
 from services.shared.kafka import create_topics, delete_prefixed_topics, new_consumer, new_producer
 from services.shared.settings import Settings

@@ -31,7 +31,7 @@ from services.customers.store import customer_store, customers_redis
 from services.delivery.blocks import BlockList
 from services.delivery.healing import blocks_guard
 from services.delivery.keys import DeliveryKeys, delivery_prefix
-from services.quota.port import sample_status
+from services.quota.sample_status import sample_status
 from services.shared.codec import encode
 from services.shared.kafka import create_topics, delete_prefixed_topics
 from services.shared.settings import Settings

@@ -35,7 +35,7 @@ from services.delivery.chat_simulator import ChatSimulator
 from services.delivery.domain.reactions import ReactionRates
 from services.delivery.healing import blocks_group, shop_names_group
 from services.demo_api import api_answers, publish_status, seller_headers, until
-from services.quota.port import sample_status
+from services.quota.sample_status import sample_status
 from services.shared.codec import decode
 from services.shared.kafka import new_consumer
 from services.shared.lag import consumer_lag

@@ -25,7 +25,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from services.bench.baselines import _percentile
 from services.bench.harness import BenchContext, Benchmark
 from services.outreach.api.auth import mint_token
-from services.quota.port import open_quota, sample_status
+from services.quota.adapter import open_quota
+from services.quota.sample_status import sample_status
 from services.shared.kafka import create_topics, delete_topics
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess, free_port

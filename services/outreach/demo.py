@@ -20,7 +20,7 @@ from services.demo_api import (
     seller_headers,
     until,
 )
-from services.quota.port import sample_status
+from services.quota.sample_status import sample_status
 from services.shared.settings import Settings
 
 

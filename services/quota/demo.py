@@ -17,7 +17,7 @@ from schemas.quota import QuotaReleased, QuotaReserved
 from schemas.seller import SellerStatusChanged
 from services.quota.adapter import RedisQuota, open_quota
 from services.quota.ledger_topic import LEDGER_TOPIC
-from services.quota.protocol import QuotaAnswer
+from services.quota.port import QuotaAnswer
 from services.quota.sample_status import sample_status
 from services.quota.status_projection import STATUS_TOPIC, status_consumer
 from services.shared.codec import encode

@@ -5,8 +5,7 @@ else (import-linter holds them to it, pyproject.toml).
   implementation (adapter.py), `InMemoryQuota` (fake.py) fakes it in unit tests;
 - the frequency cap's numbers for a market (`frequency_cap_for`);
 - the cap's sent history, a projection of quota's that delivery's fan-out rebuilds before
-  it judges anyone: `cap_history_guard`, without knowing quota's keys;
-- `sample_status`: a made-up status, for demos and other services' tests.
+  it judges anyone: `cap_history_guard`, without knowing quota's keys.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from services.quota.protocol import (
     check_ids,
     check_message_ids,
 )
-from services.quota.sample_status import sample_status
 from services.shared.projection_guard import ProjectionGuard
 from services.shared.settings import Settings
 
@@ -50,7 +48,6 @@ __all__ = [
     "check_message_ids",
     "frequency_cap_for",
     "open_quota",
-    "sample_status",
 ]
 
 
