@@ -7,7 +7,7 @@
 -- A fact acknowledged in the ledger is also made true in Redis: when Redis lost
 -- data and a rebuild read the ledger just before this fact landed, the week
 -- would otherwise miss it until the next rebuild. Applying a fact twice changes
--- nothing (the same rule as services/quota/domain/ledger.py `with_fact`).
+-- nothing (the same rule as services/quota/domain/ledger_facts.py `with_fact`).
 local restored = redis.call('EXISTS', KEYS[1]) == 1
 for i = 1, #KEYS - 2 do
   local fact, plan_id, expire_at = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
