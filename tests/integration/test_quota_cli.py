@@ -53,6 +53,9 @@ async def test_crm_quota_shows_the_week_and_crm_replay_rebuilds_it(
     replayed = _crm(settings, redis_url, "replay")
     assert re.search(r"trigger\s*│\s*on_demand", replayed), replayed
     assert re.search(r"ledger_facts\s*│\s*2\b", replayed), replayed
+    # Every service's part ran, each through its own replay.py (services/ops/replay.py).
+    for projection in ("frequency-cap", "customer", "blocks", "already-messaged", "performance"):
+        assert re.search(rf"{projection} events folded\s*│\s*\d+", replayed), replayed
     async with redis_quota(settings, redis_url) as quota:
         usage = await quota.usage(seller, MID_WEEK)
     assert (usage.limit, usage.used) == (5, 2)
