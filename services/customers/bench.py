@@ -32,7 +32,7 @@ from services.customers import bench_data
 from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.conditions import Condition
 from services.customers.domain.cutoff import cutoff
-from services.customers.domain.daily import local_today
+from services.customers.domain.recompute_days import local_today
 from services.customers.recompute import PREVIEW_PAGE, Recompute, count_matching
 from services.customers.store import (
     SCAN_PAGE,

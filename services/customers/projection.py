@@ -29,7 +29,7 @@ from schemas.engagement import MessageDelivered, MessageFailed
 from schemas.envelope import Event
 from schemas.segments import SegmentDefined, SegmentDeleted
 from schemas.seller import SellerMetricsReported, SellerStatusChanged
-from services.customers.applied import Applied, Observer
+from services.customers.projection_observer import Applied, Observer
 from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.profile import evolve_profile
 from services.customers.domain.relationship import (

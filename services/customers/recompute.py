@@ -30,7 +30,7 @@ from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.condition_fields import FIELD_KINDS
 from services.customers.domain.conditions import Condition, matches_at
 from services.customers.domain.cutoff import Cutoff, cutoff
-from services.customers.domain.daily import local_today
+from services.customers.domain.recompute_days import local_today
 from services.customers.domain.profile import Profile
 from services.customers.domain.relationship import EMPTY, Relationship, from_stored_json
 from services.customers.domain.segments import BuiltinTally

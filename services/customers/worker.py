@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from services.customers.daily import DailyRecompute
+from services.customers.daily_recompute import DailyRecompute
 from services.customers.definitions import SegmentDefinitions
 from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.firing import TriggerEngine, crash_checkpoint

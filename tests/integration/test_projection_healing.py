@@ -22,7 +22,7 @@ from schemas.engagement import ShopBlocked, ShopUnblocked
 from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
 from schemas.topics import ALL_TOPICS
-from services.customers.domain.daily import local_today
+from services.customers.domain.recompute_days import local_today
 from services.customers.recompute import recompute_seller
 from services.customers.store import customer_store, customers_redis
 from services.delivery.blocks import BlockList

@@ -23,7 +23,7 @@ from services.customers.definitions import SegmentDefinition
 from services.customers.domain.condition_fields import FIELD_KINDS, OPS
 from services.customers.domain.conditions import Condition, validate_conditions, warnings
 from services.customers.domain.cutoff import cutoff
-from services.customers.domain.daily import local_today
+from services.customers.domain.recompute_days import local_today
 from services.customers.domain.segments import BUILTIN_SEGMENT_IDS, SegmentId
 from services.customers.recompute import count_matching
 from services.customers.segment_writes import SEGMENTS_TOPIC, define_segment, delete_segment

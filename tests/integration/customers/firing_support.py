@@ -17,11 +17,11 @@ from schemas.envelope import Event
 from schemas.plans import Plan, PlanCancelled, PlanContent, PlanStarted
 from schemas.segments import AutomatedPlanFired, SegmentCondition, SegmentDefined
 from schemas.seller import SellerMetricsReported
-from services.customers.applied import Applied
+from services.customers.projection_observer import Applied
 from services.customers.domain.relationship import Relationship, RelationshipEvent, fold
 from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.firing import TriggerEngine
-from services.customers.firing.engine import Watermark
+from services.customers.firing.trigger_engine import Watermark
 from services.customers.store import CustomerStore, customer_store, customers_redis
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_consumer, new_producer

@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from schemas.plans import Plan
 from schemas.segments import AutomatedPlanFired
-from services.customers.applied import Applied
+from services.customers.projection_observer import Applied
 from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.cutoff import instant_cutoff
 from services.customers.domain.firing_segment import in_segment_at
