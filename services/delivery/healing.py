@@ -27,8 +27,7 @@ from schemas.engagement import ShopBlocked, ShopUnblocked
 from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
 from schemas.seller import ShopProfileUpdated
-from services.customers.healing import customers_guard
-from services.customers.store import customer_store, customers_redis
+from services.customers.port import customer_store, customers_guard
 from services.delivery.blocks import TOPICS as BLOCK_TOPICS
 from services.delivery.blocks import BlockList
 from services.delivery.keys import DeliveryKeys, delivery_prefix
@@ -43,6 +42,7 @@ from services.quota.domain.frequency_cap import frequency_cap_for
 from services.quota.keys import quota_keys
 from services.quota.redis_store import RedisQuotaStore, quota_redis
 from services.shared.projection_guard import ProjectionGate, ProjectionGuard
+from services.shared.redis_packing import bytes_redis
 from services.shared.replay import Progress
 from services.shared.settings import Settings
 
@@ -177,12 +177,13 @@ async def rebuild_delivery(
 ) -> dict[str, int]:
     """`crm replay`, delivery part: refold every delivery projection on demand (beside
     live workers: they wait for the new markers). Events folded, per projection."""
-    redis = customers_redis(settings)
+    redis = bytes_redis(settings)
     quota = quota_redis(settings)
     try:
         keys = DeliveryKeys(delivery_prefix(settings))
-        markets_key = customer_store(settings, redis).markets_key
-        performance = PerformanceStore(redis, performance_prefix(settings), markets_key)
+        performance = PerformanceStore(
+            redis, performance_prefix(settings), customer_store(settings, redis)
+        )
         guards = [
             blocks_guard(settings, BlockList(redis, keys)),
             shop_names_guard(settings, ShopNames(redis, keys)),
