@@ -81,12 +81,12 @@ class CustomerProjection:
         self.definitions = definitions
         self.observer = observer
         self._batch = _Batch()
-        self._handlers = self._handlers_by_type()
+        self.handlers = self._handlers_by_type()
 
     async def handle(self, event: Event, record: Record | None, offset: int | None = None) -> None:
         """Collect one event of the batch (segment definitions are written at once: they
         are few, and versioned by offset)."""
-        handler = self._handlers.get(type(event))
+        handler = self.handlers.get(type(event))
         if handler is None:
             raise Rejected(f"{event.event_type} is not a customer event")
         await handler(event, record, offset)

@@ -40,7 +40,7 @@ from services.customers.segment_metrics import (
     SELLER_RECOMPUTE_SECONDS,
     SELLER_RECOMPUTES,
 )
-from services.customers.store import RedisCustomerStore, customer_store, customers_prefix
+from services.customers.store import RedisCustomerStore, customer_store
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -203,7 +203,7 @@ class Recompute:
 def recompute_for(settings: Settings, redis: aioredis.Redis, clock: Clock = utc_now) -> Recompute:
     """A Recompute over the customers store and segment definitions of `settings`."""
     store = customer_store(settings, redis)
-    return Recompute(store, SegmentDefinitions(redis, customers_prefix(settings)), clock)
+    return Recompute(store, store.definitions, clock)
 
 
 async def recompute_seller(
