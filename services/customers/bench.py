@@ -32,11 +32,11 @@ from services.customers import bench_data
 from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.conditions import Condition
 from services.customers.domain.cutoff import cutoff
-from services.customers.domain.daily import local_today
+from services.customers.domain.recompute_days import local_today
 from services.customers.recompute import PREVIEW_PAGE, Recompute, count_matching
 from services.customers.store import (
     SCAN_PAGE,
-    CustomerStore,
+    RedisCustomerStore,
     customer_store,
     customers_prefix,
     customers_redis,
@@ -191,7 +191,7 @@ def _latencies(sorted_seconds: list[float], customers: int) -> dict[str, Any]:
 
 
 async def _write_profiles(
-    store: CustomerStore, rng: random.Random, now: datetime, customers: list[str]
+    store: RedisCustomerStore, rng: random.Random, now: datetime, customers: list[str]
 ) -> None:
     for start in range(0, len(customers), bench_data.WRITE_BATCH):
         chunk = customers[start : start + bench_data.WRITE_BATCH]

@@ -32,7 +32,7 @@ from services.customers.domain.relationship import (
     fold,
     to_stored_json,
 )
-from services.customers.store import CustomerStore
+from services.customers.store import RedisCustomerStore
 
 POOL_SIZE = 20_000
 TWO_YEARS_DAYS = 730
@@ -127,7 +127,7 @@ def dealt(
             yield seller, f"{prefix}c{n}", rng.choice(pool)
 
 
-async def write_pairs(store: CustomerStore, pairs: Iterator[tuple[str, str, bytes]]) -> int:
+async def write_pairs(store: RedisCustomerStore, pairs: Iterator[tuple[str, str, bytes]]) -> int:
     """HSET the pairs into the sellers' relationship hashes, pipelined in batches."""
     written = 0
     batch: dict[str, dict[str, bytes]] = {}

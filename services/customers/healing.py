@@ -14,10 +14,9 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from schemas.envelope import Event
-from services.customers.definitions import SegmentDefinitions
 from services.customers.projection import TOPICS, CustomerProjection
 from services.customers.recompute import Clock, Recompute
-from services.customers.store import customer_store, customers_prefix
+from services.customers.store import customer_store
 from services.shared.projection_guard import ProjectionGuard
 from services.shared.settings import Settings
 
@@ -30,7 +29,7 @@ def projection_group(settings: Settings) -> str:
 
 def customers_guard(settings: Settings, redis: aioredis.Redis, clock: Clock) -> ProjectionGuard:
     store = customer_store(settings, redis)
-    definitions = SegmentDefinitions(redis, customers_prefix(settings))
+    definitions = store.definitions
     refold = CustomerProjection(store, definitions)
     recompute = Recompute(store, definitions, clock)
 

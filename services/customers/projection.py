@@ -19,8 +19,9 @@ could lose each other's updates, so the worker runs a single member of its group
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast, get_args
 
 import structlog
 
@@ -29,7 +30,6 @@ from schemas.engagement import MessageDelivered, MessageFailed
 from schemas.envelope import Event
 from schemas.segments import SegmentDefined, SegmentDeleted
 from schemas.seller import SellerMetricsReported, SellerStatusChanged
-from services.customers.applied import Applied, Observer
 from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.profile import evolve_profile
 from services.customers.domain.relationship import (
@@ -38,7 +38,8 @@ from services.customers.domain.relationship import (
     RelationshipEvent,
     evolve,
 )
-from services.customers.store import CustomerStore
+from services.customers.projection_observer import Applied, Observer
+from services.customers.store import RedisCustomerStore
 from services.shared.consumer import Record, Rejected
 
 log = structlog.get_logger(__name__)
@@ -54,6 +55,7 @@ TOPICS = (
 )
 
 Pair = tuple[str, str]
+_Handler = Callable[[Event, Record | None, int | None], Awaitable[None]]
 
 
 @dataclass
@@ -71,7 +73,7 @@ class _Batch:
 class CustomerProjection:
     def __init__(
         self,
-        store: CustomerStore,
+        store: RedisCustomerStore,
         definitions: SegmentDefinitions,
         observer: Observer | None = None,
     ) -> None:
@@ -79,28 +81,49 @@ class CustomerProjection:
         self.definitions = definitions
         self.observer = observer
         self._batch = _Batch()
+        self.handlers = self._handlers_by_type()
 
     async def handle(self, event: Event, record: Record | None, offset: int | None = None) -> None:
         """Collect one event of the batch (segment definitions are written at once: they
         are few, and versioned by offset)."""
-        match event:
-            case MessageDelivered() | MessageFailed():
-                return  # delivery facts: the Delivery issue's performance figures
-            case CustomerProfileUpdated():
-                self._batch.profiles[event.customer_id].append(event)
-            case SellerStatusChanged() | SellerMetricsReported():
-                # A seller belongs to one market (SPEC section 2): either event names it.
-                self._batch.markets[event.seller_id] = event.market
-            case SegmentDefined() | SegmentDeleted():
-                await self._define(event, record, offset)
-            case _ if isinstance(event, RelationshipEvent):
-                self._batch.pairs[(event.seller_id, event.customer_id)].append(event)
-            case _:
-                raise Rejected(f"{event.event_type} is not a customer event")
+        handler = self.handlers.get(type(event))
+        if handler is None:
+            raise Rejected(f"{event.event_type} is not a customer event")
+        await handler(event, record, offset)
 
-    async def _define(
-        self, event: SegmentDefined | SegmentDeleted, record: Record | None, offset: int | None
-    ) -> None:
+    def _handlers_by_type(self) -> dict[type[Event], _Handler]:
+        handlers: dict[type[Event], _Handler] = {
+            # Delivery facts: the Delivery issue's performance figures.
+            MessageDelivered: self._ignore,
+            MessageFailed: self._ignore,
+            CustomerProfileUpdated: self._profile,
+            # A seller belongs to one market (SPEC section 2): either event names it.
+            SellerStatusChanged: self._market,
+            SellerMetricsReported: self._market,
+            SegmentDefined: self._define,
+            SegmentDeleted: self._define,
+        }
+        for event_type in get_args(RelationshipEvent):
+            handlers[event_type] = self._pair
+        return handlers
+
+    async def _ignore(self, event: Event, record: Record | None, offset: int | None) -> None:
+        return None
+
+    async def _profile(self, event: Event, record: Record | None, offset: int | None) -> None:
+        assert isinstance(event, CustomerProfileUpdated)
+        self._batch.profiles[event.customer_id].append(event)
+
+    async def _market(self, event: Event, record: Record | None, offset: int | None) -> None:
+        assert isinstance(event, SellerStatusChanged | SellerMetricsReported)
+        self._batch.markets[event.seller_id] = event.market
+
+    async def _pair(self, event: Event, record: Record | None, offset: int | None) -> None:
+        pair = cast(RelationshipEvent, event)
+        self._batch.pairs[(pair.seller_id, pair.customer_id)].append(pair)
+
+    async def _define(self, event: Event, record: Record | None, offset: int | None) -> None:
+        assert isinstance(event, SegmentDefined | SegmentDeleted)
         if record is not None:
             key = record.key.decode(errors="replace") if record.key is not None else None
             if key != event.seller_id:

@@ -17,30 +17,30 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import redis.asyncio as aioredis
 import structlog
-from pydantic import ValidationError
 
 from schemas.markets import MARKET_TIME_ZONES
 from services.customers.definitions import SegmentDefinitions
-from services.customers.domain.condition_fields import FIELD_KINDS
 from services.customers.domain.conditions import Condition, matches_at
-from services.customers.domain.cutoff import Cutoff, cutoff
-from services.customers.domain.daily import local_today
+from services.customers.domain.cutoff import cutoff
 from services.customers.domain.profile import Profile
-from services.customers.domain.relationship import EMPTY, Relationship, from_stored_json
+from services.customers.domain.recompute_days import local_today
 from services.customers.domain.segments import BuiltinTally
+from services.customers.matching import PREVIEW_PAGE as PREVIEW_PAGE
+from services.customers.matching import count_matching as count_matching
+from services.customers.matching import count_page as count_page
+from services.customers.matching import decoded, needs_profiles
 from services.customers.segment_metrics import (
     CUSTOMERS_JUDGED,
     SELLER_RECOMPUTE_SECONDS,
     SELLER_RECOMPUTES,
-    UNDECODABLE,
 )
-from services.customers.store import CustomerStore, customer_store, customers_prefix
+from services.customers.store import RedisCustomerStore, customer_store
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -87,35 +87,10 @@ class CustomSegment:
     conditions: list[Condition]
 
 
-def needs_profiles(segments: Iterable[Sequence[Condition]]) -> bool:
-    """Profiles are read only for attribute conditions (region, city, gender, ...)."""
-    return any(FIELD_KINDS[c.field] == "attribute" for conditions in segments for c in conditions)
-
-
-def _decoded(seller_id: str, page: list[tuple[str, bytes]]) -> Iterator[tuple[str, Relationship]]:
-    """The page's relationships, decoded one at a time as they are judged: each dies
-    young, so the garbage collector never walks a page's worth of models (holding whole
-    decoded pages cost a third of a recompute in full collections). An entry that does
-    not decode is logged and left out."""
-    for customer_id, raw in page:
-        try:
-            rel = from_stored_json(raw)
-        except ValidationError as exc:
-            UNDECODABLE.inc()
-            log.error(
-                "relationship_undecodable",
-                seller_id=seller_id,
-                customer_id=customer_id,
-                error=str(exc).splitlines()[0],
-            )
-            continue
-        yield customer_id, rel
-
-
 class Recompute:
     def __init__(
         self,
-        store: CustomerStore,
+        store: RedisCustomerStore,
         definitions: SegmentDefinitions,
         clock: Clock,
         *,
@@ -152,7 +127,7 @@ class Recompute:
         customers = 0
         async for page in self.store.scan_raw(seller_id):
             profiles = await self._profiles(page) if with_profiles else {}
-            for customer_id, rel in _decoded(seller_id, page):
+            for customer_id, rel in decoded(seller_id, page):
                 customers += 1
                 builtins.add(customer_id, rel)
                 profile = profiles.get(customer_id)
@@ -225,57 +200,10 @@ class Recompute:
         return {seller for seller, known in markets.items() if known == market}
 
 
-PREVIEW_PAGE = 1000
-"""Smaller pages than the recompute's: a preview runs inside an API request, and each page
-is judged without yielding the event loop."""
-
-
-async def count_matching(
-    store: CustomerStore, seller_id: str, conditions: Sequence[Condition], cut: Cutoff
-) -> int:
-    """How many of the seller's customers meet every condition as of the cut-off: a
-    custom segment's size computed on demand (the preview), by the recompute's rule."""
-    with_profiles = needs_profiles([conditions])
-    count = 0
-    async for page in store.scan_raw(seller_id, PREVIEW_PAGE):
-        profiles = (
-            await store.profiles([customer_id for customer_id, _ in page]) if with_profiles else {}
-        )
-        count += count_page(seller_id, page, profiles, conditions, cut)
-    return count
-
-
-def count_page(
-    seller_id: str,
-    page: list[tuple[str, bytes]],
-    profiles: Mapping[str, Profile],
-    conditions: Sequence[Condition],
-    cut: Cutoff,
-) -> int:
-    """The customers of one page meeting every condition (`matches_at`).
-
-    Conditions on profile attributes are asked first, of the profile alone: the AND fails
-    whatever the relationship says when one of them does, and those customers' stored
-    relationships are then never decoded (most of a preview's time). An attribute's
-    measure reads only the profile, so asking them over the empty relationship is the same
-    question; tests/unit/customers/test_preview.py checks the count equals `matches_at`.
-    """
-    on_profile = [c for c in conditions if FIELD_KINDS[c.field] == "attribute"]
-    count = 0
-    for customer_id, raw in page:
-        profile = profiles.get(customer_id)
-        if on_profile and not matches_at(on_profile, EMPTY, profile, cut):
-            continue
-        for _, rel in _decoded(seller_id, [(customer_id, raw)]):
-            if matches_at(conditions, rel, profile, cut):
-                count += 1
-    return count
-
-
 def recompute_for(settings: Settings, redis: aioredis.Redis, clock: Clock = utc_now) -> Recompute:
     """A Recompute over the customers store and segment definitions of `settings`."""
     store = customer_store(settings, redis)
-    return Recompute(store, SegmentDefinitions(redis, customers_prefix(settings)), clock)
+    return Recompute(store, store.definitions, clock)
 
 
 async def recompute_seller(

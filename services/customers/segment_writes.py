@@ -8,19 +8,29 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Protocol
 
 from aiokafka.structs import RecordMetadata
 
 from schemas.segments import SegmentCondition, SegmentDefined, SegmentDeleted
-from services.customers.definitions import SegmentDefinition, SegmentDefinitions
+from services.customers.definitions import SegmentDefinition, SegmentEvent
 
 SEGMENTS_TOPIC = "crm.segments"
+
+
+class DefinitionBook(Protocol):
+    """Where definitions are recorded (the customers store, services/customers/port.py)."""
+
+    async def apply_segment_event(self, event: SegmentEvent, offset: int) -> bool: ...
+
+    async def segment(self, seller_id: str, segment_id: str) -> SegmentDefinition | None: ...
+
 
 Publish = Callable[[SegmentDefined | SegmentDeleted], Awaitable[RecordMetadata]]
 
 
 async def define_segment(
-    definitions: SegmentDefinitions,
+    definitions: DefinitionBook,
     publish: Publish,
     *,
     seller_id: str,
@@ -41,8 +51,8 @@ async def define_segment(
         conditions=conditions,
     )
     written = await publish(event)
-    await definitions.apply(event, written.offset)
-    stored = await definitions.get(seller_id, segment_id)
+    await definitions.apply_segment_event(event, written.offset)
+    stored = await definitions.segment(seller_id, segment_id)
     if stored is None:
         # Only a deletion at a later offset could hide it: the id was deleted meanwhile.
         raise LookupError(f"segment {segment_id} was deleted while it was being saved")
@@ -50,7 +60,7 @@ async def define_segment(
 
 
 async def delete_segment(
-    definitions: SegmentDefinitions,
+    definitions: DefinitionBook,
     publish: Publish,
     *,
     seller_id: str,
@@ -66,4 +76,4 @@ async def delete_segment(
         account_id=account_id,
     )
     written = await publish(event)
-    await definitions.apply(event, written.offset)
+    await definitions.apply_segment_event(event, written.offset)

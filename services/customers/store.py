@@ -28,15 +28,20 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any, cast
 
+import orjson
 import redis.asyncio as aioredis
 
-from services.customers.domain.profile import Profile
+from services.customers.definitions import SegmentDefinition, SegmentDefinitions, SegmentEvent
+from services.customers.domain.conditions import Condition
+from services.customers.domain.cutoff import Cutoff
+from services.customers.domain.profile import MessageProfile, Profile
 from services.customers.domain.relationship import (
     Relationship,
     from_stored_json,
     to_stored_json,
 )
-from services.shared.redis_packing import HiredisPackingConnection
+from services.customers.matching import count_matching
+from services.shared.redis_packing import bytes_redis
 from services.shared.settings import Settings
 
 # redis-py's mapping parameter is invariant in its value type; dict[str, int] is fine.
@@ -63,22 +68,21 @@ def customers_prefix(settings: Settings) -> str:
 
 def customers_redis(settings: Settings, *, max_connections: int = 50) -> aioredis.Redis:
     """Bytes in and out: relationships are decoded straight from bytes."""
-    return aioredis.Redis.from_url(
-        settings.redis_url,
-        decode_responses=False,
-        max_connections=max_connections,
-        connection_class=HiredisPackingConnection,
-    )
+    return bytes_redis(settings, max_connections=max_connections)
 
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class CustomerStore:
+class RedisCustomerStore:
+    """The customers port (services/customers/port.py) over Redis, and what customers'
+    own workers read and write beside it."""
+
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.definitions = SegmentDefinitions(redis, prefix)
         self._advance_as_of = redis.register_script(_ADVANCE_AS_OF)
 
     # keys
@@ -139,6 +143,17 @@ class CustomerStore:
             }
         return loaded
 
+    async def stored_relationships(
+        self, seller_id: str, customer_ids: Sequence[str]
+    ) -> dict[str, bytes | str]:
+        """The stored JSON of these customers' relationships, undecoded (absent ones are
+        left out): the firing engine decodes each itself, so one unreadable pair is logged
+        and skipped rather than failing the others."""
+        if not customer_ids:
+            return {}
+        raw = await self.redis.hmget(self.rel_key(seller_id), list(customer_ids))
+        return {c: r for c, r in zip(customer_ids, raw, strict=True) if r is not None}
+
     async def save_relationships(self, changed: Mapping[str, Mapping[str, Relationship]]) -> None:
         """Write seller → customer → relationship in one round trip."""
         if not changed:
@@ -185,6 +200,30 @@ class CustomerStore:
             c: Profile.model_validate_json(r) for c, r in zip(customer_ids, raw, strict=True) if r
         }
 
+    async def message_profiles(self, customer_ids: Sequence[str]) -> dict[str, MessageProfile]:
+        """What a message needs of each customer's profile: the language and the name.
+        Read without validating the whole profile (delivery asks a page of recipients at
+        a time); a missing or unreadable profile is left out."""
+        if not customer_ids:
+            return {}
+        raw = await self.redis.hmget(self.profiles_key, list(customer_ids))
+        found: dict[str, MessageProfile] = {}
+        for customer_id, stored in zip(customer_ids, raw, strict=True):
+            if stored is None:
+                continue
+            try:
+                profile = orjson.loads(stored)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(profile, dict):
+                continue
+            language, name = profile.get("language"), profile.get("name")
+            found[customer_id] = MessageProfile(
+                language=language if isinstance(language, str) else None,
+                name=name if isinstance(name, str) else None,
+            )
+        return found
+
     async def save_profiles(self, profiles: Mapping[str, Profile]) -> None:
         if profiles:
             await self.redis.hset(
@@ -202,6 +241,14 @@ class CustomerStore:
     async def market(self, seller_id: str) -> str | None:
         raw = await self.redis.hget(self.markets_key, seller_id)
         return None if raw is None else _text(raw)
+
+    async def markets_of(self, seller_ids: Sequence[str]) -> dict[str, str | None]:
+        """Each seller's market (None: not known yet)."""
+        if not seller_ids:
+            return {}
+        values = await self.redis.hmget(self.markets_key, list(seller_ids))
+        pairs = zip(seller_ids, values, strict=True)
+        return {seller: _text(v) if v is not None else None for seller, v in pairs}
 
     async def markets(self) -> dict[str, str]:
         raw = await self.redis.hgetall(self.markets_key)
@@ -287,6 +334,28 @@ class CustomerStore:
             if cursor == 0:
                 return
 
+    # previews
 
-def customer_store(settings: Settings, redis: aioredis.Redis) -> CustomerStore:
-    return CustomerStore(redis, customers_prefix(settings))
+    async def count_matching(
+        self, seller_id: str, conditions: Sequence[Condition], cut: Cutoff
+    ) -> int:
+        """How many of the seller's customers meet every condition as of the cut-off."""
+        return await count_matching(self, seller_id, conditions, cut)
+
+    # custom segment definitions (services/customers/definitions.py)
+
+    async def apply_segment_event(self, event: SegmentEvent, offset: int) -> bool:
+        return await self.definitions.apply(event, offset)
+
+    async def segment(self, seller_id: str, segment_id: str) -> SegmentDefinition | None:
+        return await self.definitions.get(seller_id, segment_id)
+
+    async def segment_known(self, seller_id: str, segment_id: str) -> bool:
+        return await self.definitions.known(seller_id, segment_id)
+
+    async def live_segments(self, seller_id: str) -> list[SegmentDefinition]:
+        return await self.definitions.live(seller_id)
+
+
+def customer_store(settings: Settings, redis: aioredis.Redis) -> RedisCustomerStore:
+    return RedisCustomerStore(redis, customers_prefix(settings))

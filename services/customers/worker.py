@@ -10,14 +10,13 @@ from datetime import UTC, datetime
 
 import structlog
 
-from services.customers.daily import DailyRecompute
-from services.customers.definitions import SegmentDefinitions
+from services.customers.daily_recompute import DailyRecompute
 from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.firing import TriggerEngine, crash_checkpoint
 from services.customers.firing.watermark import WatermarkedConsumer
 from services.customers.healing import customers_guard, projection_group
 from services.customers.projection import TOPICS, CustomerProjection
-from services.customers.store import customer_store, customers_prefix, customers_redis
+from services.customers.store import customer_store, customers_redis
 from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings
@@ -42,7 +41,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     await ensure_topics(settings, WORKER_TOPICS, service=SERVICE)
     redis = customers_redis(settings)
     store = customer_store(settings, redis)
-    definitions = SegmentDefinitions(redis, customers_prefix(settings))
+    definitions = store.definitions
     engine = TriggerEngine(settings, store, _utc_now, crash_checkpoint())
     daily = DailyRecompute(settings, store, definitions, _utc_now)
     projection = CustomerProjection(store, definitions, observer=engine.observe)

@@ -32,9 +32,7 @@ import orjson
 from schemas.plans import Plan, PlanDispatched
 from services.bench import baselines
 from services.bench.harness import BenchContext, Benchmark
-from services.customers.domain.profile import Profile
-from services.customers.healing import mark_whole
-from services.customers.store import customer_store, customers_redis
+from services.customers.port import Profile, customer_store, customers_redis, mark_whole
 from services.delivery.bench_heal import projections_heal
 from services.delivery.rendering import PlanRenderer, fast_message_id
 from services.delivery.worker import WORKER_TOPICS

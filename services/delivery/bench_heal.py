@@ -25,9 +25,8 @@ from schemas.markets import MARKET_TIME_ZONES
 from schemas.seller import SellerStatusChanged
 from services.bench import baselines
 from services.bench.harness import BenchContext
-from services.customers.healing import customers_guard
-from services.customers.projection import TOPICS as CUSTOMER_TOPICS
-from services.customers.store import customer_store, customers_redis
+from services.customers.port import PROJECTION_TOPICS as CUSTOMER_TOPICS
+from services.customers.port import customer_store, customers_guard, customers_redis
 from services.delivery.blocks import BlockList
 from services.delivery.healing import blocks_guard
 from services.delivery.keys import DeliveryKeys, delivery_prefix

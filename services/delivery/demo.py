@@ -29,7 +29,7 @@ from schemas.outbound import OutboundMessage
 from schemas.seller import SellerMetricsReported, ShopProfileUpdated
 from schemas.topics import topic as registry_topic
 from services.customers.demo import _publish, _recompute, _until_projected
-from services.customers.store import customer_store, customers_redis
+from services.customers.port import customer_store, customers_redis
 from services.customers.synthetic import synthetic_shop
 from services.delivery.chat_simulator import ChatSimulator
 from services.delivery.domain.reactions import ReactionRates

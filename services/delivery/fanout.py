@@ -38,7 +38,7 @@ from schemas.delivery import DeliveryProgressed
 from schemas.envelope import Event
 from schemas.plans import Plan, PlanDispatched
 from schemas.segments import AutomatedPlanFired
-from services.customers.store import CustomerStore
+from services.customers.port import CustomerStore
 from services.delivery import metrics
 from services.delivery.blocks import BlockList
 from services.delivery.catalog import AutomatedPlans

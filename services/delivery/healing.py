@@ -27,7 +27,7 @@ from schemas.engagement import ShopBlocked, ShopUnblocked
 from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
 from schemas.seller import ShopProfileUpdated
-from services.customers.healing import customers_guard
+from services.customers.port import customers_guard
 from services.delivery.blocks import TOPICS as BLOCK_TOPICS
 from services.delivery.blocks import BlockList
 from services.delivery.keys import DeliveryKeys

@@ -9,11 +9,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
 import redis.asyncio as aioredis
 
 from schemas.plans import Plan
-from services.customers.store import CustomerStore
+from services.customers.port import CustomerStore
 from services.delivery.blocks import BlockList
 from services.delivery.domain.suppression import Outcome, before_cap
 from services.delivery.keys import DeliveryKeys
@@ -129,18 +128,8 @@ class RecipientJudge:
         has a language to choose or a name to fill in."""
         if not customers or not (renderer.has_choice or renderer.addresses_customers):
             return {}
-        raw = await self.store.redis.hmget(self.store.profiles_key, customers)
-        chosen: dict[str, tuple[str, str | None]] = {}
-        for customer_id, stored in zip(customers, raw, strict=True):
-            if stored is None:
-                continue
-            try:
-                profile = orjson.loads(stored)
-            except orjson.JSONDecodeError:
-                continue  # an unreadable profile: the plan's default language, no name
-            name = profile.get("name")
-            chosen[customer_id] = (
-                renderer.language(profile.get("language")),
-                name if isinstance(name, str) else None,
-            )
-        return chosen
+        found = await self.store.message_profiles(customers)
+        return {
+            customer_id: (renderer.language(profile.language), profile.name)
+            for customer_id, profile in found.items()
+        }

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from services.customers.healing import customers_guard
-from services.customers.store import customer_store, customers_redis
+from services.customers.port import customer_store, customers_guard
 from services.delivery.blocks import BlockList
 from services.delivery.healing import (
     blocks_guard,
@@ -19,6 +18,7 @@ from services.delivery.healing import (
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.performance.store import PerformanceStore, performance_prefix
 from services.delivery.shops import ShopNames
+from services.shared.redis_packing import bytes_redis
 from services.shared.replay import Progress
 from services.shared.settings import Settings
 
@@ -27,11 +27,12 @@ async def rebuild_delivery(
     settings: Settings, clock: Callable[[], datetime], progress: Progress | None = None
 ) -> dict[str, int]:
     """Events folded, per projection."""
-    redis = customers_redis(settings)
+    redis = bytes_redis(settings)
     try:
         keys = DeliveryKeys(delivery_prefix(settings))
-        markets_key = customer_store(settings, redis).markets_key
-        performance = PerformanceStore(redis, performance_prefix(settings), markets_key)
+        performance = PerformanceStore(
+            redis, performance_prefix(settings), customer_store(settings, redis)
+        )
         guards = [
             blocks_guard(settings, BlockList(redis, keys)),
             shop_names_guard(settings, ShopNames(redis, keys)),

@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
-from services.customers.healing import customers_guard
-from services.customers.store import customer_store, customers_redis
+from services.customers.port import customer_store, customers_guard
 from services.delivery.blocks import BlockList, block_consumer
 from services.delivery.fanout import Delivery
 from services.delivery.healing import (
@@ -33,6 +32,7 @@ from services.shared.consumer import DeadLetteringConsumer
 from services.shared.crash import Checkpoint, crash_checkpoint
 from services.shared.kafka import ensure_topics
 from services.shared.projection_guard import ProjectionGuard, guarded
+from services.shared.redis_packing import bytes_redis
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings
 from services.shared.signals import run_until_signalled
@@ -95,7 +95,7 @@ async def delivery_parts(
     in-process). `healing`: the projections notice a Redis that lost them and refold
     them, and the fan-out waits for them (and for the customers worker's) to be whole
     (services/delivery/healing.py)."""
-    redis = customers_redis(settings)
+    redis = bytes_redis(settings)
     keys = DeliveryKeys(delivery_prefix(settings))
     blocks = BlockList(redis, keys)
     shops = ShopNames(redis, keys)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from services.customers.definitions import SegmentDefinitions
+from services.customers.port import CustomerStore
 
 LiveSegments = Callable[[str], Awaitable[frozenset[str]]]
 
 
-def live_segment_ids(definitions: SegmentDefinitions) -> LiveSegments:
+def live_segment_ids(customers: CustomerStore) -> LiveSegments:
     """The seller's live custom segment ids; built-in ones always exist and are not listed."""
 
     async def live(seller_id: str) -> frozenset[str]:
-        return frozenset(d.segment_id for d in await definitions.live(seller_id))
+        return frozenset(d.segment_id for d in await customers.live_segments(seller_id))
 
     return live

@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 import structlog
 
-from services.customers.definitions import SegmentDefinitions
-from services.customers.store import customers_prefix
+from services.customers.port import customer_store
 from services.outreach.appeals import appeals_consumer
 from services.outreach.campaigns import campaign_calendar, campaigns_consumer
 from services.outreach.handlers import Handlers
@@ -66,11 +65,11 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     async with open_quota(settings) as quota:
         redis = quota.store.redis
         # Customers' segment definitions live in the same Redis, under its own prefix.
-        definitions = SegmentDefinitions(redis, customers_prefix(settings))
+        customers = customer_store(settings, redis)
         handlers = Handlers(
             quota,
             campaign_calendar(settings, redis),
-            live_segment_ids(definitions),
+            live_segment_ids(customers),
             checkpoint=_crash_at(os.environ.get(CRASH_POINT_ENV)),
         )
         processor = PlanProcessor(

@@ -27,8 +27,7 @@ from schemas.engagement import ShopBlocked, ShopUnblocked
 from schemas.envelope import Event
 from schemas.seller import EvaluationDue, SellerMetricsReported
 from schemas.topics import key_of, topic_of
-from services.customers.recompute import recompute_seller
-from services.customers.store import customers_redis
+from services.customers.port import customers_redis, recompute_seller
 from services.demo_api import seller_headers
 from services.eligibility.reader import add_months, month_at, window
 from services.shared.codec import encode

@@ -24,8 +24,7 @@ from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
 from schemas.seller import EvaluationDue, SellerMetricsReported
 from schemas.topics import ALL_TOPICS
-from services.customers.recompute import recompute_seller
-from services.customers.store import customer_store, customers_redis
+from services.customers.port import customer_store, customers_redis, recompute_seller
 from services.delivery.chat_simulator import ChatSimulator
 from services.delivery.domain.reactions import ReactionRates
 from services.eligibility.domain.calendar import add_months, month_at, window

@@ -22,9 +22,12 @@ from schemas.engagement import ShopBlocked, ShopUnblocked
 from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
 from schemas.topics import ALL_TOPICS
-from services.customers.domain.daily import local_today
-from services.customers.recompute import recompute_seller
-from services.customers.store import customer_store, customers_redis
+from services.customers.port import (
+    customer_store,
+    customers_redis,
+    local_today,
+    recompute_seller,
+)
 from services.delivery.blocks import BlockList
 from services.delivery.healing import blocks_group
 from services.delivery.keys import DeliveryKeys, delivery_prefix

@@ -6,6 +6,7 @@ Each CustomerProfileUpdated is a full snapshot, so the latest one wins outright.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from pydantic import AwareDatetime
 
@@ -33,6 +34,14 @@ class Profile(StrictModel):
             raise ValueError(f"{name!r} is not a profile attribute")
         value: str | None = getattr(self, name)
         return value
+
+
+class MessageProfile(NamedTuple):
+    """What a message needs of a customer's profile: the language to write in (None: the
+    plan's default) and the name to address them by."""
+
+    language: str | None
+    name: str | None
 
 
 def profile_from(event: CustomerProfileUpdated) -> Profile:

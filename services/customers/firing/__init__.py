@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.customers.firing.engine import TOPICS, TriggerEngine, firings_transactional_id
+from services.customers.firing.trigger_engine import TOPICS, TriggerEngine, firings_transactional_id
 from services.shared.crash import crash_checkpoint as shared_crash_checkpoint
 
 __all__ = [

@@ -14,7 +14,7 @@ from services.customers.domain.condition_fields import FIELD_KINDS
 from services.customers.domain.firing_segment import FiringSegment
 from services.customers.domain.profile import Profile
 from services.customers.domain.segments import BUILTIN_SEGMENT_IDS
-from services.customers.store import CustomerStore
+from services.customers.store import RedisCustomerStore
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class SellerSegments:
 
 
 async def seller_segments(
-    store: CustomerStore,
+    store: RedisCustomerStore,
     definitions: SegmentDefinitions,
     seller_id: str,
     segment_ids: Iterable[str],

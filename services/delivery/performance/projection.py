@@ -34,7 +34,7 @@ from schemas.delivery import DeliveryProgressed
 from schemas.engagement import MessageClicked, MessageDelivered, MessageFailed, MessageRead
 from schemas.envelope import Event
 from schemas.topics import topic
-from services.customers.store import CustomerStore, customers_prefix
+from services.customers.port import customer_store
 from services.delivery.domain.attribution import (
     Receipt,
     attributed_plan,
@@ -250,8 +250,9 @@ class PerformanceProjection:
         """`customers`, when given, turns healing on: figures Redis lost are refolded
         (after the customers projection, whose markets they read) before a batch is
         written (services/delivery/healing.py)."""
-        markets_key = CustomerStore(redis, customers_prefix(settings)).markets_key
-        self.store = PerformanceStore(redis, performance_prefix(settings), markets_key)
+        self.store = PerformanceStore(
+            redis, performance_prefix(settings), customer_store(settings, redis)
+        )
         self.fold = PerformanceFold(self.store)
         self.guard: ProjectionGuard | None = None
         if customers is not None:

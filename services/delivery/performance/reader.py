@@ -9,7 +9,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from services.customers.store import CustomerStore, customers_prefix
+from services.customers.port import customer_store
 from services.delivery.domain.attribution import local_day, market_zone
 from services.delivery.domain.performance import (
     PlanFigures,
@@ -97,5 +97,5 @@ class PerformanceReader:
 
 
 def performance_reader(settings: Settings, redis: aioredis.Redis) -> PerformanceReader:
-    markets_key = CustomerStore(redis, customers_prefix(settings)).markets_key
-    return PerformanceReader(PerformanceStore(redis, performance_prefix(settings), markets_key))
+    customers = customer_store(settings, redis)
+    return PerformanceReader(PerformanceStore(redis, performance_prefix(settings), customers))

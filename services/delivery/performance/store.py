@@ -43,6 +43,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from services.customers.port import CustomerStore
 from services.delivery.domain.attribution import Receipt
 from services.delivery.domain.performance import (
     MessageMark,
@@ -110,10 +111,10 @@ def _texts(mapping: Mapping[Any, Any]) -> dict[str, str]:
 class PerformanceStore:
     """Works over a client with or without decode_responses."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str, markets_key: str) -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str, customers: CustomerStore) -> None:
         self.redis = redis
         self.prefix = prefix
-        self.markets_key = markets_key
+        self.customers = customers
         self._tally = redis.register_script(_TALLY)
 
     # keys
@@ -142,11 +143,7 @@ class PerformanceStore:
     # markets (the customers projection keeps them, from metrics reports and statuses)
 
     async def markets(self, sellers: Sequence[str]) -> dict[str, str | None]:
-        if not sellers:
-            return {}
-        values = await self.redis.hmget(self.markets_key, list(sellers))
-        pairs = zip(sellers, values, strict=True)
-        return {seller: _text(v) if v is not None else None for seller, v in pairs}
+        return await self.customers.markets_of(sellers)
 
     # plans and their progress
 

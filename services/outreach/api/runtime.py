@@ -21,13 +21,7 @@ from aiokafka.structs import RecordMetadata
 from fastapi import Request
 
 from schemas.envelope import Event
-from services.customers.definitions import SegmentDefinitions
-from services.customers.store import (
-    CustomerStore,
-    customer_store,
-    customers_prefix,
-    customers_redis,
-)
+from services.customers.port import CustomerStore, open_customer_store
 from services.delivery.performance.reader import PerformanceReader, performance_reader
 from services.outreach.api.limits import ApiLimits
 from services.outreach.api.rate_limit import RateLimiter
@@ -68,9 +62,8 @@ class Runtime:
     appeals: AppealStore
     campaigns: CampaignCalendar
     plans: PlansRuntime
-    # The customers projection (bytes client) and the custom segment definitions.
+    # The customers projection, custom segment definitions included.
     customers: CustomerStore
-    segments: SegmentDefinitions
     # Delivery's figures of plans, segments and days.
     performance: PerformanceReader
     limits: ApiLimits
@@ -113,16 +106,14 @@ async def open_runtime(
         gateway = PlanGateway(settings, timeout=outreach.reply_timeout_seconds)
         await gateway.start()
         stack.push_async_callback(gateway.stop)
-        customers_client = customers_redis(settings)
-        stack.push_async_callback(customers_client.aclose)
-        segments = SegmentDefinitions(customers_client, customers_prefix(settings))
+        customers = await stack.enter_async_context(open_customer_store(settings))
 
         plans = PlansRuntime(
             gateway,
             plan_read_model(redis, settings),
             clock,
             retry_after_seconds=outreach.retry_after_seconds,
-            known_segments=live_segment_ids(segments),
+            known_segments=live_segment_ids(customers),
         )
         yield Runtime(
             settings=settings,
@@ -135,8 +126,7 @@ async def open_runtime(
             appeals=appeal_store(settings, redis),
             campaigns=campaign_calendar(settings, redis),
             plans=plans,
-            customers=customer_store(settings, customers_client),
-            segments=segments,
+            customers=customers,
             performance=performance_reader(settings, redis),
             limits=limits,
             rate_limiter=RateLimiter(

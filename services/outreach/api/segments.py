@@ -19,14 +19,21 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from schemas.markets import MARKET_TIME_ZONES
 from schemas.segments import MAX_CONDITIONS, SEGMENT_NAME_MAX_LENGTH, SegmentCondition
 from schemas.types import IDENTIFIER_MAX_LENGTH
-from services.customers.definitions import SegmentDefinition
-from services.customers.domain.condition_fields import FIELD_KINDS, OPS
-from services.customers.domain.conditions import Condition, validate_conditions, warnings
-from services.customers.domain.cutoff import cutoff
-from services.customers.domain.daily import local_today
-from services.customers.domain.segments import BUILTIN_SEGMENT_IDS, SegmentId
-from services.customers.recompute import count_matching
-from services.customers.segment_writes import SEGMENTS_TOPIC, define_segment, delete_segment
+from services.customers.port import (
+    BUILTIN_SEGMENT_IDS,
+    FIELD_KINDS,
+    OPS,
+    SEGMENTS_TOPIC,
+    Condition,
+    SegmentDefinition,
+    SegmentId,
+    cutoff,
+    define_segment,
+    delete_segment,
+    local_today,
+    validate_conditions,
+    warnings,
+)
 from services.delivery.performance.reader import no_segment_figures
 from services.outreach.api.auth import CustomersAccount
 from services.outreach.api.idempotency import check_idempotency_key
@@ -228,7 +235,7 @@ async def list_segments(
     as_of, sizes = await runtime.customers.sizes(account.seller_id)
     snapshots = await _snapshots(runtime, account.seller_id)
     items: list[Segment] = [_builtin(s, as_of, sizes, snapshots) for s in BUILTIN_SEGMENT_IDS]
-    for definition in await runtime.segments.live(account.seller_id):
+    for definition in await runtime.customers.live_segments(account.seller_id):
         items.append(_custom(definition, as_of, sizes, snapshots))
     shown, next_cursor = page_of("segments", items, _listed_order, page)
     return SegmentList(items=shown, next_cursor=next_cursor)
@@ -266,14 +273,14 @@ async def create_segment(
         # A retried POST answers with the segment the first one saved.
         key = f"{account.seller_id}/{account.account_id}/{idempotency_key}"
         segment_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, key))
-        existing = await runtime.segments.get(account.seller_id, segment_id)
+        existing = await runtime.customers.segment(account.seller_id, segment_id)
         if existing is not None:
             return _custom(existing, None, {}, await _snapshots(runtime, account.seller_id))
     else:
         segment_id = str(uuid.uuid4())
     try:
         saved = await define_segment(
-            runtime.segments,
+            runtime.customers,
             lambda event: runtime.publish(SEGMENTS_TOPIC, event, key=event.seller_id),
             seller_id=account.seller_id,
             account_id=account.account_id,
@@ -305,8 +312,8 @@ async def preview_segment(body: PreviewRequest, account: CustomersAccount, runti
             "first metrics report",
         )
     today = local_today(market, runtime.clock())
-    count = await count_matching(
-        runtime.customers, account.seller_id, conditions, cutoff(today, market)
+    count = await runtime.customers.count_matching(
+        account.seller_id, conditions, cutoff(today, market)
     )
     return Preview(count=count, warnings=warnings(conditions), as_of=today)
 
@@ -319,7 +326,7 @@ async def get_segment(segment_id: SegmentPathId, account: CustomersAccount, runt
     if segment_id in BUILTIN_NAMES:
         segment = _builtin(segment_id, as_of, sizes, snapshots)
     else:
-        definition = await runtime.segments.get(account.seller_id, segment_id)
+        definition = await runtime.customers.segment(account.seller_id, segment_id)
         if definition is None:
             raise _not_found(segment_id)
         segment = _custom(definition, as_of, sizes, snapshots)
@@ -341,10 +348,10 @@ async def delete_custom_segment(
     if segment_id in BUILTIN_NAMES:
         detail = f"{segment_id} is built in; it cannot be deleted"
         raise ProblemError(409, "Forbidden action", detail)
-    if await runtime.segments.get(account.seller_id, segment_id) is None:
+    if await runtime.customers.segment(account.seller_id, segment_id) is None:
         raise _not_found(segment_id)
     await delete_segment(
-        runtime.segments,
+        runtime.customers,
         lambda event: runtime.publish(SEGMENTS_TOPIC, event, key=event.seller_id),
         seller_id=account.seller_id,
         account_id=account.account_id,

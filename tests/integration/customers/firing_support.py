@@ -17,12 +17,12 @@ from schemas.envelope import Event
 from schemas.plans import Plan, PlanCancelled, PlanContent, PlanStarted
 from schemas.segments import AutomatedPlanFired, SegmentCondition, SegmentDefined
 from schemas.seller import SellerMetricsReported
-from services.customers.applied import Applied
 from services.customers.domain.relationship import Relationship, RelationshipEvent, fold
 from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.firing import TriggerEngine
-from services.customers.firing.engine import Watermark
-from services.customers.store import CustomerStore, customer_store, customers_redis
+from services.customers.firing.trigger_engine import Watermark
+from services.customers.projection_observer import Applied
+from services.customers.store import RedisCustomerStore, customer_store, customers_redis
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.settings import Settings
@@ -155,7 +155,7 @@ class Firings:
 @dataclass
 class Harness:
     settings: Settings
-    store: CustomerStore
+    store: RedisCustomerStore
     clock: FixedClock
     engine: TriggerEngine
     firings: Firings

@@ -14,7 +14,7 @@ from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.profile import Profile
 from services.customers.domain.relationship import RelationshipEvent, fold
 from services.customers.recompute import Recompute
-from services.customers.store import CustomerStore, customer_store, customers_prefix
+from services.customers.store import RedisCustomerStore, customer_store, customers_prefix
 from services.shared.settings import Settings
 from tests.unit.customers import builders as b
 
@@ -62,7 +62,7 @@ def crafted_profiles() -> dict[str, Profile]:
 
 
 async def fill(
-    store: CustomerStore,
+    store: RedisCustomerStore,
     seller: str,
     histories: dict[str, list[RelationshipEvent]],
     market: str | None = "ID",
@@ -84,11 +84,11 @@ class FixedClock:
 class Shop:
     settings: Settings
     redis: aioredis.Redis
-    store: CustomerStore
+    store: RedisCustomerStore
     definitions: SegmentDefinitions
     clock: FixedClock
 
-    def recompute(self, store: CustomerStore | None = None) -> Recompute:
+    def recompute(self, store: RedisCustomerStore | None = None) -> Recompute:
         return Recompute(store or self.store, self.definitions, self.clock)
 
     async def members(self, seller: str, segment: str, day: date = D) -> set[str]:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from prometheus_client import REGISTRY
 
-from services.customers.daily import DailyRecompute
+from services.customers.daily_recompute import DailyRecompute
 from services.shared.settings import Settings
 from tests.integration.customers.segment_support import D, crafted_histories, fill, idn, shop
 from tests.integration.outreach.support import eventually

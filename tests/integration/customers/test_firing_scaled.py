@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from schemas.plans import PlanStarted
-from services.customers.applied import Applied
 from services.customers.domain.relationship import Relationship, fold
 from services.customers.firing import TriggerEngine
+from services.customers.projection_observer import Applied
 from services.customers.store import customer_store, customers_redis
 from services.shared.kafka import new_consumer
 from services.shared.settings import Settings

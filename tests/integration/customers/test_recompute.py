@@ -11,7 +11,7 @@ import pytest
 
 from schemas.segments import SegmentCondition, SegmentDefined, SegmentDeleted
 from services.customers.recompute import FUTURE_DAY, NO_MARKET, UNKNOWN_MARKET, SellerRecomputed
-from services.customers.store import CustomerStore
+from services.customers.store import RedisCustomerStore
 from services.shared.settings import Settings
 from tests.integration.customers.segment_support import (
     JAVA_BUYERS,
@@ -93,7 +93,7 @@ async def test_a_deleted_custom_segment_is_no_longer_computed(crafted: Shop, tes
     assert done.sizes["java-buyers"] == 1
 
 
-class FailingAfterOnePage(CustomerStore):
+class FailingAfterOnePage(RedisCustomerStore):
     """Redis going away in the middle of a seller's scan."""
 
     async def scan_raw(

@@ -20,9 +20,13 @@ from schemas.delivery import DeliveryProgressed
 from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
 from schemas.plans import CompletePlan, Plan, PlanContent, PlanDispatched
-from services.customers.domain.profile import Profile
-from services.customers.healing import mark_whole
-from services.customers.store import CustomerStore, customer_store, customers_redis
+from services.customers.port import (
+    CustomerStore,
+    Profile,
+    customer_store,
+    customers_redis,
+    mark_whole,
+)
 from services.delivery.blocks import BlockList
 from services.delivery.fanout import Delivery
 from services.delivery.keys import DeliveryKeys, delivery_prefix
@@ -110,6 +114,7 @@ class Shop:
     store: CustomerStore
     quota: RedisQuota
     blocks: BlockList
+    redis: aioredis.Redis
 
     async def activate(self, seller: str = SELLER, access: str = "active") -> None:
         await self.quota.store.put_status(sample_status(seller, access=access), 1)  # type: ignore[arg-type]
@@ -135,7 +140,7 @@ async def shop(settings: Settings) -> AsyncIterator[Shop]:
             # The test writes the customers store itself, standing in for the customers
             # worker: a delivery worker (which waits for a whole projection) may start.
             await mark_whole(settings, redis)
-            yield Shop(settings, customer_store(settings, redis), quota, blocks)
+            yield Shop(settings, customer_store(settings, redis), quota, blocks, redis)
     finally:
         await _forget(redis, settings.topic_prefix)
         await redis.aclose()

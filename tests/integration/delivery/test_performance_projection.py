@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from schemas.topics import topic as registry_topic
-from services.customers.store import customer_store
+from services.customers.port import customer_store
 from services.delivery.performance.metrics import TALLIES
 from services.delivery.performance.reader import PerformanceReader, performance_reader
 from services.shared.codec import decode, encode

@@ -18,10 +18,9 @@ from schemas.dead_letter import DeadLetter
 from schemas.outbound import Button
 from schemas.plans import PlanContent
 from schemas.seller import PermissionGranted, ShopProfileUpdated
-from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.profile import Profile
 from services.customers.projection import CustomerProjection
-from services.customers.store import customers_prefix, customers_redis
+from services.customers.store import customer_store, customers_redis
 from services.delivery.domain.placeholders import fallback
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.shops import ShopNames, shop_name_consumer
@@ -98,9 +97,8 @@ async def test_a_template_plans_messages_carry_the_shop_customer_and_coupon(
         await seller.activate()
         await seller.members(plan.segment_id, customers)
         # The customers service's own projection turns the profiles into the store.
-        projection = CustomerProjection(
-            seller.store, SegmentDefinitions(seller.store.redis, customers_prefix(settings))
-        )
+        store = customer_store(settings, seller.redis)
+        projection = CustomerProjection(store, store.definitions)
         profiles = DeadLetteringConsumer(
             settings,
             service="customers",
@@ -111,7 +109,7 @@ async def test_a_template_plans_messages_carry_the_shop_customer_and_coupon(
         )
         stopping = asyncio.Event()
         projecting = asyncio.create_task(profiles.run(stopping))
-        names = ShopNames(seller.store.redis, DeliveryKeys(delivery_prefix(settings)))
+        names = ShopNames(seller.redis, DeliveryKeys(delivery_prefix(settings)))
         try:
             stored = await eventually(
                 lambda: _both(seller.store.profiles(["c-anna", "c-thai"])), timeout=60
@@ -221,7 +219,7 @@ async def test_an_automated_plans_firing_is_personalized_too(
                 "c-anon": Profile(language="id", updated_at=at),
             }
         )
-        names = ShopNames(seller.store.redis, DeliveryKeys(delivery_prefix(settings)))
+        names = ShopNames(seller.redis, DeliveryKeys(delivery_prefix(settings)))
         await publish(settings, "crm.plan-events", [_started(plan)], SELLER)
         async with running_delivery(settings):
             assert await eventually(lambda: _is(names.name(SELLER), "Sari"), timeout=60)

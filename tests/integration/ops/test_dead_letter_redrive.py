@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from schemas.customer import CustomerProfileUpdated
 from schemas.dead_letter import DeadLetter
 from schemas.topics import ALL_TOPICS
-from services.customers.store import customer_store, customers_redis
+from services.customers.port import customer_store, customers_redis
 from services.ops import dead_letters as dl
 from services.shared.codec import encode
 from services.shared.dead_letter_reasons import letter_reason

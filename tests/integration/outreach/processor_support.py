@@ -14,8 +14,7 @@ import redis.asyncio as aioredis
 
 from schemas.campaigns import CampaignAnnounced
 from schemas.plans import Plan, PlanCommandAnswered, PlanContent, PlanDraft
-from services.customers.definitions import SegmentDefinitions
-from services.customers.store import customers_prefix
+from services.customers.port import customer_store
 from services.outreach.campaigns import campaign_calendar, campaigns_consumer
 from services.outreach.gateway import PlanGateway
 from services.outreach.handlers import Handlers, PlanCommand
@@ -150,10 +149,10 @@ async def running_processor(settings: Settings) -> AsyncIterator[PlanProcessor]:
     async with open_quota(settings) as quota:
         redis = quota.store.redis
         calendar = campaign_calendar(settings, redis)
-        definitions = SegmentDefinitions(redis, customers_prefix(settings))
+        customers = customer_store(settings, redis)
         processor = PlanProcessor(
             settings,
-            Handlers(quota, calendar, live_segment_ids(definitions)),
+            Handlers(quota, calendar, live_segment_ids(customers)),
             plan_read_model(redis, settings),
         )
         # As the worker runs it: the campaign calendar beside the processor.

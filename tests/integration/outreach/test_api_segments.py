@@ -17,6 +17,7 @@ from services.customers.domain.relationship import fold
 from services.customers.projection import TOPICS as PROJECTION_TOPICS
 from services.customers.projection import CustomerProjection
 from services.customers.recompute import Recompute
+from services.customers.store import RedisCustomerStore
 from services.delivery.performance.reader import no_segment_figures
 from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
@@ -101,7 +102,7 @@ async def test_the_java_example_is_saved_previewed_and_sized(
     assert listing[0]["name"] == "New customers"
     assert "conditions" not in listing[0]
 
-    done = await Recompute(api.runtime.customers, api.runtime.segments, api.clock).seller(seller)
+    done = await _recompute(api).seller(seller)
     assert done.as_of == D
     listing = (await api.client.get("/v1/segments", headers=owner)).json()["items"]
     sizes = {s["segment_id"]: (s["size"], s["as_of"]) for s in listing}
@@ -287,7 +288,7 @@ async def test_a_seller_known_only_from_a_metrics_report_gets_sizes_and_previews
         )
     finally:
         await producer.stop()
-    projection = CustomerProjection(store, api.runtime.segments)
+    projection = CustomerProjection(_redis_store(api), _redis_store(api).definitions)
     consumer = DeadLetteringConsumer(
         settings,
         service="customers",
@@ -315,9 +316,22 @@ async def test_a_seller_known_only_from_a_metrics_report_gets_sizes_and_previews
     assert preview.status_code == 200, preview.text
     assert preview.json() == {"count": 1, "warnings": [FEWER], "as_of": D.isoformat()}
     # What `crm segments recompute` runs: every seller with customers or a known market.
-    done = await Recompute(api.runtime.customers, api.runtime.segments, api.clock).everyone()
+    done = await _recompute(api).everyone()
     mine = next(d for d in done if d.seller_id == seller)
     assert (mine.skipped, mine.market, mine.as_of) == (None, "ID", D)
     listing = (await api.client.get("/v1/segments", headers=owner)).json()["items"]
     sizes = {s["segment_id"]: (s["size"], s["as_of"]) for s in listing}
     assert sizes["followers_not_purchased"] == (1, D.isoformat())
+
+
+def _redis_store(api: ApiUnderTest) -> RedisCustomerStore:
+    """The API's customers port is the Redis store, which customers' projection and
+    recompute (driven here as its worker would) write."""
+    store = api.runtime.customers
+    assert isinstance(store, RedisCustomerStore)
+    return store
+
+
+def _recompute(api: ApiUnderTest) -> Recompute:
+    store = _redis_store(api)
+    return Recompute(store, store.definitions, api.clock)

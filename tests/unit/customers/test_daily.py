@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.markets import MARKET_TIME_ZONES
-from services.customers.domain.daily import behind, local_today, next_local_midnight
+from services.customers.domain.recompute_days import behind, local_today, next_local_midnight
 from tests.unit.customers.builders import utc
 
 pytestmark = pytest.mark.unit

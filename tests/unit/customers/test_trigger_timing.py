@@ -13,7 +13,7 @@ from schemas.plans import Trigger
 from services.customers.domain.relationship import EMPTY, RelationshipEvent, fold, to_stored_json
 from services.customers.domain.trigger_timing import candidates, live_window, next_look
 from services.customers.domain.triggers import should_fire
-from services.customers.firing.engine import ANCHOR_FIELDS
+from services.customers.firing.trigger_engine import ANCHOR_FIELDS
 from tests.unit.customers.builders import (
     cart_added,
     followed,

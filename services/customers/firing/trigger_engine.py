@@ -37,7 +37,6 @@ from pydantic import ValidationError
 
 from schemas.plans import Plan
 from schemas.segments import AutomatedPlanFired
-from services.customers.applied import Applied
 from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.cutoff import instant_cutoff
 from services.customers.domain.firing_segment import in_segment_at
@@ -50,7 +49,8 @@ from services.customers.firing.fired import FiredPairs
 from services.customers.firing.plans import LivePlan, LivePlans, PlanChange
 from services.customers.firing.schedule import Schedule
 from services.customers.firing.segments import SellerSegments, seller_segments
-from services.customers.store import CustomerStore
+from services.customers.projection_observer import Applied
+from services.customers.store import RedisCustomerStore
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.consumer import Record
 from services.shared.failure_policy import RetryPolicy, settle
@@ -107,7 +107,7 @@ class TriggerEngine:
     def __init__(
         self,
         settings: Settings,
-        store: CustomerStore,
+        store: RedisCustomerStore,
         clock: Clock,
         checkpoint: Checkpoint = lambda _: None,
         *,
@@ -118,7 +118,7 @@ class TriggerEngine:
     ) -> None:
         self.settings = settings
         self.store = store
-        self.definitions = definitions or SegmentDefinitions(store.redis, store.prefix)
+        self.definitions = definitions or store.definitions
         self.clock = clock
         self.checkpoint = checkpoint
         self.watermark = watermark
@@ -605,10 +605,10 @@ class TriggerEngine:
     async def _relationships(
         self, seller_id: str, customer_ids: list[str]
     ) -> dict[str, Relationship]:
-        raw = await self.store.redis.hmget(self.store.rel_key(seller_id), customer_ids)
+        stored = await self.store.stored_relationships(seller_id, customer_ids)
         found: dict[str, Relationship] = {}
-        for customer_id, stored in zip(customer_ids, raw, strict=True):
-            rel = None if stored is None else _relationship(seller_id, customer_id, stored)
+        for customer_id, raw in stored.items():
+            rel = _relationship(seller_id, customer_id, raw)
             if rel is not None:
                 found[customer_id] = rel
         return found

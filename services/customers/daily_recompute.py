@@ -20,10 +20,10 @@ import structlog
 
 from schemas.markets import MARKET_TIME_ZONES
 from services.customers.definitions import SegmentDefinitions
-from services.customers.domain.daily import behind, local_today, next_local_midnight
+from services.customers.domain.recompute_days import behind, local_today, next_local_midnight
 from services.customers.recompute import Clock, Recompute, SellerRecomputed
 from services.customers.segment_metrics import DAILY_RUN_SECONDS, DAILY_RUNS
-from services.customers.store import CustomerStore
+from services.customers.store import RedisCustomerStore
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -42,7 +42,7 @@ class DailyRecompute:
     def __init__(
         self,
         settings: Settings,
-        store: CustomerStore,
+        store: RedisCustomerStore,
         definitions: SegmentDefinitions,
         clock: Clock,
         *,
