@@ -1,0 +1,148 @@
+"""Redis stalls or restarts while `crm worker customers` projects customer events and fires
+automated plans: the worker keeps running, redoes what had not committed, and a
+read_committed consumer of crm.plan-firings sees every due (plan, customer) exactly once.
+
+The stall is a CLIENT PAUSE beyond redis-py's 5 s socket timeout; the restart is of a
+redis-server of the test's own (no persistence: it comes back empty, and the customers
+projection is refolded from its topics). A SIGKILL mid-firing is test_firing_crash.py's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from services.shared.settings import Settings
+from services.shared.worker_process import WorkerProcess, free_port
+from tests.integration.customers.test_firing_crash import (
+    TOPICS,
+    _exactly_once,
+    _firings,
+    _plans,
+    _publish,
+)
+
+pytestmark = pytest.mark.integration
+
+# Two waves of carts: the first is being fired when Redis goes away, the second arrives
+# while it is away.
+WAVE = 1000
+
+
+class OwnRedis:
+    """A redis-server of this test's own, without persistence, on a free port."""
+
+    def __init__(self, data: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.data = data
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                *("--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data)),
+                *("--save", "", "--appendonly", "no", "--logfile", str(self.data / "redis.log")),
+            ]
+        )
+
+    async def answers(self) -> None:
+        client = aioredis.Redis.from_url(self.url)
+        try:
+            for _ in range(100):
+                try:
+                    if await client.ping():
+                        return
+                except OSError:
+                    pass
+                await asyncio.sleep(0.1)
+            raise AssertionError("redis-server did not answer")
+        finally:
+            await client.aclose()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_a_redis_stall_while_firing_is_ridden_out(
+    settings: Settings, topics: Callable[..., Any], redis_url: str, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"redis_url": redis_url})
+    await topics(*TOPICS)
+    plans = _plans(datetime.now(UTC), "cart-reminder", "cart-nudge")
+    first = [f"a{i:04d}" for i in range(WAVE)]
+    second = [f"b{i:04d}" for i in range(WAVE)]
+    log = tmp_path / "customers.log"
+    worker = WorkerProcess("customers", settings, log)
+    worker.start()
+    try:
+        await worker.wait_ready()
+        await _publish(settings, plans, first)
+        await _firings(settings, 1, isolation="read_uncommitted", idle_ms=0)  # firing began
+        admin = aioredis.Redis.from_url(settings.redis_url)
+        try:
+            await admin.execute_command("CLIENT", "PAUSE", "6500", "ALL")
+        finally:
+            await admin.aclose(close_connection_pool=True)
+        await _publish(settings, [], second)
+        seen = await _firings(settings, len(plans) * 2 * WAVE)
+        await asyncio.sleep(2)  # a worker about to exit has done so
+        assert worker.process is not None
+        assert worker.process.poll() is None, worker.log()[-3000:].decode(errors="replace")
+    finally:
+        worker.stop()
+    _exactly_once(seen, plans, first + second)
+
+
+async def test_a_redis_restart_while_firing_is_ridden_out(
+    settings: Settings, topics: Callable[..., Any], own_redis: OwnRedis, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"redis_url": own_redis.url})
+    await own_redis.answers()
+    await topics(*TOPICS)
+    plans = _plans(datetime.now(UTC), "cart-reminder", "cart-nudge")
+    first = [f"a{i:04d}" for i in range(WAVE)]
+    second = [f"b{i:04d}" for i in range(WAVE)]
+    log = tmp_path / "customers.log"
+    worker = WorkerProcess("customers", settings, log)
+    worker.start()
+    try:
+        await worker.wait_ready()
+        await _publish(settings, plans, first)
+        await _firings(settings, 1, isolation="read_uncommitted", idle_ms=0)  # firing began
+        own_redis.stop()
+        await _publish(settings, [], second)
+        await asyncio.sleep(3)  # away for a while: the loops notice
+        own_redis.start()
+        await own_redis.answers()
+        seen = await _firings(settings, len(plans) * 2 * WAVE)
+        await asyncio.sleep(2)
+        assert worker.process is not None
+        assert worker.process.poll() is None, worker.log()[-3000:].decode(errors="replace")
+        # It came back empty: the projection was refolded from its topics.
+        assert b"projection_rebuilt" in worker.log()
+        await worker.wait_ready(timeout=30)
+    finally:
+        worker.stop()
+    _exactly_once(seen, plans, first + second)
