@@ -16,7 +16,7 @@ LIVE_PLANS = Gauge(
 )
 TRANSACTIONS_ABORTED = Counter(
     "crm_customers_firing_transactions_aborted_total",
-    "Firing transactions that failed; their pairs are looked at again.",
+    "Firing passes abandoned (Kafka or Redis away or too slow); their pairs are looked at again.",
 )
 SCAN_SECONDS = Histogram(
     "crm_customers_firing_scan_seconds",

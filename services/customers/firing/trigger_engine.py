@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -320,7 +321,7 @@ class TriggerEngine:
         metrics.LIVE_PLANS.set(len(self.plans))
         for seller in self.plans.sellers():
             if self._owns(seller):
-                await self._scan(seller, self.plans.of_seller(seller))
+                await self._scan_guarded(seller, self.plans.of_seller(seller))
         self._ready = True
         log.info("firing_engine_ready", live_plans=len(self.plans), waiting=len(self.schedule))
         while not stopping.is_set():
@@ -344,7 +345,7 @@ class TriggerEngine:
                 if plan is not None:  # not stopped again later in the same batch
                     by_seller[plan.seller_id].append(plan)
             for seller_id, plans in by_seller.items():
-                await self._scan(seller_id, plans)
+                await self._scan_guarded(seller_id, plans)
             metrics.LIVE_PLANS.set(len(self.plans))
 
     def _fold_plan(self, raw: bytes | None, offset: int) -> tuple[PlanChange | None, str]:
@@ -386,6 +387,12 @@ class TriggerEngine:
 
         if not await self.outputs.guarded(write):
             log.error("dead_letter_not_written", offset=record.offset)
+
+    async def _scan_guarded(self, seller_id: str, plans: list[LivePlan]) -> None:
+        """`_scan` under the one recovery policy: a scan that Redis cut short is redone
+        once recovered (a pair already on the timetable keeps its earliest look)."""
+        while not await self.outputs.guarded(lambda: self._scan(seller_id, plans)):
+            log.info("plans_scan_redone", seller_id=seller_id)
 
     async def _scan(self, seller_id: str, plans: list[LivePlan]) -> None:
         """Put every customer of the seller who may fire these plans on the timetable."""
@@ -449,26 +456,32 @@ class TriggerEngine:
     async def _fire_when_due(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             self._wakeup.clear()
-            now = self.clock()
-            horizon = await self._horizon(now)
-            due = (
-                []
-                if horizon is None
-                else self.schedule.pop_due(horizon, self.max_firings_per_transaction)
-            )
-            if due:
-                assert horizon is not None
-                if not await self.outputs.guarded(lambda: self._fire(due, now, horizon)):  # noqa: B023
-                    # Redis or Kafka away: the pairs are looked at again once recovered;
-                    # the committed ones are in `fired` (recovery folded them).
-                    for _, plan_id, customer_id in due:
-                        self.schedule.push(self.clock(), plan_id, customer_id)
+            due: list[tuple[datetime, str, str]] = []
+            # The whole pass, the watermark's read included, runs under the one recovery
+            # policy (services/shared/transactions.py): Redis or Kafka away or too slow
+            # anywhere in it is waited out, never raised out of the worker.
+            if not await self.outputs.guarded(functools.partial(self._fire_due, due)):
+                # The pairs are looked at again once recovered; the committed ones are in
+                # `fired` (recovery folded them).
+                for _, plan_id, customer_id in due:
+                    self.schedule.push(self.clock(), plan_id, customer_id)
             self.passes += 1
             metrics.SCHEDULED_PAIRS.set(len(self.schedule))
             if len(due) == self.max_firings_per_transaction:
                 await asyncio.sleep(0)  # more are due: straight on, letting others run
                 continue
             await self._sleep()
+
+    async def _fire_due(self, due: list[tuple[datetime, str, str]]) -> None:
+        """One pass: the pairs due up to the horizon, taken off the timetable into `due`,
+        and fired."""
+        now = self.clock()
+        horizon = await self._horizon(now)  # reads Redis (the projection's marker)
+        if horizon is None:
+            return
+        due.extend(self.schedule.pop_due(horizon, self.max_firings_per_transaction))
+        if due:
+            await self._fire(due, now, horizon)
 
     async def _horizon(self, now: datetime) -> datetime | None:
         """The latest due moment that can be decided now: `now`, held back to how far the

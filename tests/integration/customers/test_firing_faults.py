@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess, free_port
@@ -62,7 +63,7 @@ class OwnRedis:
                 try:
                     if await client.ping():
                         return
-                except OSError:
+                except RedisConnectionError:
                     pass
                 await asyncio.sleep(0.1)
             raise AssertionError("redis-server did not answer")
