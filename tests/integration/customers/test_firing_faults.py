@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -114,6 +115,7 @@ async def test_a_redis_stall_while_firing_is_ridden_out(
     finally:
         worker.stop()
     _exactly_once(seen, plans, first + second)
+    _rode_it_out(log.read_bytes())
 
 
 async def test_a_redis_restart_while_firing_is_ridden_out(
@@ -129,12 +131,13 @@ async def test_a_redis_restart_while_firing_is_ridden_out(
     worker = WorkerProcess("customers", settings, log)
     worker.start()
     try:
-        await worker.wait_ready()
+        port = await worker.wait_ready()
         await _publish(settings, plans, first)
         await _firings(settings, 1, isolation="read_uncommitted", idle_ms=0)  # firing began
         own_redis.stop()
         await _publish(settings, [], second)
         await asyncio.sleep(3)  # away for a while: the loops notice
+        assert await _readyz(port) == 503  # not ready meanwhile, and still serving
         own_redis.start()
         await own_redis.answers()
         seen = await _firings(settings, len(plans) * 2 * WAVE)
@@ -147,3 +150,20 @@ async def test_a_redis_restart_while_firing_is_ridden_out(
     finally:
         worker.stop()
     _exactly_once(seen, plans, first + second)
+    _rode_it_out(log.read_bytes())
+
+
+def _rode_it_out(log: bytes) -> None:
+    """Both loops met the fault and recovered: the projection read its batch again, the
+    firing engine abandoned a pass and recovered (services/shared/transactions.py)."""
+    assert b'"batch_retried"' in log
+    assert b'"firing_batch_aborted"' in log
+    assert b'"transactional_output_recovered"' in log
+
+
+async def _readyz(port: int) -> int:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/readyz") as response,
+    ):
+        return response.status
