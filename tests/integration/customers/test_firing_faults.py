@@ -2,9 +2,10 @@
 automated plans: the worker keeps running, redoes what had not committed, and a
 read_committed consumer of crm.plan-firings sees every due (plan, customer) exactly once.
 
-The stall is a CLIENT PAUSE beyond redis-py's 5 s socket timeout; the restart is of a
+The stall is a CLIENT PAUSE beyond redis-py's 5 s socket timeout; the restarts are of a
 redis-server of the test's own (no persistence: it comes back empty, and the customers
-projection is refolded from its topics). A SIGKILL mid-firing is test_firing_crash.py's.
+projection is refolded from its topics) and of a broker of the test's own (the shared one
+is never touched). A SIGKILL mid-firing is test_firing_crash.py's.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from services.shared.kafka import create_topics
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess, free_port
 from tests.integration.customers.test_firing_crash import (
@@ -30,8 +32,10 @@ from tests.integration.customers.test_firing_crash import (
     _plans,
     _publish,
 )
+from tests.integration.delivery.test_broker_restart import OwnBroker, own_broker
 
 pytestmark = pytest.mark.integration
+__all__ = ["own_broker"]  # the fixture: a broker of the test's own (never the shared one)
 
 # Two waves of carts: the first is being fired when Redis goes away, the second arrives
 # while it is away.
@@ -167,3 +171,35 @@ async def _readyz(port: int) -> int:
         http.get(f"http://127.0.0.1:{port}/readyz") as response,
     ):
         return response.status
+
+
+async def test_a_broker_restart_while_firing_is_ridden_out(
+    settings: Settings, own_broker: OwnBroker, redis_url: str, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(
+        update={"kafka_bootstrap": f"localhost:{own_broker.port}", "redis_url": redis_url}
+    )
+    await create_topics(settings, list(TOPICS))
+    plans = _plans(datetime.now(UTC), "cart-reminder", "cart-nudge")
+    first = [f"a{i:04d}" for i in range(WAVE)]
+    second = [f"b{i:04d}" for i in range(WAVE)]
+    log = tmp_path / "customers.log"
+    worker = WorkerProcess("customers", settings, log)
+    worker.start()
+    try:
+        await worker.wait_ready()
+        await _publish(settings, plans, first)
+        await _firings(settings, 1, isolation="read_uncommitted", idle_ms=0)  # firing began
+        # The first wave is often all fired by now (the producer rides a restart out with
+        # its own retries): the restart meets the loops polling, the second wave after it.
+        own_broker.run("stop")
+        own_broker.run("start")
+        await _publish(settings, [], second)
+        seen = await _firings(settings, len(plans) * 2 * WAVE)
+        await asyncio.sleep(2)
+        assert worker.process is not None
+        assert worker.process.poll() is None, worker.log()[-3000:].decode(errors="replace")
+        await worker.wait_ready(timeout=60)
+    finally:
+        worker.stop()
+    _exactly_once(seen, plans, first + second)
