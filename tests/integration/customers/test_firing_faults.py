@@ -13,18 +13,27 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.shared.kafka import create_topics
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess, free_port
+from tests.integration.customers.firing_support import (
+    FIRING_TOPICS,
+    FixedClock,
+    Harness,
+    automated_plan,
+    running_engine,
+)
 from tests.integration.customers.test_firing_crash import (
     TOPICS,
     _exactly_once,
@@ -33,6 +42,8 @@ from tests.integration.customers.test_firing_crash import (
     _publish,
 )
 from tests.integration.delivery.test_broker_restart import OwnBroker, own_broker
+from tests.integration.outreach.support import eventually
+from tests.unit.customers.builders import followed, utc
 
 pytestmark = pytest.mark.integration
 __all__ = ["own_broker"]  # the fixture: a broker of the test's own (never the shared one)
@@ -40,6 +51,7 @@ __all__ = ["own_broker"]  # the fixture: a broker of the test's own (never the s
 # Two waves of carts: the first is being fired when Redis goes away, the second arrives
 # while it is away.
 WAVE = 1000
+STARTS = utc("2024-06-10T09:30")
 
 
 class OwnRedis:
@@ -203,3 +215,48 @@ async def test_a_broker_restart_while_firing_is_ridden_out(
     finally:
         worker.stop()
     _exactly_once(seen, plans, first + second)
+
+
+async def test_the_engine_waits_out_a_watermark_read_that_redis_failed(
+    settings: Settings, topics: Callable[..., Any], redis_url: str
+) -> None:
+    """In process, fast: the engine's read of how far the projection got (a Redis GET in
+    the worker) fails as a stalled Redis does; the engine recovers and fires once."""
+    await topics(*FIRING_TOPICS)
+    settings = settings.model_copy(update={"redis_url": redis_url})
+    failures = 3
+    calls = 0
+
+    async def stalled_then_caught_up() -> datetime | None:
+        nonlocal calls
+        calls += 1
+        if calls <= failures:
+            raise RedisTimeoutError("Timeout reading from redis")
+        return clock.now
+
+    clock = FixedClock(STARTS)
+    aborted_before = _aborted()
+    plan = automated_plan("plan-1", {"type": "new_follower"}, STARTS, STARTS + timedelta(days=9))
+    async with running_engine(settings, clock) as h:
+        await h.start_plan(plan)
+        clock.now = STARTS + timedelta(hours=1)
+        await h.arm("c-a", [followed(clock.now)])
+        h.engine.watermark = stalled_then_caught_up
+        assert await eventually(lambda: _fired(h, 1), timeout=60)
+        await h.arm("c-b", [followed(clock.now)])
+        fired = await h.at(clock.now)
+    assert calls > failures
+    # Each failed read abandoned its pass under the shared recovery policy.
+    assert _aborted() - aborted_before == failures
+    assert sorted((f.plan_id, f.customer_id) for f in fired) == [
+        ("plan-1", "c-a"),
+        ("plan-1", "c-b"),
+    ]
+
+
+async def _fired(h: Harness, count: int) -> bool:
+    return len(await h.firings.read(idle_ms=200)) >= count
+
+
+def _aborted() -> float:
+    return REGISTRY.get_sample_value("crm_customers_firing_transactions_aborted_total") or 0.0
