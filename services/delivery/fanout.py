@@ -44,12 +44,12 @@ from services.delivery.blocks import BlockList
 from services.delivery.catalog import AutomatedPlans
 from services.delivery.domain.progress import newer
 from services.delivery.domain.recipients import chunked, still_to_handle
-from services.delivery.follower import TopicFollower
-from services.delivery.judge import Decided, RecipientJudge
 from services.delivery.keys import DeliveryKeys, delivery_prefix
-from services.delivery.outbox import Outbox
-from services.delivery.records import completion, count, progress_record, tally_of
+from services.delivery.message_batches import MessageBatches
+from services.delivery.progress_records import completion, count, progress_record, tally_of
+from services.delivery.recipient_judge import Decided, RecipientJudge
 from services.delivery.shops import ShopNames
+from services.delivery.topic_follower import TopicFollower
 from services.quota.port import QuotaPort
 from services.shared.admission import Plausibility
 from services.shared.codec import DecodeError, decode, encode
@@ -101,7 +101,7 @@ class _Pending:
         self.offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
 
 
-class Delivery:
+class FanOut:
     def __init__(
         self,
         settings: Settings,
@@ -383,10 +383,10 @@ class Delivery:
         completes the plan and consumes its dispatch."""
         await self._still_whole()
         async with self.output.transaction():
-            outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
+            batches = MessageBatches(self.producer, self._outbound, self._outbound_partitions)
             for key, value in decided.messages:
-                await outbox.add(key, value)
-            await outbox.flush()
+                await batches.add(key, value)
+            await batches.flush()
             sends = [await self._send(self._progress_topic, record, plan.plan_id)]
             if completing is not None:
                 command = completion(plan, record, self.clock())
@@ -419,11 +419,11 @@ class Delivery:
             records.append(progress_record(plan, None, None, tally, done=False, at=now))
         await self._still_whole()
         async with self.output.transaction():
-            outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
+            batches = MessageBatches(self.producer, self._outbound, self._outbound_partitions)
             for _, outcome in decided:
                 for key, value in outcome.messages:
-                    await outbox.add(key, value)
-            await outbox.flush()
+                    await batches.add(key, value)
+            await batches.flush()
             sends = [await self._send(self._progress_topic, r, r.plan_id) for r in records]
             sends += [await self._send(self._letters, letter, None) for letter in pending.letters]
             await self.output.consumed(pending.offsets)

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from services.customers.healing import customers_guard
 from services.customers.store import customer_store, customers_redis
 from services.delivery.blocks import BlockList, block_consumer
-from services.delivery.fanout import Delivery
+from services.delivery.fanout import FanOut
 from services.delivery.healing import (
     blocks_group,
     blocks_guard,
@@ -72,7 +72,7 @@ def _utc_now() -> datetime:
 
 @dataclass
 class DeliveryParts:
-    fan_out: Delivery
+    fan_out: FanOut
     blocks: DeadLetteringConsumer
     shop_names: DeadLetteringConsumer
     redis: aioredis.Redis
@@ -116,7 +116,7 @@ async def delivery_parts(
                 if guard is not None and names_guard is not None
                 else None
             )
-            fan_out = Delivery(
+            fan_out = FanOut(
                 settings,
                 store=customer_store(settings, redis),
                 quota=quota,

@@ -50,17 +50,17 @@ from schemas.seller import (
     SellerStatusChanged,
 )
 from services.eligibility import metrics
-from services.eligibility.app import (
+from services.eligibility.changelog import read_partition
+from services.eligibility.domain.decision import tick_refusal
+from services.eligibility.domain.schedule import due_ticks
+from services.eligibility.partition_state import PartitionState
+from services.eligibility.topics import (
     EVALUATIONS,
     SERVICE,
     STATE,
     EvaluatePartition,
     scheduled_tick,
 )
-from services.eligibility.changelog import read_partition
-from services.eligibility.domain.decision import tick_refusal
-from services.eligibility.domain.schedule import due_ticks
-from services.eligibility.partition_state import PartitionState
 from services.policy.domain import PolicyBook
 from services.shared.admission import Plausibility, admit
 from services.shared.codec import DecodeError, encode

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from services.eligibility.app import PARTITIONS
 from services.eligibility.changelog import read_partition
 from services.eligibility.domain.what_if import Comparison, decided
 from services.eligibility.partition_state import PartitionState
+from services.eligibility.topics import PARTITIONS
 from services.policy.domain import PolicyBook
 from services.shared.settings import Settings
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import structlog
 
 from services.eligibility import metrics
-from services.eligibility.app import PARTITIONS, SERVICE, TOPICS, scheduled_tick
 from services.eligibility.config import EligibilitySettings
 from services.eligibility.domain.schedule import due_ticks
 from services.eligibility.processor import Processor
+from services.eligibility.topics import PARTITIONS, SERVICE, TOPICS, scheduled_tick
 from services.policy import policy_of
 from services.shared.checks import kafka_check
 from services.shared.codec import encode

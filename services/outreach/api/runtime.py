@@ -30,13 +30,13 @@ from services.customers.store import (
 )
 from services.delivery.performance.reader import PerformanceReader, performance_reader
 from services.outreach.api.limits import ApiLimits
+from services.outreach.api.plans_runtime import PlansRuntime
 from services.outreach.api.rate_limit import RateLimiter
 from services.outreach.appeals import AppealStore, appeal_store
 from services.outreach.campaigns import CampaignCalendar, campaign_calendar
 from services.outreach.config import OutreachSettings
 from services.outreach.gateway import PlanGateway
 from services.outreach.permissions import PermissionStore, permission_store
-from services.outreach.plans_runtime import PlansRuntime
 from services.outreach.read_model import plan_read_model
 from services.outreach.segment_ids import live_segment_ids
 from services.quota.adapter import open_quota

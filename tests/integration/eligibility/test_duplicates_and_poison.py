@@ -14,8 +14,8 @@ import aiohttp
 
 from schemas.dead_letter import DeadLetter
 from schemas.seller import SellerStatusChanged
-from services.eligibility.app import TOPICS
 from services.eligibility.domain.calendar import month_at
+from services.eligibility.topics import TOPICS
 from services.shared.codec import decode
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess

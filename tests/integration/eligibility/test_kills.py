@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.seller import SellerStatusChanged
-from services.eligibility.app import TOPICS
+from services.eligibility.topics import TOPICS
 from services.policy import DEFAULT_POLICY
 from services.shared.lag import consumer_lag
 from services.shared.settings import Settings

@@ -13,8 +13,8 @@ import aiohttp
 
 from schemas.dead_letter import DeadLetter
 from schemas.seller import EvaluationDue, SellerStatusChanged
-from services.eligibility.app import TOPICS
 from services.eligibility.domain.calendar import add_months, month_at, window
+from services.eligibility.topics import TOPICS
 from services.shared.codec import decode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.seller import SellerStatusChanged
-from services.eligibility.app import TOPICS
+from services.eligibility.topics import TOPICS
 from services.shared.codec import decode
 from services.shared.kafka import new_producer
 from services.shared.lag import consumer_lag
