@@ -16,8 +16,9 @@ import redis.asyncio as aioredis
 from schemas.envelope import Event
 from services.customers.definitions import SegmentDefinitions
 from services.customers.projection import TOPICS, CustomerProjection
-from services.customers.recompute import Clock, Recompute
+from services.customers.recompute import Recompute
 from services.customers.store import customer_store, customers_prefix
+from services.shared.clock import Clock
 from services.shared.projection_guard import ProjectionGuard
 from services.shared.settings import Settings
 

@@ -23,6 +23,7 @@ from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
 from schemas.topics import key_of, topic_of
 from services.delivery.domain.reactions import ReactionRates, reaction_events
+from services.shared.clock import Clock
 from services.shared.codec import encode
 from services.shared.consumer import DeadLetteringConsumer, Record, Rejected
 from services.shared.settings import Settings
@@ -36,8 +37,6 @@ TOPICS = (
     "crm.customer-activity",
     "crm.dead-letters",
 )
-
-Clock = Callable[[], datetime]
 
 
 class ChatSimulator:

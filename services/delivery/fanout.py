@@ -26,9 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import redis.asyncio as aioredis
 import structlog
@@ -52,6 +50,7 @@ from services.delivery.shops import ShopNames
 from services.delivery.topic_follower import TopicFollower
 from services.quota.port import QuotaPort
 from services.shared.admission import Plausibility
+from services.shared.clock import Clock
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.consumer import Record
 from services.shared.crash import Checkpoint
@@ -69,7 +68,6 @@ from services.shared.transactions import (
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], datetime]
 SERVICE = "delivery"
 INPUTS = ("crm.plan-events", "crm.plan-firings")
 CHUNK_SIZE = 10_000

@@ -18,9 +18,6 @@ projection being rebuilt.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 import redis.asyncio as aioredis
 
 from schemas.engagement import ShopBlocked, ShopUnblocked
@@ -42,11 +39,11 @@ from services.quota.cap_history import CapHistory
 from services.quota.domain.frequency_cap import frequency_cap_for
 from services.quota.keys import quota_keys
 from services.quota.redis_store import RedisQuotaStore, quota_redis
+from services.shared.clock import Clock
 from services.shared.projection_guard import ProjectionGate, ProjectionGuard
 from services.shared.replay import Progress
 from services.shared.settings import Settings
 
-Clock = Callable[[], datetime]
 SENT = ("crm.outbound-messages",)
 # The mark a refolded pair gets: never the name of a firing record, so a firing read
 # again is a second firing (suppressed), as the lost mark would have said.

@@ -7,10 +7,9 @@ CRM_OPS_PORT."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
@@ -29,6 +28,7 @@ from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.performance.projection import PerformanceProjection
 from services.delivery.shops import ShopNames, shop_name_consumer
 from services.quota.adapter import open_quota
+from services.shared.clock import Clock, utc_now
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.crash import Checkpoint, crash_checkpoint
 from services.shared.kafka import ensure_topics
@@ -63,13 +63,6 @@ def main(settings: Settings) -> None:
     run_until_signalled(SERVICE, settings, run)
 
 
-Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class DeliveryParts:
     fan_out: FanOut
@@ -85,7 +78,7 @@ class DeliveryParts:
 async def delivery_parts(
     settings: Settings,
     *,
-    clock: Clock = _utc_now,
+    clock: Clock = utc_now,
     checkpoint: Checkpoint = lambda _: None,
     chunk_size: int | None = None,
     healing: bool = False,
@@ -156,7 +149,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
         performance = PerformanceProjection(
             settings,
             parts.redis,
-            customers=customers_guard(settings, parts.redis, _utc_now),
+            customers=customers_guard(settings, parts.redis, utc_now),
         )
         async with (
             serving_ops(

@@ -29,9 +29,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -63,6 +61,7 @@ from services.eligibility.topics import (
 )
 from services.policy.domain import PolicyBook
 from services.shared.admission import Plausibility, admit
+from services.shared.clock import Clock, utc_now
 from services.shared.codec import DecodeError, encode
 from services.shared.crash import failure_hook
 from services.shared.dead_letters import dead_letter_for
@@ -99,7 +98,7 @@ class Owned:
 class Processor:
     settings: Settings
     policies: PolicyBook
-    clock: Callable[[], datetime]
+    clock: Clock
     partitions: int
     group: str = ""
     owned: dict[int, Owned] = field(default_factory=dict)
@@ -412,7 +411,7 @@ class Processor:
         topic = self.settings.topic(TICKS)
         while not stopping.is_set():
             if self.ticks_partition in self.consumer.assignment():
-                now = datetime.now(UTC)
+                now = utc_now()
                 for market, month in due_ticks(now, emitted):
                     tick = scheduled_tick(market, month)
                     await self.plain.send_and_wait(topic, encode(tick), key=market.encode())

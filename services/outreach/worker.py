@@ -19,10 +19,11 @@ from services.outreach.campaigns import campaign_calendar, campaigns_consumer
 from services.outreach.handlers import Handlers
 from services.outreach.healing import appeals_guard, guarded, permissions_guard
 from services.outreach.permissions import permissions_consumer
-from services.outreach.processor import PlanProcessor, utc_now
+from services.outreach.processor import PlanProcessor
 from services.outreach.read_model import plan_read_model
 from services.outreach.segment_ids import live_segment_ids
 from services.quota.adapter import open_quota
+from services.shared.clock import utc_now
 from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings

@@ -13,10 +13,11 @@ import structlog
 from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
-from services.quota.adapter import RedisQuota, open_quota, utc_now
+from services.quota.adapter import RedisQuota, open_quota
 from services.quota.reconciler import republish_pending
 from services.quota.redis_store import quota_redis
 from services.quota.status_projection import status_consumer
+from services.shared.clock import utc_now
 from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings

@@ -51,6 +51,7 @@ from services.customers.firing.plans import LivePlan, LivePlans, PlanChange
 from services.customers.firing.schedule import Schedule
 from services.customers.firing.segments import SellerSegments, seller_segments
 from services.customers.store import CustomerStore
+from services.shared.clock import Clock
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.consumer import Record
 from services.shared.failure_policy import RetryPolicy, settle
@@ -62,7 +63,6 @@ from services.shared.transactions import PartitionOutputs, TransactionalOutput, 
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], datetime]
 Checkpoint = Callable[[str], None]
 Watermark = Callable[[], Awaitable[datetime | None]]
 """Up to when the projection has applied every customer event (None: not known yet)."""

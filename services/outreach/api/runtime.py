@@ -9,10 +9,9 @@ Redis prefix and inject a fixed clock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
@@ -41,16 +40,10 @@ from services.outreach.read_model import plan_read_model
 from services.outreach.segment_ids import live_segment_ids
 from services.quota.adapter import open_quota
 from services.quota.port import QuotaPort
+from services.shared.clock import Clock, utc_now
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 # How long a publish waits for the broker before the request is answered 503.
 PUBLISH_TIMEOUT_SECONDS = 10.0
