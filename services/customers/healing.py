@@ -18,15 +18,12 @@ from services.customers.definitions import SegmentDefinitions
 from services.customers.projection import TOPICS, CustomerProjection
 from services.customers.recompute import Recompute
 from services.customers.store import customer_store, customers_prefix
+from services.shared import groups
 from services.shared.clock import Clock
 from services.shared.projection_guard import ProjectionGuard
 from services.shared.settings import Settings
 
 NAME = "customers"
-
-
-def projection_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-customers"
 
 
 def customers_guard(settings: Settings, redis: aioredis.Redis, clock: Clock) -> ProjectionGuard:
@@ -47,7 +44,7 @@ def customers_guard(settings: Settings, redis: aioredis.Redis, clock: Clock) -> 
         NAME,
         topics=TOPICS,
         fold=fold,
-        group_id=projection_group(settings),
+        group_id=groups.customers(settings),
         after=memberships,
     )
 

@@ -15,9 +15,10 @@ from services.customers.definitions import SegmentDefinitions
 from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.firing import TriggerEngine, crash_checkpoint
 from services.customers.firing.watermark import WatermarkedConsumer
-from services.customers.healing import customers_guard, projection_group
+from services.customers.healing import customers_guard
 from services.customers.projection import TOPICS, CustomerProjection
 from services.customers.store import customer_store, customers_prefix, customers_redis
+from services.shared import groups
 from services.shared.clock import utc_now
 from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
@@ -55,7 +56,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
         settings,
         service=SERVICE,
         topics=TOPICS,
-        group_id=projection_group(settings),
+        group_id=groups.customers(settings),
         handler=projection.handle,
         flush=flush,
         max_records=5000,

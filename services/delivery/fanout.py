@@ -49,6 +49,7 @@ from services.delivery.recipient_judge import Decided, RecipientJudge
 from services.delivery.shops import ShopNames
 from services.delivery.topic_follower import TopicFollower
 from services.quota.port import QuotaPort
+from services.shared import groups
 from services.shared.admission import Plausibility
 from services.shared.clock import Clock
 from services.shared.codec import DecodeError, decode, encode
@@ -77,10 +78,6 @@ CHUNK_SIZE = 10_000
 DECIDE_AHEAD = 2
 # Why the transactions are sized so: a chunk's transaction costs ~30 ms on this broker
 # whatever its size, and a crash redoes at most one chunk.
-
-
-def delivery_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-delivery"
 
 
 def delivery_transactional_id(settings: Settings) -> str:
@@ -138,7 +135,7 @@ class FanOut:
         self.decide_ahead = decide_ahead
         self.rule = Plausibility.of(settings)
         self.policy = RetryPolicy.of(settings)
-        self.group_id = delivery_group(settings)
+        self.group_id = groups.delivery(settings)
         self.progress: dict[str, DeliveryProgressed] = {}
         self.plans = AutomatedPlans(settings)
         self._progress_reader = TopicFollower(settings, "crm.delivery-progress")

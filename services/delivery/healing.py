@@ -30,7 +30,7 @@ from services.delivery.blocks import TOPICS as BLOCK_TOPICS
 from services.delivery.blocks import BlockList
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.performance.projection import TOPICS as PERFORMANCE_TOPICS
-from services.delivery.performance.projection import PerformanceFold, performance_group
+from services.delivery.performance.projection import PerformanceFold
 from services.delivery.performance.store import PerformanceStore, performance_prefix
 from services.delivery.shops import TOPICS as SHOP_TOPICS
 from services.delivery.shops import ShopNames
@@ -39,6 +39,7 @@ from services.quota.cap_history import CapHistory
 from services.quota.domain.frequency_cap import frequency_cap_for
 from services.quota.keys import quota_keys
 from services.quota.redis_store import RedisQuotaStore, quota_redis
+from services.shared import groups
 from services.shared.clock import Clock
 from services.shared.projection_guard import ProjectionGate, ProjectionGuard
 from services.shared.replay import Progress
@@ -48,10 +49,6 @@ SENT = ("crm.outbound-messages",)
 # The mark a refolded pair gets: never the name of a firing record, so a firing read
 # again is a second firing (suppressed), as the lost mark would have said.
 REFOLDED_MARK = "refolded"
-
-
-def blocks_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-delivery-blocks"
 
 
 def blocks_guard(settings: Settings, blocks: BlockList) -> ProjectionGuard:
@@ -70,7 +67,7 @@ def blocks_guard(settings: Settings, blocks: BlockList) -> ProjectionGuard:
         "blocks",
         topics=BLOCK_TOPICS,
         fold=fold,
-        group_id=blocks_group(settings),
+        group_id=groups.delivery_blocks(settings),
     )
 
 
@@ -85,12 +82,8 @@ def shop_names_guard(settings: Settings, names: ShopNames) -> ProjectionGuard:
         "shop-names",
         topics=SHOP_TOPICS,
         fold=fold,
-        group_id=shop_names_group(settings),
+        group_id=groups.delivery_shop_names(settings),
     )
-
-
-def shop_names_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-delivery-shop-names"
 
 
 def cap_guard(settings: Settings, store: RedisQuotaStore, clock: Clock) -> ProjectionGuard:
@@ -142,7 +135,7 @@ def performance_guard(
         "performance",
         topics=PERFORMANCE_TOPICS,
         fold=fold,
-        group_id=performance_group(settings),
+        group_id=groups.delivery_performance(settings),
         needs=(customers,),
     )
 

@@ -18,16 +18,15 @@ from services.customers.store import customer_store, customers_redis
 from services.delivery.blocks import BlockList, block_consumer
 from services.delivery.fanout import FanOut
 from services.delivery.healing import (
-    blocks_group,
     blocks_guard,
     delivery_gate,
-    shop_names_group,
     shop_names_guard,
 )
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.performance.projection import PerformanceProjection
 from services.delivery.shops import ShopNames, shop_name_consumer
 from services.quota.adapter import open_quota
+from services.shared import groups
 from services.shared.clock import Clock, utc_now
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.crash import Checkpoint, crash_checkpoint
@@ -123,9 +122,10 @@ async def delivery_parts(
             )
             yield DeliveryParts(
                 fan_out,
-                block_consumer(settings, blocks, blocks_group(settings), guard),
+                block_consumer(settings, blocks, groups.delivery_blocks(settings), guard),
                 _guarded(
-                    shop_name_consumer(settings, shops, shop_names_group(settings)), names_guard
+                    shop_name_consumer(settings, shops, groups.delivery_shop_names(settings)),
+                    names_guard,
                 ),
                 redis,
                 guard,

@@ -60,6 +60,7 @@ from services.eligibility.topics import (
     scheduled_tick,
 )
 from services.policy.domain import PolicyBook
+from services.shared import groups
 from services.shared.admission import Plausibility, admit
 from services.shared.clock import Clock, utc_now
 from services.shared.codec import DecodeError, encode
@@ -108,7 +109,7 @@ class Processor:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
-        self.group = self.group or f"{self.settings.topic_prefix}crm-eligibility"
+        self.group = self.group or groups.eligibility(self.settings)
         self.topic_of = {self.settings.topic(n): n for n in (*INPUTS, EVALUATIONS, TICKS)}
         self.consumer = new_consumer(
             self.settings,

@@ -34,6 +34,7 @@ from services.outreach.events import plan_event
 from services.outreach.handlers import Handlers, Outcome, PlanCommand
 from services.outreach.plan_book import Draft, PlanBook
 from services.outreach.read_model import PlanReadModel
+from services.shared import groups
 from services.shared.admission import Plausibility
 from services.shared.clock import Clock, utc_now
 from services.shared.codec import DecodeError, decode, encode
@@ -57,10 +58,6 @@ IDLE_WAKE_SECONDS = 0.2
 READ_MODEL_CHECK_SECONDS = 5.0
 
 
-def processor_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-outreach"
-
-
 class PlanProcessor:
     def __init__(
         self,
@@ -77,7 +74,7 @@ class PlanProcessor:
         self.rule = Plausibility.of(settings)
         self.policy = RetryPolicy.of(settings)
         self.book = PlanBook()
-        self.group_id = processor_group(settings)
+        self.group_id = groups.outreach(settings)
         self._commands = settings.topic("crm.plan-commands")
         self._statuses = settings.topic("crm.seller-status")
         self._events = settings.topic("crm.plan-events")

@@ -51,6 +51,7 @@ from services.customers.firing.plans import LivePlan, LivePlans, PlanChange
 from services.customers.firing.schedule import Schedule
 from services.customers.firing.segments import SellerSegments, seller_segments
 from services.customers.store import CustomerStore
+from services.shared import groups
 from services.shared.clock import Clock
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.consumer import Record
@@ -99,10 +100,6 @@ def firings_transactional_id(settings: Settings) -> str:
     return f"{settings.topic_prefix}crm-customers-firings"
 
 
-def firing_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-customers-firing"
-
-
 class TriggerEngine:
     def __init__(
         self,
@@ -143,13 +140,13 @@ class TriggerEngine:
         # the sellers out. On assignment, and after an aborted transaction, the firings
         # of the owned partitions are folded again, so none is fired twice.
         self._owner = new_consumer(
-            settings, group_id=firing_group(settings), isolation_level="read_committed"
+            settings, group_id=groups.customers_firing(settings), isolation_level="read_committed"
         )
         self.outputs = PartitionOutputs(
             settings,
             firings_transactional_id(settings),
             name="firing",
-            group_id=firing_group(settings),
+            group_id=groups.customers_firing(settings),
             consumer=self._owner,
             id_of=lambda tp: f"p{tp.partition}",
             rebuild=self._own,

@@ -19,6 +19,7 @@ from services.customers.projection import CustomerProjection
 from services.customers.recompute import Recompute
 from services.delivery.performance.reader import no_segment_figures
 from services.quota.sample_status import sample_status
+from services.shared import groups
 from services.shared.clock import utc_now
 from services.shared.codec import decode, encode
 from services.shared.consumer import DeadLetteringConsumer
@@ -293,7 +294,7 @@ async def test_a_seller_known_only_from_a_metrics_report_gets_sizes_and_previews
         settings,
         service="customers",
         topics=PROJECTION_TOPICS,
-        group_id=f"{settings.topic_prefix}crm-customers",
+        group_id=groups.customers(settings),
         handler=projection.handle,
         flush=projection.flush,
     )
