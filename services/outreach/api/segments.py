@@ -16,14 +16,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from schemas.markets import MARKET_TIME_ZONES
+from schemas.markets import MARKET_TIME_ZONES, local_date
 from schemas.segments import MAX_CONDITIONS, SEGMENT_NAME_MAX_LENGTH, SegmentCondition
 from schemas.types import IDENTIFIER_MAX_LENGTH
 from services.customers.definitions import SegmentDefinition
 from services.customers.domain.condition_fields import FIELD_KINDS, OPS
 from services.customers.domain.conditions import Condition, validate_conditions, warnings
 from services.customers.domain.cutoff import cutoff
-from services.customers.domain.daily import local_today
 from services.customers.domain.segments import BUILTIN_SEGMENT_IDS, SegmentId
 from services.customers.recompute import count_matching
 from services.customers.segment_writes import SEGMENTS_TOPIC, define_segment, delete_segment
@@ -304,7 +303,7 @@ async def preview_segment(body: PreviewRequest, account: CustomersAccount, runti
             "this shop's market (its calendar) is not known yet; it comes with the shop's "
             "first metrics report",
         )
-    today = local_today(market, runtime.clock())
+    today = local_date(runtime.clock(), market)
     count = await count_matching(
         runtime.customers, account.seller_id, conditions, cutoff(today, market)
     )
