@@ -26,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
@@ -94,6 +96,11 @@ class _Pending:
 
     def consumed(self, record: Record) -> None:
         self.offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+
+
+# An input event's handler: given its record and the pending transaction, the pending
+# transaction that follows.
+OnInput = Callable[[Record, Any, _Pending], Awaitable[_Pending]]
 
 
 class FanOut:
@@ -164,6 +171,11 @@ class FanOut:
         )
         self.consumer.subscribe([settings.topic(t) for t in INPUTS], listener=self.outputs)
         self._output: TransactionalOutput | None = None
+        # What each input event does to the batch's pending transaction.
+        self._handlers: dict[type[Event], OnInput] = {
+            PlanDispatched: self._on_dispatched,
+            AutomatedPlanFired: self._on_fired,
+        }
         self._outbound_partitions: list[int] = []
         self._ready = False
 
@@ -264,24 +276,33 @@ class FanOut:
             event = admit_or_letter(
                 self.settings, record, self.rule, service=SERVICE, letters=pending.letters
             )
-            if event is None:
+            handle = None if event is None else self._handlers.get(type(event))
+            if handle is None:  # lettered, or an event delivery has nothing to do with
                 pending.consumed(record)
                 continue
-            if isinstance(event, PlanDispatched):
-                await self._commit_pending(pending)
-                pending = _Pending()
-                here = {TopicPartition(record.topic, record.partition): record.offset + 1}
-                plan = event.plan
-                reason = await settle(lambda: self._fan_out(plan, here), self.policy)  # noqa: B023
-                if reason is not None:
-                    # Its offset goes with the letter: the dispatch is settled, not lost.
-                    letter = letter_for(record, reason, service=SERVICE)
-                    await self._commit_pending(_Pending(letters=[letter], offsets=here))
-                continue
-            if isinstance(event, AutomatedPlanFired):
-                pending.firings.append((record, event))
-            pending.consumed(record)
+            pending = await handle(record, event, pending)
         await self._commit_pending(pending)
+
+    async def _on_dispatched(
+        self, record: Record, event: PlanDispatched, pending: _Pending
+    ) -> _Pending:
+        """A dispatch goes in its own transactions: what is pending commits first."""
+        await self._commit_pending(pending)
+        here = {TopicPartition(record.topic, record.partition): record.offset + 1}
+        reason = await settle(lambda: self._fan_out(event.plan, here), self.policy)
+        if reason is not None:
+            # Its offset goes with the letter: the dispatch is settled, not lost.
+            letter = letter_for(record, reason, service=SERVICE)
+            await self._commit_pending(_Pending(letters=[letter], offsets=here))
+        return _Pending()
+
+    async def _on_fired(
+        self, record: Record, event: AutomatedPlanFired, pending: _Pending
+    ) -> _Pending:
+        """Firings are decided together, in the batch's transaction."""
+        pending.firings.append((record, event))
+        pending.consumed(record)
+        return pending
 
     # --- a dispatched plan --------------------------------------------------------------
 

@@ -38,19 +38,16 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError, ProducerFenced
 from pydantic import ValidationError
 
-from schemas.engagement import MessageDelivered, MessageRead, ShopBlocked
 from schemas.envelope import Event
 from schemas.seller import (
-    AppealDecided,
-    AppealSubmitted,
     EvaluationDue,
-    SellerMetricsReported,
     SellerStatusChanged,
 )
 from services.eligibility import metrics
 from services.eligibility.changelog import read_partition
 from services.eligibility.domain.decision import tick_refusal
 from services.eligibility.domain.schedule import due_ticks
+from services.eligibility.handlers import fold
 from services.eligibility.partition_state import PartitionState
 from services.eligibility.topics import (
     EVALUATIONS,
@@ -301,7 +298,7 @@ class Processor:
                     if seen is Seen.CONFLICT:
                         raise Rejected(conflict_reason(event))
                     self.fail_on(str(event.event_id))
-                    status = _fold(state, event)
+                    status = fold(state, event)
                     if status is not None:
                         statuses.append(status)
                 except (DecodeError, Rejected) as exc:
@@ -421,24 +418,6 @@ class Processor:
                     log.info("tick_scheduled", market=market, month=month)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval)
-
-
-def _fold(state: PartitionState, event: Event) -> SellerStatusChanged | None:
-    if isinstance(event, MessageDelivered):
-        state.on_engagement(event.seller_id, event.message_id, "delivered", event.delivered_at)
-    elif isinstance(event, MessageRead):
-        state.on_engagement(event.seller_id, event.message_id, "read", event.read_at)
-    elif isinstance(event, ShopBlocked):
-        if event.message_id is not None:
-            state.on_engagement(event.seller_id, event.message_id, "blocked", event.occurred_at)
-    elif isinstance(event, SellerMetricsReported):
-        state.on_metrics(event)
-    elif isinstance(event, AppealSubmitted):
-        state.on_appeal_submitted(event)
-    elif isinstance(event, AppealDecided):
-        return state.on_appeal_decided(event)
-    # Clicks, failures, unblocks and unattributed blocks do not feed eligibility.
-    return None
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
