@@ -82,9 +82,15 @@ class Pipeline:
         finally:
             await producer.stop()
 
-    async def caught_up(self, service: str, timeout: float = 60.0) -> None:
-        """The service's consumer group has read everything there is so far."""
-        group = groups.OF_WORKER[service](self.settings)
+    async def caught_up(
+        self,
+        service: str,
+        group_of: Callable[[Settings], str] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        """The service's consumer group (its main one unless `group_of` names another) has
+        read everything there is so far."""
+        group = (group_of or groups.OF_WORKER[service])(self.settings)
 
         async def done() -> bool:
             rows = await consumer_lag(self.settings, [group])
