@@ -19,7 +19,6 @@ from schemas.plans import Plan, PlanContent
 from schemas.seller import Access
 from services.outreach.api.eligibility import NOT_ELIGIBLE
 from services.quota.sample_status import sample_status
-from services.shared.clock import utc_now
 from services.shared.settings import Settings
 from tests.integration.delivery.performance_support import (
     PROJECTION_TOPICS,
@@ -29,7 +28,7 @@ from tests.integration.delivery.performance_support import (
     th,
 )
 from tests.integration.outreach.conftest import ApiUnderTest
-from tests.integration.outreach.plans_api import PlansApi, one_time, plans_api
+from tests.integration.outreach.plans_api import PlansApi, one_time, plans_api, utc_now
 from tests.integration.outreach.processor_support import OUTREACH_TOPICS
 from tests.integration.outreach.support import assert_problem, eventually, project_status
 

@@ -16,11 +16,10 @@ from schemas.campaigns import CampaignAnnounced
 from schemas.quota import CampaignQuotaReleased, CampaignQuotaReserved
 from services.quota.port import CampaignLimit
 from services.quota.sample_status import sample_status
-from services.shared.clock import utc_now
 from services.shared.codec import decode
 from services.shared.settings import Settings
 from tests.integration.kafka_io import read_records
-from tests.integration.outreach.plans_api import PlansApi, one_time, plans_api
+from tests.integration.outreach.plans_api import PlansApi, one_time, plans_api, utc_now
 from tests.integration.outreach.processor_support import OUTREACH_TOPICS, campaign
 from tests.integration.outreach.support import assert_problem
 

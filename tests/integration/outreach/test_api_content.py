@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from services.quota.sample_status import sample_status
-from services.shared.clock import utc_now
 from services.shared.settings import Settings
-from tests.integration.outreach.plans_api import PlansApi, automated, one_time, plans_api
+from tests.integration.outreach.plans_api import PlansApi, automated, one_time, plans_api, utc_now
 from tests.integration.outreach.processor_support import OUTREACH_TOPICS
 from tests.integration.outreach.support import assert_problem
 

@@ -10,9 +10,8 @@ import pytest
 
 from schemas.plans import CompletePlan, SubmitPlan
 from services.quota.sample_status import sample_status
-from services.shared.clock import utc_now
 from services.shared.settings import Settings
-from tests.integration.outreach.plans_api import PlansApi, automated, one_time, plans_api
+from tests.integration.outreach.plans_api import PlansApi, automated, one_time, plans_api, utc_now
 from tests.integration.outreach.processor_support import OUTREACH_TOPICS, campaign, command
 from tests.integration.outreach.support import assert_problem, eventually
 

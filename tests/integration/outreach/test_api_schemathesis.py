@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from services.quota.sample_status import sample_status
-from services.shared.clock import utc_now
 from services.shared.settings import Settings
-from tests.integration.outreach.plans_api import plans_api
+from tests.integration.outreach.plans_api import plans_api, utc_now
 from tests.integration.outreach.processor_support import OUTREACH_TOPICS
 
 TOPICS = (*OUTREACH_TOPICS, "crm.seller-accounts", "crm.appeals", "crm.segments")

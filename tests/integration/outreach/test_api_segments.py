@@ -20,7 +20,6 @@ from services.customers.recompute import Recompute
 from services.delivery.performance.reader import no_segment_figures
 from services.quota.sample_status import sample_status
 from services.shared import groups
-from services.shared.clock import utc_now
 from services.shared.codec import decode, encode
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.kafka import new_producer
@@ -35,7 +34,7 @@ from tests.integration.customers.segment_support import (
 )
 from tests.integration.kafka_io import read_records
 from tests.integration.outreach.conftest import ApiUnderTest
-from tests.integration.outreach.plans_api import one_time, plans_api
+from tests.integration.outreach.plans_api import one_time, plans_api, utc_now
 from tests.integration.outreach.processor_support import OUTREACH_TOPICS
 from tests.integration.outreach.support import assert_problem, eventually
 from tests.unit.customers import builders as b
