@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.shared.clock import utc_now
 from services.shared.settings import Settings, get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -244,7 +244,7 @@ def publish(
             raise typer.BadParameter("give --file, --value or --type")
         event.setdefault("event_id", str(uuid.uuid4()))
         event.setdefault("schema_version", 1)
-        event.setdefault("occurred_at", datetime.now(UTC).isoformat())
+        event.setdefault("occurred_at", utc_now().isoformat())
         lines = [json.dumps(event)]
     good, errors = parse_lines(
         lines, max_bytes=settings.max_event_bytes, rule=Plausibility.of(settings)

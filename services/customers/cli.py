@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from services.customers.recompute import SellerRecomputed, recompute_for, utc_now
+from services.customers.recompute import SellerRecomputed, recompute_for
 from services.customers.store import customers_redis
+from services.shared.clock import utc_now
 from services.shared.logs import configure_logging
 from services.shared.settings import Settings, get_settings
 

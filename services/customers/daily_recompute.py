@@ -21,9 +21,10 @@ import structlog
 from schemas.markets import MARKET_TIME_ZONES
 from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.recompute_days import behind, local_today, next_local_midnight
-from services.customers.recompute import Clock, Recompute, SellerRecomputed
+from services.customers.recompute import Recompute, SellerRecomputed
 from services.customers.segment_metrics import DAILY_RUN_SECONDS, DAILY_RUNS
 from services.customers.store import RedisCustomerStore
+from services.shared.clock import Clock
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -15,16 +15,14 @@ import redis.asyncio as aioredis
 
 from schemas.envelope import Event
 from services.customers.projection import TOPICS, CustomerProjection
-from services.customers.recompute import Clock, Recompute
+from services.customers.recompute import Recompute
 from services.customers.store import customer_store
+from services.shared import groups
+from services.shared.clock import Clock
 from services.shared.projection_guard import ProjectionGuard
 from services.shared.settings import Settings
 
 NAME = "customers"
-
-
-def projection_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-customers"
 
 
 def customers_guard(settings: Settings, redis: aioredis.Redis, clock: Clock) -> ProjectionGuard:
@@ -45,7 +43,7 @@ def customers_guard(settings: Settings, redis: aioredis.Redis, clock: Clock) -> 
         NAME,
         topics=TOPICS,
         fold=fold,
-        group_id=projection_group(settings),
+        group_id=groups.customers(settings),
         after=memberships,
     )
 

@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 import redis.asyncio as aioredis
 import structlog
@@ -41,15 +41,10 @@ from services.customers.segment_metrics import (
     SELLER_RECOMPUTES,
 )
 from services.customers.store import RedisCustomerStore, customer_store
+from services.shared.clock import Clock, utc_now
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # Sellers judged at once: enough that Redis round trips overlap judging on two cores,

@@ -9,23 +9,19 @@ the marker dropped, the worker's next batch waits for the rebuild's new marker.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from services.customers.healing import customers_guard
 from services.customers.store import customers_redis
+from services.shared.clock import utc_now
 from services.shared.settings import Settings
 
 Progress = Callable[[str, int, int], None]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def rebuild_customers(settings: Settings, progress: Progress | None = None) -> int:
     """Fold every record of the customer topics; returns how many were folded."""
     redis = customers_redis(settings)
     try:
-        return await customers_guard(settings, redis, _utc_now).rebuild(progress)
+        return await customers_guard(settings, redis, utc_now).rebuild(progress)
     finally:
         await redis.aclose()

@@ -6,7 +6,7 @@ crm.plan-firings, with /healthz, /readyz and /metrics on CRM_OPS_PORT."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 
@@ -14,9 +14,11 @@ from services.customers.daily_recompute import DailyRecompute
 from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.firing import TriggerEngine, crash_checkpoint
 from services.customers.firing.watermark import WatermarkedConsumer
-from services.customers.healing import customers_guard, projection_group
+from services.customers.healing import customers_guard
 from services.customers.projection import TOPICS, CustomerProjection
 from services.customers.store import customer_store, customers_redis
+from services.shared import groups
+from services.shared.clock import utc_now
 from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings
@@ -33,21 +35,17 @@ def main(settings: Settings) -> None:
     run_until_signalled(SERVICE, settings, run)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def run(settings: Settings, stopping: asyncio.Event) -> None:
     await ensure_topics(settings, WORKER_TOPICS, service=SERVICE)
     redis = customers_redis(settings)
     store = customer_store(settings, redis)
     definitions = store.definitions
-    engine = TriggerEngine(settings, store, _utc_now, crash_checkpoint())
-    daily = DailyRecompute(settings, store, definitions, _utc_now)
+    engine = TriggerEngine(settings, store, utc_now, crash_checkpoint())
+    daily = DailyRecompute(settings, store, definitions, utc_now)
     projection = CustomerProjection(store, definitions, observer=engine.observe)
     # Redis lost the projection (FLUSHALL, an empty replica): refolded before a batch is
     # written, or within a second when the topics are quiet.
-    guard = customers_guard(settings, redis, _utc_now)
+    guard = customers_guard(settings, redis, utc_now)
 
     async def flush() -> None:
         await guard.ensure()
@@ -57,7 +55,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
         settings,
         service=SERVICE,
         topics=TOPICS,
-        group_id=projection_group(settings),
+        group_id=groups.customers(settings),
         handler=projection.handle,
         flush=flush,
         max_records=5000,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import structlog
 
 from schemas.plans import Plan, latest
-from services.delivery.follower import TopicFollower
+from services.delivery.topic_follower import TopicFollower
 from services.shared.codec import DecodeError, decode
 from services.shared.consumer import Record
 from services.shared.settings import Settings

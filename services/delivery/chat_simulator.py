@@ -23,12 +23,13 @@ from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
 from schemas.topics import key_of, topic_of
 from services.delivery.domain.reactions import ReactionRates, reaction_events
+from services.shared import groups
+from services.shared.clock import Clock
 from services.shared.codec import encode
 from services.shared.consumer import DeadLetteringConsumer, Record, Rejected
 from services.shared.settings import Settings
 
 SERVICE = "chat-simulator"
-GROUP = "crm-chat-simulator"
 TOPICS = (
     "crm.outbound-messages",
     "crm.chat-engagement",
@@ -36,8 +37,6 @@ TOPICS = (
     "crm.customer-activity",
     "crm.dead-letters",
 )
-
-Clock = Callable[[], datetime]
 
 
 class ChatSimulator:
@@ -65,7 +64,7 @@ class ChatSimulator:
             settings,
             service=SERVICE,
             topics=["crm.outbound-messages"],
-            group_id=group_id or f"{settings.topic_prefix}{GROUP}",
+            group_id=group_id or groups.chat_simulator(settings),
             handler=self._react,
             flush=self._publish,
             max_records=2000,

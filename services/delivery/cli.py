@@ -7,7 +7,6 @@ import asyncio
 import signal
 import sys
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -15,6 +14,7 @@ from rich.console import Console
 
 from services.delivery.chat_simulator import TOPICS, ChatSimulator, simulate_chat
 from services.delivery.domain.reactions import ReactionRates
+from services.shared.clock import utc_now
 from services.shared.kafka import create_topics, wait_for_kafka
 from services.shared.logs import configure_logging
 from services.shared.settings import Settings, get_settings
@@ -76,7 +76,7 @@ async def _simulate(settings: Settings, rates: ReactionRates, currency: str) -> 
             settings,
             rates,
             stop=stop,
-            clock=lambda: datetime.now(UTC),
+            clock=utc_now,
             currency=currency,
             on_start=running.append,
         )

@@ -33,10 +33,11 @@ from services.customers.port import customer_store, customers_redis
 from services.customers.synthetic import synthetic_shop
 from services.delivery.chat_simulator import ChatSimulator
 from services.delivery.domain.reactions import ReactionRates
-from services.delivery.healing import blocks_group, shop_names_group
 from services.demo_api import api_answers, publish_status, seller_headers, until
 from services.quota.sample_status import sample_status
 from services.shared.codec import decode
+from services.shared.groups import delivery_blocks as blocks_group
+from services.shared.groups import delivery_shop_names as shop_names_group
 from services.shared.kafka import new_consumer
 from services.shared.lag import consumer_lag
 from services.shared.settings import Settings

@@ -26,9 +26,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
@@ -44,14 +44,16 @@ from services.delivery.blocks import BlockList
 from services.delivery.catalog import AutomatedPlans
 from services.delivery.domain.progress import newer
 from services.delivery.domain.recipients import chunked, still_to_handle
-from services.delivery.follower import TopicFollower
-from services.delivery.judge import Decided, RecipientJudge
 from services.delivery.keys import DeliveryKeys, delivery_prefix
-from services.delivery.outbox import Outbox
-from services.delivery.records import completion, count, progress_record, tally_of
+from services.delivery.message_batches import MessageBatches
+from services.delivery.progress_records import completion, count, progress_record, tally_of
+from services.delivery.recipient_judge import Decided, RecipientJudge
 from services.delivery.shops import ShopNames
+from services.delivery.topic_follower import TopicFollower
 from services.quota.port import QuotaPort
+from services.shared import groups
 from services.shared.admission import Plausibility
+from services.shared.clock import Clock
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.consumer import Record
 from services.shared.crash import Checkpoint
@@ -69,7 +71,6 @@ from services.shared.transactions import (
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], datetime]
 SERVICE = "delivery"
 INPUTS = ("crm.plan-events", "crm.plan-firings")
 CHUNK_SIZE = 10_000
@@ -79,10 +80,6 @@ CHUNK_SIZE = 10_000
 DECIDE_AHEAD = 2
 # Why the transactions are sized so: a chunk's transaction costs ~30 ms on this broker
 # whatever its size, and a crash redoes at most one chunk.
-
-
-def delivery_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-delivery"
 
 
 def delivery_transactional_id(settings: Settings) -> str:
@@ -101,7 +98,12 @@ class _Pending:
         self.offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
 
 
-class Delivery:
+# An input event's handler: given its record and the pending transaction, the pending
+# transaction that follows.
+OnInput = Callable[[Record, Any, _Pending], Awaitable[_Pending]]
+
+
+class FanOut:
     def __init__(
         self,
         settings: Settings,
@@ -140,7 +142,7 @@ class Delivery:
         self.decide_ahead = decide_ahead
         self.rule = Plausibility.of(settings)
         self.policy = RetryPolicy.of(settings)
-        self.group_id = delivery_group(settings)
+        self.group_id = groups.delivery(settings)
         self.progress: dict[str, DeliveryProgressed] = {}
         self.plans = AutomatedPlans(settings)
         self._progress_reader = TopicFollower(settings, "crm.delivery-progress")
@@ -169,6 +171,11 @@ class Delivery:
         )
         self.consumer.subscribe([settings.topic(t) for t in INPUTS], listener=self.outputs)
         self._output: TransactionalOutput | None = None
+        # What each input event does to the batch's pending transaction.
+        self._handlers: dict[type[Event], OnInput] = {
+            PlanDispatched: self._on_dispatched,
+            AutomatedPlanFired: self._on_fired,
+        }
         self._outbound_partitions: list[int] = []
         self._ready = False
 
@@ -269,24 +276,33 @@ class Delivery:
             event = admit_or_letter(
                 self.settings, record, self.rule, service=SERVICE, letters=pending.letters
             )
-            if event is None:
+            handle = None if event is None else self._handlers.get(type(event))
+            if handle is None:  # lettered, or an event delivery has nothing to do with
                 pending.consumed(record)
                 continue
-            if isinstance(event, PlanDispatched):
-                await self._commit_pending(pending)
-                pending = _Pending()
-                here = {TopicPartition(record.topic, record.partition): record.offset + 1}
-                plan = event.plan
-                reason = await settle(lambda: self._fan_out(plan, here), self.policy)  # noqa: B023
-                if reason is not None:
-                    # Its offset goes with the letter: the dispatch is settled, not lost.
-                    letter = letter_for(record, reason, service=SERVICE)
-                    await self._commit_pending(_Pending(letters=[letter], offsets=here))
-                continue
-            if isinstance(event, AutomatedPlanFired):
-                pending.firings.append((record, event))
-            pending.consumed(record)
+            pending = await handle(record, event, pending)
         await self._commit_pending(pending)
+
+    async def _on_dispatched(
+        self, record: Record, event: PlanDispatched, pending: _Pending
+    ) -> _Pending:
+        """A dispatch goes in its own transactions: what is pending commits first."""
+        await self._commit_pending(pending)
+        here = {TopicPartition(record.topic, record.partition): record.offset + 1}
+        reason = await settle(lambda: self._fan_out(event.plan, here), self.policy)
+        if reason is not None:
+            # Its offset goes with the letter: the dispatch is settled, not lost.
+            letter = letter_for(record, reason, service=SERVICE)
+            await self._commit_pending(_Pending(letters=[letter], offsets=here))
+        return _Pending()
+
+    async def _on_fired(
+        self, record: Record, event: AutomatedPlanFired, pending: _Pending
+    ) -> _Pending:
+        """Firings are decided together, in the batch's transaction."""
+        pending.firings.append((record, event))
+        pending.consumed(record)
+        return pending
 
     # --- a dispatched plan --------------------------------------------------------------
 
@@ -383,10 +399,10 @@ class Delivery:
         completes the plan and consumes its dispatch."""
         await self._still_whole()
         async with self.output.transaction():
-            outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
+            batches = MessageBatches(self.producer, self._outbound, self._outbound_partitions)
             for key, value in decided.messages:
-                await outbox.add(key, value)
-            await outbox.flush()
+                await batches.add(key, value)
+            await batches.flush()
             sends = [await self._send(self._progress_topic, record, plan.plan_id)]
             if completing is not None:
                 command = completion(plan, record, self.clock())
@@ -419,11 +435,11 @@ class Delivery:
             records.append(progress_record(plan, None, None, tally, done=False, at=now))
         await self._still_whole()
         async with self.output.transaction():
-            outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
+            batches = MessageBatches(self.producer, self._outbound, self._outbound_partitions)
             for _, outcome in decided:
                 for key, value in outcome.messages:
-                    await outbox.add(key, value)
-            await outbox.flush()
+                    await batches.add(key, value)
+            await batches.flush()
             sends = [await self._send(self._progress_topic, r, r.plan_id) for r in records]
             sends += [await self._send(self._letters, letter, None) for letter in pending.letters]
             await self.output.consumed(pending.offsets)

@@ -18,9 +18,6 @@ projection being rebuilt.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 import redis.asyncio as aioredis
 
 from schemas.engagement import ShopBlocked, ShopUnblocked
@@ -32,22 +29,19 @@ from services.delivery.blocks import TOPICS as BLOCK_TOPICS
 from services.delivery.blocks import BlockList
 from services.delivery.keys import DeliveryKeys
 from services.delivery.performance.projection import TOPICS as PERFORMANCE_TOPICS
-from services.delivery.performance.projection import PerformanceFold, performance_group
+from services.delivery.performance.projection import PerformanceFold
 from services.delivery.performance.store import PerformanceStore
 from services.delivery.shops import TOPICS as SHOP_TOPICS
 from services.delivery.shops import ShopNames
+from services.shared import groups
+from services.shared.clock import Clock
 from services.shared.projection_guard import ProjectionGate, ProjectionGuard
 from services.shared.settings import Settings
 
-Clock = Callable[[], datetime]
 SENT = ("crm.outbound-messages",)
 # The mark a refolded pair gets: never the name of a firing record, so a firing read
 # again is a second firing (suppressed), as the lost mark would have said.
 REFOLDED_MARK = "refolded"
-
-
-def blocks_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-delivery-blocks"
 
 
 def blocks_guard(settings: Settings, blocks: BlockList) -> ProjectionGuard:
@@ -66,7 +60,7 @@ def blocks_guard(settings: Settings, blocks: BlockList) -> ProjectionGuard:
         "blocks",
         topics=BLOCK_TOPICS,
         fold=fold,
-        group_id=blocks_group(settings),
+        group_id=groups.delivery_blocks(settings),
     )
 
 
@@ -81,12 +75,8 @@ def shop_names_guard(settings: Settings, names: ShopNames) -> ProjectionGuard:
         "shop-names",
         topics=SHOP_TOPICS,
         fold=fold,
-        group_id=shop_names_group(settings),
+        group_id=groups.delivery_shop_names(settings),
     )
-
-
-def shop_names_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-delivery-shop-names"
 
 
 def messaged_guard(
@@ -119,7 +109,7 @@ def performance_guard(
         "performance",
         topics=PERFORMANCE_TOPICS,
         fold=fold,
-        group_id=performance_group(settings),
+        group_id=groups.delivery_performance(settings),
         needs=(customers,),
     )
 

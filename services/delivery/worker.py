@@ -7,27 +7,26 @@ CRM_OPS_PORT."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
 from services.customers.port import customer_store, customers_guard
 from services.delivery.blocks import BlockList, block_consumer
-from services.delivery.fanout import Delivery
+from services.delivery.fanout import FanOut
 from services.delivery.healing import (
-    blocks_group,
     blocks_guard,
     delivery_gate,
-    shop_names_group,
     shop_names_guard,
 )
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.performance.projection import PerformanceProjection
 from services.delivery.shops import ShopNames, shop_name_consumer
 from services.quota.port import cap_history_guard, open_quota
+from services.shared import groups
+from services.shared.clock import Clock, utc_now
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.crash import Checkpoint, crash_checkpoint
 from services.shared.kafka import ensure_topics
@@ -63,16 +62,9 @@ def main(settings: Settings) -> None:
     run_until_signalled(SERVICE, settings, run)
 
 
-Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class DeliveryParts:
-    fan_out: Delivery
+    fan_out: FanOut
     blocks: DeadLetteringConsumer
     shop_names: DeadLetteringConsumer
     redis: aioredis.Redis
@@ -85,7 +77,7 @@ class DeliveryParts:
 async def delivery_parts(
     settings: Settings,
     *,
-    clock: Clock = _utc_now,
+    clock: Clock = utc_now,
     checkpoint: Checkpoint = lambda _: None,
     chunk_size: int | None = None,
     healing: bool = False,
@@ -116,7 +108,7 @@ async def delivery_parts(
                 if guard is not None and names_guard is not None
                 else None
             )
-            fan_out = Delivery(
+            fan_out = FanOut(
                 settings,
                 store=customer_store(settings, redis),
                 quota=quota,
@@ -130,9 +122,10 @@ async def delivery_parts(
             )
             yield DeliveryParts(
                 fan_out,
-                block_consumer(settings, blocks, blocks_group(settings), guard),
+                block_consumer(settings, blocks, groups.delivery_blocks(settings), guard),
                 _guarded(
-                    shop_name_consumer(settings, shops, shop_names_group(settings)), names_guard
+                    shop_name_consumer(settings, shops, groups.delivery_shop_names(settings)),
+                    names_guard,
                 ),
                 redis,
                 guard,
@@ -156,7 +149,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
         performance = PerformanceProjection(
             settings,
             parts.redis,
-            customers=customers_guard(settings, parts.redis, _utc_now),
+            customers=customers_guard(settings, parts.redis, utc_now),
         )
         async with (
             serving_ops(

@@ -24,8 +24,8 @@ from typing import Any
 from schemas.topics import topic as registry_topic
 from services.bench.baselines import consume_topics
 from services.bench.harness import BenchContext, Benchmark
-from services.eligibility.app import PARTITIONS, TOPICS
 from services.eligibility.changelog import read_partition
+from services.eligibility.topics import PARTITIONS, TOPICS
 from services.eligibility.what_if import simulate
 from services.policy import load_policy
 from services.policy.domain import PolicyBook

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiokafka import TopicPartition
 
-from services.eligibility.app import STATE
+from services.eligibility.topics import STATE
 from services.shared.kafka import new_consumer
 from services.shared.settings import Settings
 

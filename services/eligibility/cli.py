@@ -6,7 +6,6 @@ import asyncio
 import json
 import sys
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from rich.table import Table
 from schemas.errors import describe
 from schemas.markets import MARKET_TIME_ZONES
 from schemas.seller import EvaluationDue, SellerStatusChanged
+from services.shared.clock import utc_now
 from services.shared.settings import get_settings
 
 out = Console(width=None if sys.stdout.isatty() else 140)
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
         from services.shared.codec import encode
         from services.shared.kafka import new_producer
 
-        now = datetime.now(UTC)
+        now = utc_now()
         try:
             tick = EvaluationDue(
                 event_id=uuid.uuid4(),

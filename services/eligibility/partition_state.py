@@ -18,7 +18,7 @@ its seller's market costs one entry, not a rewrite of the seller's row.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,6 +44,7 @@ from services.eligibility.domain.state import (
     record_metrics,
 )
 from services.policy.domain import PolicyBook
+from services.shared.clock import Clock
 from services.shared.rejection import Rejected
 
 WAITING = "?"  # the entry name of a seller's waiting events
@@ -71,7 +72,7 @@ def _evaluated_month(state: SellerState | None) -> str | None:
 class PartitionState:
     partition: int
     policies: PolicyBook
-    clock: Callable[[], datetime]
+    clock: Clock
     sellers: dict[str, SellerState] = field(default_factory=dict)
     marks: dict[str, dict[str, WindowMarks]] = field(default_factory=dict)
     waiting: dict[str, list[tuple[EngagementKind, str, datetime]]] = field(default_factory=dict)

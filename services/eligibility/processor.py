@@ -29,9 +29,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -40,29 +38,28 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError, ProducerFenced
 from pydantic import ValidationError
 
-from schemas.engagement import MessageDelivered, MessageRead, ShopBlocked
 from schemas.envelope import Event
 from schemas.seller import (
-    AppealDecided,
-    AppealSubmitted,
     EvaluationDue,
-    SellerMetricsReported,
     SellerStatusChanged,
 )
 from services.eligibility import metrics
-from services.eligibility.app import (
+from services.eligibility.changelog import read_partition
+from services.eligibility.domain.decision import tick_refusal
+from services.eligibility.domain.schedule import due_ticks
+from services.eligibility.handlers import fold
+from services.eligibility.partition_state import PartitionState
+from services.eligibility.topics import (
     EVALUATIONS,
     SERVICE,
     STATE,
     EvaluatePartition,
     scheduled_tick,
 )
-from services.eligibility.changelog import read_partition
-from services.eligibility.domain.decision import tick_refusal
-from services.eligibility.domain.schedule import due_ticks
-from services.eligibility.partition_state import PartitionState
 from services.policy.domain import PolicyBook
+from services.shared import groups
 from services.shared.admission import Plausibility, admit
+from services.shared.clock import Clock, utc_now
 from services.shared.codec import DecodeError, encode
 from services.shared.crash import failure_hook
 from services.shared.dead_letters import dead_letter_for
@@ -99,7 +96,7 @@ class Owned:
 class Processor:
     settings: Settings
     policies: PolicyBook
-    clock: Callable[[], datetime]
+    clock: Clock
     partitions: int
     group: str = ""
     owned: dict[int, Owned] = field(default_factory=dict)
@@ -109,7 +106,7 @@ class Processor:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
-        self.group = self.group or f"{self.settings.topic_prefix}crm-eligibility"
+        self.group = self.group or groups.eligibility(self.settings)
         self.topic_of = {self.settings.topic(n): n for n in (*INPUTS, EVALUATIONS, TICKS)}
         self.consumer = new_consumer(
             self.settings,
@@ -301,7 +298,7 @@ class Processor:
                     if seen is Seen.CONFLICT:
                         raise Rejected(conflict_reason(event))
                     self.fail_on(str(event.event_id))
-                    status = _fold(state, event)
+                    status = fold(state, event)
                     if status is not None:
                         statuses.append(status)
                 except (DecodeError, Rejected) as exc:
@@ -412,7 +409,7 @@ class Processor:
         topic = self.settings.topic(TICKS)
         while not stopping.is_set():
             if self.ticks_partition in self.consumer.assignment():
-                now = datetime.now(UTC)
+                now = utc_now()
                 for market, month in due_ticks(now, emitted):
                     tick = scheduled_tick(market, month)
                     await self.plain.send_and_wait(topic, encode(tick), key=market.encode())
@@ -421,24 +418,6 @@ class Processor:
                     log.info("tick_scheduled", market=market, month=month)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval)
-
-
-def _fold(state: PartitionState, event: Event) -> SellerStatusChanged | None:
-    if isinstance(event, MessageDelivered):
-        state.on_engagement(event.seller_id, event.message_id, "delivered", event.delivered_at)
-    elif isinstance(event, MessageRead):
-        state.on_engagement(event.seller_id, event.message_id, "read", event.read_at)
-    elif isinstance(event, ShopBlocked):
-        if event.message_id is not None:
-            state.on_engagement(event.seller_id, event.message_id, "blocked", event.occurred_at)
-    elif isinstance(event, SellerMetricsReported):
-        state.on_metrics(event)
-    elif isinstance(event, AppealSubmitted):
-        state.on_appeal_submitted(event)
-    elif isinstance(event, AppealDecided):
-        return state.on_appeal_decided(event)
-    # Clicks, failures, unblocks and unattributed blocks do not feed eligibility.
-    return None
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

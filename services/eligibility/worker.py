@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
 
 import structlog
 
 from services.eligibility import metrics
-from services.eligibility.app import PARTITIONS, SERVICE, TOPICS, scheduled_tick
 from services.eligibility.config import EligibilitySettings
 from services.eligibility.domain.schedule import due_ticks
 from services.eligibility.processor import Processor
+from services.eligibility.topics import PARTITIONS, SERVICE, TOPICS, scheduled_tick
 from services.policy import policy_of
 from services.shared.checks import kafka_check
+from services.shared.clock import utc_now
 from services.shared.codec import encode
 from services.shared.kafka import ensure_topics, new_producer
 from services.shared.ops import Health, start_ops_server
@@ -23,10 +23,6 @@ from services.shared.settings import Settings
 from services.shared.signals import run_until_signalled
 
 log = structlog.get_logger(__name__)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _health(settings: Settings, processor: Processor) -> Health:
@@ -52,7 +48,7 @@ async def _ticks_at_start(settings: Settings) -> set[tuple[str, str]]:
     producer = new_producer(settings)
     await producer.start()
     try:
-        for market, month in due_ticks(datetime.now(UTC), emitted):
+        for market, month in due_ticks(utc_now(), emitted):
             tick = scheduled_tick(market, month)
             topic = settings.topic("crm.evaluation-ticks")
             await producer.send_and_wait(topic, encode(tick), key=market.encode())
@@ -71,7 +67,7 @@ async def serve(settings: Settings, stopping: asyncio.Event) -> None:
     # topics were ready (a topic created later is seen only at the next metadata refresh).
     logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.INFO)
     emitted = await _ticks_at_start(settings) if options.scheduler else set()
-    processor = Processor(settings, policy_of(settings), _utc_now, PARTITIONS)
+    processor = Processor(settings, policy_of(settings), utc_now, PARTITIONS)
     await processor.start()
     runner, port = await start_ops_server(
         _health(settings, processor), settings.ops_host, settings.ops_port

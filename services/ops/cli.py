@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -15,6 +14,7 @@ from rich.table import Table
 from schemas.dead_letter import DeadLetter
 from services.ops import dead_letters as dl
 from services.ops import replay
+from services.shared.clock import utc_now
 from services.shared.dead_letter_reasons import letter_reason
 from services.shared.settings import get_settings
 
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
 def _selected(topic: str | None, since: str | None, reason: str | None) -> list[DeadLetter]:
     settings = get_settings()
     letters = asyncio.run(dl.load_letters(settings))
-    moment = dl.parse_since(since, datetime.now(UTC)) if since else None
+    moment = dl.parse_since(since, utc_now()) if since else None
     return dl.select(letters, settings, topic=topic, since=moment, reason=reason)
 
 
@@ -117,7 +117,7 @@ def redrive(
     each at most once (a dry run unless --apply)."""
     settings = get_settings()
     letters = _selected(topic, since, reason)
-    verdicts = asyncio.run(dl.redrive(settings, letters, apply=apply, now=datetime.now(UTC)))
+    verdicts = asyncio.run(dl.redrive(settings, letters, apply=apply, now=utc_now()))
     table = Table("id", "source", "outcome", "detail")
     table.columns[0].no_wrap = True
     for v in verdicts:

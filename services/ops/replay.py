@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import TypeVar
 
 import typer
@@ -15,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from services.shared.clock import utc_now
 from services.shared.logs import configure_logging
 from services.shared.replay import Progress as Advance
 from services.shared.settings import get_settings
@@ -45,14 +45,10 @@ def replay() -> None:
         table.add_row(name, str(value))
     folded = _with_progress(lambda p: rebuild_customers(settings, p))
     table.add_row("customer events folded", str(folded))
-    delivery = _with_progress(lambda p: rebuild_delivery(settings, _utc_now, p))
+    delivery = _with_progress(lambda p: rebuild_delivery(settings, utc_now, p))
     for projection, events in delivery.items():
         table.add_row(f"{projection} events folded", str(events))
     out.print(table)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _with_progress(rebuild: Callable[[Advance], Awaitable[T]]) -> T:

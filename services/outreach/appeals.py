@@ -224,12 +224,19 @@ def appeal_store(settings: Settings, redis: aioredis.Redis) -> AppealStore:
     return AppealStore(redis, outreach_prefix(settings))
 
 
+def appeal_handlers(store: AppealStore) -> dict[type[Event], Callable[[Any], Awaitable[Any]]]:
+    """What each event of crm.appeals does to the store (the consumer and the refold
+    both dispatch through it)."""
+    return {AppealSubmitted: store.record_submitted, AppealDecided: store.record_decided}
+
+
 def appeals_handler(store: AppealStore) -> Handler:
+    handlers = appeal_handlers(store)
+
     async def project(event: Event, _: Record) -> None:
-        if isinstance(event, AppealSubmitted):
-            await store.record_submitted(event)
-        elif isinstance(event, AppealDecided):
-            await store.record_decided(event)
+        handle = handlers.get(type(event))
+        if handle is not None:
+            await handle(event)
 
     return project
 

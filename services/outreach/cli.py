@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import signal
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
+from services.shared.clock import utc_now
 from services.shared.settings import get_settings
 
 
@@ -64,5 +64,5 @@ def token(
         raise typer.BadParameter("must be positive", param_hint="--ttl")
     secret = get_settings().jwt_secret.get_secret_value()
     # The command line is the edge where the wall clock is read.
-    now = datetime.now(UTC)
+    now = utc_now()
     typer.echo(mint_token(secret, seller, account or seller, role, ttl, now))

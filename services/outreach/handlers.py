@@ -8,9 +8,10 @@ never committed) takes or gives back each unit at most once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import uuid4
 
 from schemas.campaigns import CampaignAnnounced
@@ -37,6 +38,8 @@ from services.outreach.segment_ids import LiveSegments
 from services.quota.port import CampaignLimit, QuotaPort
 
 PlanCommand = CreatePlan | EditPlan | DeletePlan | SubmitPlan | CancelPlan | CompletePlan
+# A command's handler, given the plan it names.
+OnPlan = Callable[[Plan, Any, datetime], Awaitable["Change | Refusal"]]
 
 
 @dataclass
@@ -59,6 +62,19 @@ class Handlers:
     # Test hook: called at named points ("after_quota") so a test can kill the process there.
     checkpoint: Callable[[str], None] = lambda _: None
 
+    # What each command does to the plan it names (CreatePlan, the one that needs no
+    # plan yet, is handled before the table).
+    _on_plan: dict[type[Event], OnPlan] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._on_plan = {
+            EditPlan: self._edit,
+            DeletePlan: self._delete,
+            SubmitPlan: self._submit,
+            CancelPlan: self._cancel_by_seller,
+            CompletePlan: self._complete,
+        }
+
     async def command(self, draft: Draft, command: PlanCommand, now: datetime) -> Outcome:
         existing = draft.get(command.seller_id, command.plan_id)
         decision: Change | Refusal
@@ -68,16 +84,8 @@ class Handlers:
                 return _answer(command, decision, now, publish=False)
         elif existing is None:
             decision = lifecycle.not_found(command.plan_id)
-        elif isinstance(command, EditPlan):
-            decision = lifecycle.edit(existing, command, now)
-        elif isinstance(command, DeletePlan):
-            decision = lifecycle.delete(existing, now)
-        elif isinstance(command, SubmitPlan):
-            decision = await self._submit(existing, now)
-        elif isinstance(command, CancelPlan):
-            decision = await self._cancel(existing, now, "seller_cancelled")
         else:
-            decision = lifecycle.complete(existing, command, now)
+            decision = await self._on_plan[type(command)](existing, command, now)
         if isinstance(decision, Change):
             draft.put(decision.plan, deleted=decision.event == "PlanDeleted")
         return _answer(command, decision, now)
@@ -107,7 +115,19 @@ class Handlers:
         draft.put(change.plan)
         return Outcome(changes=[(change, None)])
 
-    async def _submit(self, plan: Plan, now: datetime) -> Change | Refusal:
+    async def _edit(self, plan: Plan, command: EditPlan, now: datetime) -> Change | Refusal:
+        return lifecycle.edit(plan, command, now)
+
+    async def _delete(self, plan: Plan, _: DeletePlan, now: datetime) -> Change | Refusal:
+        return lifecycle.delete(plan, now)
+
+    async def _cancel_by_seller(self, plan: Plan, _: CancelPlan, now: datetime) -> Change | Refusal:
+        return await self._cancel(plan, now, "seller_cancelled")
+
+    async def _complete(self, plan: Plan, command: CompletePlan, now: datetime) -> Change | Refusal:
+        return lifecycle.complete(plan, command, now)
+
+    async def _submit(self, plan: Plan, _: SubmitPlan, now: datetime) -> Change | Refusal:
         status = await self.quota.seller_status(plan.seller_id)
         access = status.access if status is not None else None
         market = status.market if status is not None else None

@@ -13,8 +13,8 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from schemas.envelope import Event
-from schemas.seller import AppealDecided, AppealSubmitted, PermissionGranted, PermissionRevoked
-from services.outreach.appeals import APPEALS_TOPIC, appeal_store
+from schemas.seller import PermissionGranted, PermissionRevoked
+from services.outreach.appeals import APPEALS_TOPIC, appeal_handlers, appeal_store
 from services.outreach.permissions import ACCOUNTS_TOPIC, permission_store
 from services.shared.projection_guard import ProjectionGuard, guarded
 
@@ -36,14 +36,13 @@ def permissions_guard(settings: Settings, redis: aioredis.Redis, group_id: str) 
 
 
 def appeals_guard(settings: Settings, redis: aioredis.Redis, group_id: str) -> ProjectionGuard:
-    store = appeal_store(settings, redis)
+    handlers = appeal_handlers(appeal_store(settings, redis))
 
     async def fold(chunk: list[tuple[int, Event]]) -> None:
         for _, event in chunk:
-            if isinstance(event, AppealSubmitted):
-                await store.record_submitted(event)
-            elif isinstance(event, AppealDecided):
-                await store.record_decided(event)
+            handle = handlers.get(type(event))
+            if handle is not None:
+                await handle(event)
 
     return ProjectionGuard(
         settings, redis, "appeals", topics=(APPEALS_TOPIC,), fold=fold, group_id=group_id

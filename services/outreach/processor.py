@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -35,8 +34,11 @@ from services.outreach.events import plan_event
 from services.outreach.handlers import Handlers, Outcome, PlanCommand
 from services.outreach.plan_book import Draft, PlanBook
 from services.outreach.read_model import PlanReadModel
+from services.shared import groups
 from services.shared.admission import Plausibility
+from services.shared.clock import Clock, utc_now
 from services.shared.codec import DecodeError, decode, encode
+from services.shared.consumer import Record
 from services.shared.failure_policy import RetryPolicy, settle
 from services.shared.kafka import new_consumer
 from services.shared.settings import Settings
@@ -50,21 +52,10 @@ from services.shared.transactions import (
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], datetime]
-from services.shared.consumer import Record  # noqa: E402
-
 SERVICE = "outreach"
 # How often the loop wakes without input, to act on due plans.
 IDLE_WAKE_SECONDS = 0.2
 READ_MODEL_CHECK_SECONDS = 5.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def processor_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-outreach"
 
 
 class PlanProcessor:
@@ -83,7 +74,7 @@ class PlanProcessor:
         self.rule = Plausibility.of(settings)
         self.policy = RetryPolicy.of(settings)
         self.book = PlanBook()
-        self.group_id = processor_group(settings)
+        self.group_id = groups.outreach(settings)
         self._commands = settings.topic("crm.plan-commands")
         self._statuses = settings.topic("crm.seller-status")
         self._events = settings.topic("crm.plan-events")

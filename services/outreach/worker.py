@@ -18,10 +18,12 @@ from services.outreach.campaigns import campaign_calendar, campaigns_consumer
 from services.outreach.handlers import Handlers
 from services.outreach.healing import appeals_guard, guarded, permissions_guard
 from services.outreach.permissions import permissions_consumer
-from services.outreach.processor import PlanProcessor, utc_now
+from services.outreach.processor import PlanProcessor
 from services.outreach.read_model import plan_read_model
 from services.outreach.segment_ids import live_segment_ids
 from services.quota.port import open_quota
+from services.shared import groups
+from services.shared.clock import utc_now
 from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings
@@ -76,17 +78,18 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
             settings, handlers, plan_read_model(redis, settings), clock=utc_now
         )
 
-        group = f"{settings.topic_prefix}crm-outreach"
         # Both refold themselves when Redis lost them (services/outreach/healing.py).
         guards = [
-            permissions_guard(settings, redis, f"{group}-permissions"),
-            appeals_guard(settings, redis, f"{group}-appeals"),
+            permissions_guard(settings, redis, groups.outreach_permissions(settings)),
+            appeals_guard(settings, redis, groups.outreach_appeals(settings)),
         ]
         permissions = guarded(
-            permissions_consumer(settings, redis, f"{group}-permissions"), guards[0]
+            permissions_consumer(settings, redis, groups.outreach_permissions(settings)), guards[0]
         )
-        appeals = guarded(appeals_consumer(settings, redis, f"{group}-appeals"), guards[1])
-        campaigns = campaigns_consumer(settings, redis, f"{group}-campaigns")
+        appeals = guarded(
+            appeals_consumer(settings, redis, groups.outreach_appeals(settings)), guards[1]
+        )
+        campaigns = campaigns_consumer(settings, redis, groups.outreach_campaigns(settings))
 
         async with (
             serving_ops(

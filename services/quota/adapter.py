@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast
 
 import structlog
@@ -21,7 +21,7 @@ from schemas.outbound import PlanType
 from schemas.seller import SellerStatusChanged
 from services.policy import PolicyBook, load_policy, policy_of
 from services.quota.batched_calls import PerTurn
-from services.quota.confirmations import Clock, Confirmations
+from services.quota.confirmations import Confirmations
 from services.quota.domain.counters import CampaignLimit, counted_campaign
 from services.quota.domain.frequency_cap import CapDecision, frequency_cap_for
 from services.quota.domain.limits import counts_against_quota
@@ -49,6 +49,7 @@ from services.quota.redis_store import (
     WeekReply,
     quota_redis,
 )
+from services.shared.clock import Clock, utc_now
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
 
@@ -64,10 +65,6 @@ _REFUSED = {
 _MARKETS_CACHED = 100_000
 # A rebuild that leaves the seller unrestored twice means Redis keeps losing data.
 _REBUILD_ATTEMPTS = 3
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class RedisQuota:

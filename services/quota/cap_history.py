@@ -11,7 +11,7 @@ services/delivery/healing.py) but never sees its keys: it asks the port for
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from schemas.envelope import Event
@@ -20,11 +20,11 @@ from services.policy import PolicyBook, policy_of
 from services.quota.domain.frequency_cap import frequency_cap_for
 from services.quota.keys import quota_keys
 from services.quota.redis_store import RedisQuotaStore, quota_redis
+from services.shared.clock import Clock
 from services.shared.projection_guard import ProjectionGuard
 from services.shared.replay import Progress
 from services.shared.settings import Settings
 
-Clock = Callable[[], datetime]
 SENT = ("crm.outbound-messages",)
 
 # KEYS[1] the customer's sent set. ARGV: ms sent, message_id, keep until (ms).

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from uuid import UUID
 
 import structlog
@@ -12,10 +11,10 @@ from redis.exceptions import RedisError
 
 from services.quota.domain.ledger_facts import LedgerEvent
 from services.quota.redis_store import RedisQuotaStore
+from services.shared.clock import Clock
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], datetime]
 _FACTS_PER_CALL = 1000
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -27,6 +27,7 @@ from services.quota.metrics import REBUILDS
 from services.quota.reconciler import republish_pending
 from services.quota.redis_store import RedisQuotaStore
 from services.quota.status_projection import read_statuses
+from services.shared.clock import Clock
 from services.shared.replay import Progress
 from services.shared.settings import Settings
 
@@ -56,7 +57,7 @@ class Rebuilder:
         settings: Settings,
         store: RedisQuotaStore,
         ledger: LedgerWriter,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self._settings = settings
         self._store = store

@@ -4,8 +4,9 @@ sent history from crm.outbound-messages (services/quota/cap_history.py)."""
 
 from __future__ import annotations
 
-from services.quota.adapter import open_quota, utc_now
+from services.quota.adapter import open_quota
 from services.quota.cap_history import rebuild_cap_history
+from services.shared.clock import utc_now
 from services.shared.replay import Progress
 from services.shared.settings import Settings
 

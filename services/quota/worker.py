@@ -13,10 +13,12 @@ import structlog
 from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
-from services.quota.adapter import RedisQuota, open_quota, utc_now
+from services.quota.adapter import RedisQuota, open_quota
 from services.quota.reconciler import republish_pending
 from services.quota.redis_store import quota_redis
 from services.quota.status_projection import status_consumer
+from services.shared import groups
+from services.shared.clock import utc_now
 from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings
@@ -45,9 +47,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     if not await _patiently(stopping, lambda: _ping(settings), "redis_unreachable"):
         return
     async with open_quota(settings) as quota:
-        consumer = status_consumer(
-            settings, quota.store, group_id=f"{settings.topic_prefix}crm-quota"
-        )
+        consumer = status_consumer(settings, quota.store, group_id=groups.quota(settings))
         caught_up = asyncio.Event()
 
         async with serving_ops(

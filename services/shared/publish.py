@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import ValidationError
 
@@ -20,6 +20,7 @@ from schemas.envelope import Event
 from schemas.errors import describe
 from schemas.topics import adapter_for, key_of, topic, topic_of
 from services.shared.admission import Plausibility, implausible_time
+from services.shared.clock import utc_now
 from services.shared.codec import encode
 
 
@@ -70,7 +71,7 @@ def parse_event(
     given = obj.get("key") if wrapped else None
     if given is not None and key is not None and given != key:
         raise Refused(f"key {given!r} does not match {spec.key_field} {key!r}")
-    reason = implausible_time(event, now or datetime.now(UTC), rule)
+    reason = implausible_time(event, now or utc_now(), rule)
     if reason is not None:
         raise Refused(reason)
     return Outgoing(spec.name, key, event, payload)
@@ -89,7 +90,7 @@ def parse_lines(
     rule: Plausibility = DEFAULT_PLAUSIBILITY,
 ) -> tuple[list[Outgoing], list[str]]:
     """Parse JSON lines; returns what is sendable and one error per refused line."""
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     good: list[Outgoing] = []
     errors: list[str] = []
     for number, line in enumerate(lines, start=1):

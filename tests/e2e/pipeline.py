@@ -20,6 +20,7 @@ from schemas.topics import key_of, topic_of
 from services import registry
 from services.eligibility.reader import latest_status
 from services.outreach.api.auth import mint_token
+from services.shared import groups
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
 from services.shared.lag import consumer_lag
@@ -81,9 +82,15 @@ class Pipeline:
         finally:
             await producer.stop()
 
-    async def caught_up(self, service: str, timeout: float = 60.0) -> None:
-        """The service's consumer group has read everything there is so far."""
-        group = f"{self.settings.topic_prefix}crm-{service}"
+    async def caught_up(
+        self,
+        service: str,
+        group_of: Callable[[Settings], str] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        """The service's consumer group (its main one unless `group_of` names another) has
+        read everything there is so far."""
+        group = (group_of or groups.OF_WORKER[service])(self.settings)
 
         async def done() -> bool:
             rows = await consumer_lag(self.settings, [group])

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from schemas.seller import EvaluationDue, SellerMetricsReported
 from schemas.topics import ALL_TOPICS
 from services.eligibility.domain.calendar import add_months, month_at, window
+from services.shared import groups
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess, free_port
@@ -92,7 +93,7 @@ async def test_every_metric_the_rules_and_dashboard_query_is_exported(
             assert shop.status_code == 200, shop.text
             lag_port = await lag.wait_ready(60)
 
-            group = f"{settings.topic_prefix}crm-eligibility"
+            group = groups.eligibility(settings)
 
             async def lag_exported() -> bool:
                 text = await _scrape(lag_port)

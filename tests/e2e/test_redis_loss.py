@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from schemas.engagement import ShopBlocked
 from schemas.topics import ALL_TOPICS
 from services.eligibility.domain.calendar import add_months, month_at, window
+from services.shared import groups
 from services.shared.settings import Settings
 from tests.e2e.pipeline import running_pipeline
 from tests.e2e.test_loop import (
@@ -72,7 +73,7 @@ async def test_after_redis_lost_everything_plans_go_where_they_would_have(
         await pipeline.publish(_customers(seller, now))
         await pipeline.publish([_blocked(seller, c) for c in sorted(blockers)])
         await _segment_ready(settings, seller, today)
-        await pipeline.caught_up("delivery-blocks")
+        await pipeline.caught_up("delivery", groups.delivery_blocks)
 
         first = (await _send_now_plan(pipeline, seller))["plan_id"]
         reached = {m.customer_id for m in await _outbound(settings, first, CUSTOMERS - BLOCKERS)}

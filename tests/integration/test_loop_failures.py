@@ -17,10 +17,10 @@ from aiokafka import TopicPartition
 from schemas.dead_letter import DeadLetter
 from schemas.plans import CreatePlan, PlanStarted
 from services.customers.firing.plans import LivePlans
-from services.delivery.fanout import Delivery, delivery_group
+from services.delivery.fanout import FanOut
 from services.outreach.handlers import Handlers
-from services.outreach.processor import processor_group
 from services.quota.sample_status import sample_status
+from services.shared import groups
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.settings import Settings
@@ -104,7 +104,7 @@ async def test_the_plan_processor_dead_letters_a_command_it_keeps_failing_on(
     )
     assert (letter.error, letter.service) == (REASON, "outreach")
     committed = await _committed(
-        settings, processor_group(settings), "crm.plan-commands", sent.partition
+        settings, groups.outreach(settings), "crm.plan-commands", sent.partition
     )
     assert committed is not None
     assert committed > sent.offset
@@ -114,14 +114,14 @@ async def test_the_fan_out_dead_letters_a_dispatch_it_keeps_failing_on(
     settings: Settings, topics: Any, monkeypatch: Any
 ) -> None:
     await topics(*DELIVERY_TOPICS)
-    original = Delivery._fan_out
+    original = FanOut._fan_out
 
-    async def failing(self: Delivery, plan: Any, offsets: Any) -> None:
+    async def failing(self: FanOut, plan: Any, offsets: Any) -> None:
         if plan.plan_id == "poison":
             raise BOOM
         await original(self, plan, offsets)
 
-    monkeypatch.setattr(Delivery, "_fan_out", failing)
+    monkeypatch.setattr(FanOut, "_fan_out", failing)
     poison, fine = one_time_plan("poison"), one_time_plan("p2")
     async with shop(settings) as seller:
         await seller.activate()
@@ -138,7 +138,7 @@ async def test_the_fan_out_dead_letters_a_dispatch_it_keeps_failing_on(
         "delivery",
     )
     committed = await _committed(
-        settings, delivery_group(settings), "crm.plan-events", letter.partition
+        settings, groups.delivery(settings), "crm.plan-events", letter.partition
     )
     assert committed is not None
     assert committed > letter.offset

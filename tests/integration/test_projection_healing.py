@@ -29,11 +29,10 @@ from services.customers.port import (
     recompute_seller,
 )
 from services.delivery.blocks import BlockList
-from services.delivery.healing import blocks_group
 from services.delivery.keys import DeliveryKeys, delivery_prefix
-from services.delivery.performance.projection import performance_group
 from services.delivery.performance.reader import performance_reader
 from services.quota.sample_status import sample_status
+from services.shared import groups
 from services.shared.lag import consumer_lag
 from services.shared.ops import Health, start_ops_server
 from services.shared.projection_guard import ProjectionGuard
@@ -101,7 +100,7 @@ async def test_the_customers_projection_heals_itself(
     try:
         await worker.wait_ready()
         await _publish(settings, events)
-        await _caught_up(settings, f"{settings.topic_prefix}crm-customers")
+        await _caught_up(settings, groups.customers(settings))
         await recompute_seller(settings, redis, "s1", local_today("ID", datetime.now(UTC)))
         relationships = await store.load_relationships("s1", list(histories))
         assert len(relationships) == 3
@@ -174,8 +173,8 @@ async def test_after_a_flushall_plans_reach_the_same_customers_capped_as_before(
         await customers.wait_ready()
         await delivery.wait_ready()
         await _publish(settings, events)
-        await _caught_up(settings, f"{settings.topic_prefix}crm-customers")
-        await _caught_up(settings, blocks_group(settings))
+        await _caught_up(settings, groups.customers(settings))
+        await _caught_up(settings, groups.delivery_blocks(settings))
         await recompute_seller(settings, redis, SELLER, local_today("TH", datetime.now(UTC)))
 
         # Before the loss: a send-now plan, an automated plan's firing, engagement.
@@ -196,7 +195,7 @@ async def test_after_a_flushall_plans_reach_the_same_customers_capped_as_before(
 
         figures = await eventually(p1_read, 60)
         assert figures is not None
-        await _caught_up(settings, performance_group(settings))
+        await _caught_up(settings, groups.delivery_performance(settings))
         assert figures["delivered"] == len(expected)
         assert figures["suppressed"] == {"blocked": len(BLOCKERS)}
         blocked = await blocks.blocked(SELLER, FOLLOWERS)

@@ -12,7 +12,6 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from schemas.quota import CampaignQuotaReserved, QuotaReleased, QuotaReserved
-from services.quota.adapter import utc_now
 from services.quota.domain.counters import CampaignLimit
 from services.quota.domain.ledger_facts import ledger_event_id
 from services.quota.domain.week import week_of
@@ -21,6 +20,7 @@ from services.quota.port import Reservation
 from services.quota.reconciler import republish_pending
 from services.quota.redis_store import WeekCall
 from services.quota.sample_status import sample_status
+from services.shared.clock import utc_now
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from schemas.markets import MARKET_TIME_ZONES
+from schemas.markets import local_date, zone_of
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
 @lru_cache(maxsize=1024)  # one scan asks for the same (day, market) once per customer
 def cutoff(day: date, market: str) -> Cutoff:
     """The cut-off of day `day` in `market` (a SPEC section 2 market code)."""
-    zone = _zone(market)
+    zone = zone_of(market)
     return Cutoff(day=day, market=market, zone=zone, at=_local_midnight(day, zone))
 
 
@@ -73,13 +73,6 @@ def instant_cutoff(instant: datetime, market: str) -> Cutoff:
     the instant. "Days since X" counts from the date of X to the instant's date."""
     if instant.tzinfo is None:
         raise ValueError("the instant must be timezone-aware")
-    zone = _zone(market)
-    day = instant.astimezone(zone).date()
+    zone = zone_of(market)
+    day = local_date(instant, market)
     return Cutoff(day=day, market=market, zone=zone, at=instant.astimezone(UTC) + _JUST_AFTER)
-
-
-def _zone(market: str) -> ZoneInfo:
-    if market not in MARKET_TIME_ZONES:
-        known = ", ".join(sorted(MARKET_TIME_ZONES))
-        raise ValueError(f"unknown market {market!r}; known markets: {known}")
-    return ZoneInfo(MARKET_TIME_ZONES[market])

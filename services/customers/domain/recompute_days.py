@@ -6,15 +6,14 @@ events before D 00:00.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from schemas.markets import MARKET_TIME_ZONES
+from schemas.markets import local_date
 from services.customers.domain.cutoff import cutoff
 
 
 def local_today(market: str, now: datetime) -> date:
     """The market-local date at `now`: the day D a recompute at `now` is as of."""
-    return now.astimezone(_zone(market)).date()
+    return local_date(now, market)
 
 
 def next_local_midnight(market: str, now: datetime) -> datetime:
@@ -26,10 +25,3 @@ def next_local_midnight(market: str, now: datetime) -> datetime:
 def behind(latest_as_of: date | None, today: date) -> bool:
     """Whether a seller's memberships lag today's: never computed, or as of an earlier day."""
     return latest_as_of is None or latest_as_of < today
-
-
-def _zone(market: str) -> ZoneInfo:
-    if market not in MARKET_TIME_ZONES:
-        known = ", ".join(sorted(MARKET_TIME_ZONES))
-        raise ValueError(f"unknown market {market!r}; known markets: {known}")
-    return ZoneInfo(MARKET_TIME_ZONES[market])

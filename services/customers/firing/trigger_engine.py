@@ -52,6 +52,8 @@ from services.customers.firing.schedule import Schedule
 from services.customers.firing.segments import SellerSegments, seller_segments
 from services.customers.projection_observer import Applied
 from services.customers.store import RedisCustomerStore
+from services.shared import groups
+from services.shared.clock import Clock
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.consumer import Record
 from services.shared.failure_policy import RetryPolicy, settle
@@ -63,7 +65,6 @@ from services.shared.transactions import PartitionOutputs, TransactionalOutput, 
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], datetime]
 Checkpoint = Callable[[str], None]
 Watermark = Callable[[], Awaitable[datetime | None]]
 """Up to when the projection has applied every customer event (None: not known yet)."""
@@ -98,10 +99,6 @@ ANCHOR_FIELDS: dict[str, tuple[bytes, ...]] = {
 
 def firings_transactional_id(settings: Settings) -> str:
     return f"{settings.topic_prefix}crm-customers-firings"
-
-
-def firing_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-customers-firing"
 
 
 class TriggerEngine:
@@ -144,13 +141,13 @@ class TriggerEngine:
         # the sellers out. On assignment, and after an aborted transaction, the firings
         # of the owned partitions are folded again, so none is fired twice.
         self._owner = new_consumer(
-            settings, group_id=firing_group(settings), isolation_level="read_committed"
+            settings, group_id=groups.customers_firing(settings), isolation_level="read_committed"
         )
         self.outputs = PartitionOutputs(
             settings,
             firings_transactional_id(settings),
             name="firing",
-            group_id=firing_group(settings),
+            group_id=groups.customers_firing(settings),
             consumer=self._owner,
             id_of=lambda tp: f"p{tp.partition}",
             rebuild=self._own,

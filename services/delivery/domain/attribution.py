@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
-from schemas.markets import MARKET_TIME_ZONES
+from schemas.markets import MARKET_TIME_ZONES, local_date, zone_of
 
 ATTRIBUTION_WINDOW = timedelta(days=7)
 
@@ -72,9 +71,11 @@ def market_zone(market: str | None) -> tzinfo:
     """The zone whose calendar a seller's days follow; UTC while the market is unknown."""
     if market is None or market not in MARKET_TIME_ZONES:
         return UTC
-    return ZoneInfo(MARKET_TIME_ZONES[market])
+    return zone_of(market)
 
 
 def local_day(instant: datetime, market: str | None) -> date:
     """The market-local date of `instant` (the UTC date when the market is unknown)."""
-    return instant.astimezone(market_zone(market)).date()
+    if market is None or market not in MARKET_TIME_ZONES:
+        return instant.astimezone(UTC).date()
+    return local_date(instant, market)

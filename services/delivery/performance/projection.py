@@ -60,6 +60,7 @@ from services.delivery.performance.metrics import (
     UNKNOWN_MARKET_EVENTS,
 )
 from services.delivery.performance.store import PerformanceStore, performance_prefix
+from services.shared import groups
 from services.shared.consumer import DeadLetteringConsumer, Record, Rejected
 from services.shared.projection_guard import ProjectionGuard
 from services.shared.settings import Settings
@@ -75,10 +76,6 @@ TOPICS = (
 )
 PLAN_EVENTS = topic("crm.plan-events").event_types
 Activity = OrderPlaced | CouponClaimed
-
-
-def performance_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}crm-delivery-performance"
 
 
 @dataclass
@@ -263,7 +260,7 @@ class PerformanceProjection:
             settings,
             service=SERVICE,
             topics=TOPICS,
-            group_id=performance_group(settings),
+            group_id=groups.delivery_performance(settings),
             handler=self.fold.handle,
             flush=self._flush,
             max_records=5000,

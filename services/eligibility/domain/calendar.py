@@ -8,15 +8,10 @@ so every date belongs to exactly one window: `effective_month_of(d)`.
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
-from schemas.markets import MARKET_TIME_ZONES
+from schemas.markets import local_date, zone_of
 
 WINDOW_DAY = 22
-
-
-def zone(market: str) -> ZoneInfo:
-    return ZoneInfo(MARKET_TIME_ZONES[market])
 
 
 def parse_month(month: str) -> tuple[int, int]:
@@ -52,14 +47,8 @@ def effective_month_of(day: date) -> str:
     return add_months(month, 2 if day.day >= WINDOW_DAY else 1)
 
 
-def local_date(instant: datetime, market: str) -> date:
-    if instant.tzinfo is None:
-        raise ValueError("instant must be timezone-aware")
-    return instant.astimezone(zone(market)).date()
-
-
 def local_midnight(day: date, market: str) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone(market))
+    return datetime.combine(day, time(0), tzinfo=zone_of(market))
 
 
 def window_closes_at(effective_month: str, market: str) -> datetime:

@@ -11,8 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from schemas.markets import local_date
 from schemas.seller import Access, SellerMetricsReported, SellerStatusChanged
-from services.eligibility.domain.calendar import effective_month_of, local_date
+from services.eligibility.domain.calendar import effective_month_of
 from services.eligibility.domain.criteria import DailyMetrics
 from services.shared.rejection import Rejected
 

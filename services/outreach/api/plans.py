@@ -33,11 +33,11 @@ from services.outreach.api.paging import PageRequest, bad_cursor, cursor_after, 
 from services.outreach.api.patterns import TRIMMED
 from services.outreach.api.performance import PlanPerformance, PlanWithPerformance
 from services.outreach.api.plan_requests import PlanIn, PlanPatch, draft_from
+from services.outreach.api.plans_runtime import PlansRuntime
 from services.outreach.api.problems import FieldError, ProblemError, invalid, problem_responses
 from services.outreach.api.runtime import Runtime, runtime_of
 from services.outreach.gateway import ReplyTimeout
 from services.outreach.handlers import PlanCommand
-from services.outreach.plans_runtime import PlansRuntime
 
 router = APIRouter(
     prefix="/v1/plans", tags=["plans"], responses=problem_responses(404, 409, 422, 503)

@@ -9,10 +9,9 @@ Redis prefix and inject a fixed clock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
@@ -24,26 +23,20 @@ from schemas.envelope import Event
 from services.customers.port import CustomerStore, open_customer_store
 from services.delivery.performance.reader import PerformanceReader, performance_reader
 from services.outreach.api.limits import ApiLimits
+from services.outreach.api.plans_runtime import PlansRuntime
 from services.outreach.api.rate_limit import RateLimiter
 from services.outreach.appeals import AppealStore, appeal_store
 from services.outreach.campaigns import CampaignCalendar, campaign_calendar
 from services.outreach.config import OutreachSettings
 from services.outreach.gateway import PlanGateway
 from services.outreach.permissions import PermissionStore, permission_store
-from services.outreach.plans_runtime import PlansRuntime
 from services.outreach.read_model import plan_read_model
 from services.outreach.segment_ids import live_segment_ids
 from services.quota.port import QuotaPort, open_quota
+from services.shared.clock import Clock, utc_now
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 # How long a publish waits for the broker before the request is answered 503.
 PUBLISH_TIMEOUT_SECONDS = 10.0

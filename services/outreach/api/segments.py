@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from schemas.markets import MARKET_TIME_ZONES
+from schemas.markets import MARKET_TIME_ZONES, local_date
 from schemas.segments import MAX_CONDITIONS, SEGMENT_NAME_MAX_LENGTH, SegmentCondition
 from schemas.types import IDENTIFIER_MAX_LENGTH
 from services.customers.port import (
@@ -30,7 +30,6 @@ from services.customers.port import (
     cutoff,
     define_segment,
     delete_segment,
-    local_today,
     validate_conditions,
     warnings,
 )
@@ -311,7 +310,7 @@ async def preview_segment(body: PreviewRequest, account: CustomersAccount, runti
             "this shop's market (its calendar) is not known yet; it comes with the shop's "
             "first metrics report",
         )
-    today = local_today(market, runtime.clock())
+    today = local_date(runtime.clock(), market)
     count = await runtime.customers.count_matching(
         account.seller_id, conditions, cutoff(today, market)
     )

@@ -18,8 +18,8 @@ from schemas.topics import key_of, topic
 from services.delivery.performance.projection import (
     TOPICS,
     PerformanceProjection,
-    performance_group,
 )
+from services.shared import groups
 from services.shared.codec import encode
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.settings import Settings
@@ -117,7 +117,7 @@ async def running_projection(
 async def rewind_group(settings: Settings) -> None:
     """Commit offset 0 on every partition of the projection's group: what a crash before
     any commit looks like to the next start."""
-    consumer = new_consumer(settings, group_id=performance_group(settings))
+    consumer = new_consumer(settings, group_id=groups.delivery_performance(settings))
     await consumer.start()
     try:
         partitions = [

@@ -28,7 +28,7 @@ from services.customers.port import (
     mark_whole,
 )
 from services.delivery.blocks import BlockList
-from services.delivery.fanout import Delivery
+from services.delivery.fanout import FanOut
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.worker import WORKER_TOPICS, delivery_parts
 from services.quota.adapter import RedisQuota, open_quota
@@ -162,7 +162,7 @@ async def _forget(redis: aioredis.Redis, prefix: str) -> None:
 @asynccontextmanager
 async def running_delivery(
     settings: Settings, clock: Any = None, chunk_size: int = 1000
-) -> AsyncIterator[Delivery]:
+) -> AsyncIterator[FanOut]:
     """The fan-out, the blocks and the shop-names projections, in-process."""
     stopping = asyncio.Event()
     async with delivery_parts(

@@ -14,8 +14,9 @@ import aiohttp
 
 from schemas.dead_letter import DeadLetter
 from schemas.seller import SellerStatusChanged
-from services.eligibility.app import TOPICS
 from services.eligibility.domain.calendar import month_at
+from services.eligibility.topics import TOPICS
+from services.shared import groups
 from services.shared.codec import decode
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess
@@ -58,7 +59,7 @@ async def test_duplicates_are_skipped_or_dead_lettered_and_a_poison_pill_is_pass
         assert "conflicting duplicate" in errors[0]
         assert errors[1].startswith("unhandled InjectedFailure after 2 attempts: "), errors
         # Offsets committed past the poison pill; the worker alive and ready.
-        await _caught_up(settings, f"{settings.topic_prefix}crm-eligibility")
+        await _caught_up(settings, groups.eligibility(settings))
         assert worker.process.poll() is None
         async with (
             aiohttp.ClientSession() as http,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.eligibility.app import TOPICS
+from services.eligibility.topics import TOPICS
 from services.shared.kafka import admin_client
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from schemas.seller import SellerStatusChanged
-from services.eligibility.app import TOPICS
+from services.eligibility.topics import TOPICS
 from services.policy import DEFAULT_POLICY
+from services.shared import groups
 from services.shared.lag import consumer_lag
 from services.shared.settings import Settings
 from services.shared.worker_process import CRM, WorkerProcess
@@ -37,7 +38,7 @@ def _shuffled_with_redeliveries(sellers: list[Seller], seed: int) -> list[dict[s
 
 
 async def _lag(settings: Settings) -> int:
-    rows = await consumer_lag(settings, [f"{settings.topic_prefix}crm-eligibility"])
+    rows = await consumer_lag(settings, [groups.eligibility(settings)])
     return sum(r.lag for r in rows) if rows else -1
 
 
@@ -107,7 +108,7 @@ async def test_kill_9_at_random_moments_during_ingest_loses_and_doubles_nothing(
             worker.start()
             await worker.wait_ready(timeout=120)
         assert kills >= 3, f"ingest ended after {kills} kills: not a test of kills"
-        await _caught_up(settings, f"{settings.topic_prefix}crm-eligibility", timeout=600)
+        await _caught_up(settings, groups.eligibility(settings), timeout=600)
         await _tick_and_check(settings, sellers)
     finally:
         worker.stop()
@@ -131,7 +132,7 @@ async def test_two_workers_share_the_partitions_and_survive_losing_one(
         assert not publishing.done(), "ingest was over before the kill"
         first.kill9()  # its partitions go to the second worker
         await publishing
-        await _caught_up(settings, f"{settings.topic_prefix}crm-eligibility", timeout=600)
+        await _caught_up(settings, groups.eligibility(settings), timeout=600)
         first.start()  # and come back: both decide their own partitions' sellers
         await first.wait_ready(timeout=120)
         await _tick_and_check(settings, sellers)

@@ -13,8 +13,9 @@ import aiohttp
 
 from schemas.dead_letter import DeadLetter
 from schemas.seller import EvaluationDue, SellerStatusChanged
-from services.eligibility.app import TOPICS
 from services.eligibility.domain.calendar import add_months, month_at, window
+from services.eligibility.topics import TOPICS
+from services.shared import groups
 from services.shared.codec import decode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
@@ -49,7 +50,7 @@ async def test_scheduled_ticks_decide_once_and_restarts_do_no_harm(
     await _publish(
         settings, [_metrics("good-seller", 95, month), _metrics("slow-seller", 50, month)]
     )
-    group = f"{settings.topic_prefix}crm-eligibility"
+    group = groups.eligibility(settings)
     common = {"CRM_ELIGIBILITY_DATA_DIR": str(tmp_path / "data")}
     quiet = WorkerProcess(
         "eligibility", settings, tmp_path / "w.log", CRM_ELIGIBILITY_SCHEDULER="false", **common
@@ -111,7 +112,7 @@ async def test_refused_input_is_dead_lettered_or_counted_and_the_worker_goes_on(
     try:
         port = await worker.wait_ready()
         await _publish(settings, [_metrics("seller-a", 95, month)])
-        await _caught_up(settings, f"{settings.topic_prefix}crm-eligibility")
+        await _caught_up(settings, groups.eligibility(settings))
         not_yet = add_months(month, 2)  # its window closes next month
         appeal = {
             "event_id": str(uuid.uuid4()),
@@ -153,7 +154,7 @@ async def test_refused_input_is_dead_lettered_or_counted_and_the_worker_goes_on(
         assert any("JSON" in e or "json" in e for e in errors), errors
         assert any(e.startswith("not an EvaluatePartition: Field required") for e in errors), errors
         # The tick before its window closed is refused and counted, not dead-lettered.
-        await _caught_up(settings, f"{settings.topic_prefix}crm-eligibility")
+        await _caught_up(settings, groups.eligibility(settings))
         async with (
             aiohttp.ClientSession() as http,
             http.get(f"http://127.0.0.1:{port}/metrics") as response,

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from schemas.seller import SellerStatusChanged
-from services.eligibility.app import TOPICS
+from services.eligibility.topics import TOPICS
+from services.shared import groups
 from services.shared.codec import decode
 from services.shared.kafka import new_producer
 from services.shared.lag import consumer_lag
@@ -94,7 +95,7 @@ async def test_two_months_of_a_marketplace_decided_like_the_oracle(
         CRM_ELIGIBILITY_DATA_DIR=str(tmp_path / "data"),
         CRM_ELIGIBILITY_SCHEDULER="false",
     )
-    group = f"{settings.topic_prefix}crm-eligibility"
+    group = groups.eligibility(settings)
     worker.start()
     try:
         await worker.wait_ready()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -19,13 +19,10 @@ from services.outreach.api.limits import ApiLimits
 from services.outreach.api.runtime import Runtime, open_runtime
 from services.outreach.config import OutreachSettings
 from services.quota.adapter import RedisQuota
+from services.shared.clock import utc_now
 from services.shared.settings import Settings
 from tests.integration.outreach.processor_support import announce, running_processor
 from tests.integration.outreach.serving import serving
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

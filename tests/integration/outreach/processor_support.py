@@ -22,6 +22,7 @@ from services.outreach.processor import PlanProcessor
 from services.outreach.read_model import PlanReadModel, plan_read_model
 from services.outreach.segment_ids import live_segment_ids
 from services.quota.adapter import RedisQuota, open_quota
+from services.shared import groups
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
@@ -156,7 +157,7 @@ async def running_processor(settings: Settings) -> AsyncIterator[PlanProcessor]:
             plan_read_model(redis, settings),
         )
         # As the worker runs it: the campaign calendar beside the processor.
-        group = f"{settings.topic_prefix}crm-outreach-campaigns"
+        group = groups.outreach_campaigns(settings)
         campaigns = campaigns_consumer(settings, redis, group)
         stopping = asyncio.Event()
         task = asyncio.create_task(processor.run(stopping))

@@ -20,6 +20,7 @@ from services.customers.recompute import Recompute
 from services.customers.store import RedisCustomerStore
 from services.delivery.performance.reader import no_segment_figures
 from services.quota.sample_status import sample_status
+from services.shared import groups
 from services.shared.codec import decode, encode
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.kafka import new_producer
@@ -293,7 +294,7 @@ async def test_a_seller_known_only_from_a_metrics_report_gets_sizes_and_previews
         settings,
         service="customers",
         topics=PROJECTION_TOPICS,
-        group_id=f"{settings.topic_prefix}crm-customers",
+        group_id=groups.customers(settings),
         handler=projection.handle,
         flush=projection.flush,
     )

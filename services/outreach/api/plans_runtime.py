@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from schemas.plans import PlanDraft
 from services.outreach.domain.validation import BUILTIN_SEGMENTS, Problem, validate_draft
 from services.outreach.gateway import PlanGateway
 from services.outreach.read_model import PlanReadModel
+from services.shared.clock import Clock
 
 
 async def _builtins_only(_seller_id: str) -> frozenset[str]:
@@ -21,7 +21,7 @@ async def _builtins_only(_seller_id: str) -> frozenset[str]:
 class PlansRuntime:
     gateway: PlanGateway
     read_model: PlanReadModel
-    clock: Callable[[], datetime]
+    clock: Clock
     retry_after_seconds: int = 2
     # The seller's live custom segment ids (read from the customers store by the API's
     # runtime); the built-in ones always exist.

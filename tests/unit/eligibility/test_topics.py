@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from schemas.topics import topic
-from services.eligibility.app import EVALUATIONS, PARTITIONS, STATE, TOPICS
 from services.eligibility.processor import INPUTS, TICKS
+from services.eligibility.topics import EVALUATIONS, PARTITIONS, STATE, TOPICS
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 
-class Outbox:
+class MessageBatches:
     def __init__(self, producer: AIOKafkaProducer, topic: str, partitions: list[int]) -> None:
         self.producer = producer
         self.topic = topic

@@ -5,9 +5,8 @@ and the profiles' languages and names. It reads Redis; the rules are in services
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import redis.asyncio as aioredis
 
@@ -19,8 +18,7 @@ from services.delivery.keys import DeliveryKeys
 from services.delivery.rendering import PlanRenderer, fast_message_id
 from services.delivery.shops import ShopNames
 from services.quota.port import QuotaPort
-
-Clock = Callable[[], datetime]
+from services.shared.clock import Clock
 
 
 @dataclass

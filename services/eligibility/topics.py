@@ -12,12 +12,12 @@ same transaction as its own state. The loop itself is in processor.py.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
 from schemas.seller import EvaluationDue
 from schemas.topics import topic as registry_topic
+from services.shared.clock import utc_now
 
 SERVICE = "eligibility"
 # Every registry topic the worker reads or writes (created before it starts).
@@ -51,7 +51,7 @@ class EvaluatePartition(BaseModel):
 def scheduled_tick(market: str, month: str) -> EvaluationDue:
     return EvaluationDue(
         event_id=uuid.uuid4(),
-        occurred_at=datetime.now(UTC),
+        occurred_at=utc_now(),
         market=market,  # type: ignore[arg-type]  # from MARKET_TIME_ZONES
         effective_month=month,
     )
