@@ -334,7 +334,7 @@ def bench(
     output: Annotated[Path | None, typer.Option(help="JSON results file")] = None,
 ) -> None:
     """Benchmarks, each beside the raw baseline measured in the same run."""
-    from services.bench.harness import run_benchmarks
+    from bench.harness import run_benchmarks
 
     results_path = asyncio.run(
         run_benchmarks(
@@ -370,8 +370,8 @@ def soak(
 ) -> None:
     """Run the marketplace on a fresh stack of its own for a while, throw faults at it,
     drain, and check every invariant on the committed output (exit 1 on a violation)."""
-    from services.soak.runner import SoakOptions, run_soak
-    from services.soak.stack import Ports
+    from soak.runner import SoakOptions, run_soak
+    from soak.stack import Ports
 
     if brokers not in (1, 3):
         raise typer.BadParameter("--brokers is 1 or 3")
@@ -396,7 +396,7 @@ def soak(
 @app.command()
 def demo() -> None:
     """A walk through what runs today: the stack, the topics, valid and refused events, lag."""
-    from services.demo import run_demo
+    from demo.run import run_demo
 
     asyncio.run(run_demo(get_settings(), out))
 
@@ -410,6 +410,8 @@ def _register_services() -> None:
     # The policy book belongs to no one service: every one decides with it.
     policy_cli.register(app)
     for _, module in registry.parts("cli"):
+        module.register(app)
+    for module in registry.tool_clis():
         module.register(app)
 
 

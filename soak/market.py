@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from demo.kit import seller_headers
 from schemas.campaigns import CampaignAnnounced
 from schemas.customer import (
     CartAdded,
@@ -29,12 +30,11 @@ from schemas.seller import EvaluationDue, SellerMetricsReported
 from schemas.topics import key_of, topic_of
 from services.customers.recompute import recompute_seller
 from services.customers.store import customers_redis
-from services.demo_api import seller_headers
 from services.eligibility.domain.calendar import add_months, month_at, window
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
-from services.soak.checker import ApiCall
+from soak.checker import ApiCall
 
 MARKET: Final = "TH"
 BANGKOK = ZoneInfo("Asia/Bangkok")

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
+from demo.sample_status import sample_status
 from schemas.dead_letter import DeadLetter
 from schemas.plans import CreatePlan, PlanStarted
 from services.customers.firing.plans import LivePlans
 from services.delivery.fanout import Delivery, delivery_group
 from services.outreach.handlers import Handlers
 from services.outreach.processor import processor_group
-from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.settings import Settings

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.segments import SegmentDefined, SegmentDeleted
 from schemas.seller import SellerMetricsReported
 from services.customers.domain.profile import Profile
@@ -18,7 +19,6 @@ from services.customers.projection import TOPICS as PROJECTION_TOPICS
 from services.customers.projection import CustomerProjection
 from services.customers.recompute import Recompute
 from services.delivery.performance.reader import no_segment_figures
-from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.kafka import new_producer
