@@ -36,8 +36,9 @@ OPS_PORTS = {name: DEFAULT_OPS_PORT_BASE + offset for name, offset in OPS_PORT_O
 DEMO_CHAPTERS = ("eligibility", "quota", "outreach", "customers", "delivery")
 # `crm bench`'s entries after the baselines: each module has `BENCHMARKS: dict[str, Benchmark]`.
 BENCH_MODULES = ("eligibility", "quota", "outreach", "customers", "delivery")
-# Commands of tools that are no service (`crm chat simulate`): `register(app)` as a service's cli.
-TOOL_CLIS = ("demo.chat_cli",)
+# Commands of the tools outside services/ (`crm demo`, `crm chat simulate`, `crm bench`,
+# `crm soak`): each module has `register(app)`, as a service's cli.py does.
+TOOL_CLIS = ("demo.cli", "demo.chat_cli", "bench.cli", "soak.cli")
 
 
 def ops_port(service: str, base: int = DEFAULT_OPS_PORT_BASE) -> int:
