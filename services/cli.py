@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -325,82 +324,6 @@ def lag(
     out.print(f"total lag: {sum(r.lag for r in rows)}")
 
 
-@app.command()
-def bench(
-    only: Annotated[list[str] | None, typer.Option(help="run only these benchmarks")] = None,
-    events: Annotated[int, typer.Option(help="events for the Kafka baselines")] = 200_000,
-    clients: Annotated[int, typer.Option(help="concurrent Redis clients")] = 100,
-    seconds: Annotated[float, typer.Option(help="duration of the Redis baseline")] = 10.0,
-    output: Annotated[Path | None, typer.Option(help="JSON results file")] = None,
-) -> None:
-    """Benchmarks, each beside the raw baseline measured in the same run."""
-    from services.bench.harness import run_benchmarks
-
-    results_path = asyncio.run(
-        run_benchmarks(
-            get_settings(),
-            only=only or None,
-            events=events,
-            clients=clients,
-            seconds=seconds,
-            output=output,
-            console=out,
-        )
-    )
-    out.print(f"results written to {results_path}")
-
-
-@app.command()
-def soak(
-    minutes: Annotated[float, typer.Option(help="how long the traffic and faults last")] = 3.0,
-    seed: Annotated[int, typer.Option(help="seeds the traffic and the faults' moments")] = 1,
-    faults: Annotated[
-        str,
-        typer.Option(
-            help="'all' or a comma list of: kill, broker_restart, redis_restart, "
-            "flushall, redis_pause, broker_stop"
-        ),
-    ] = "all",
-    brokers: Annotated[int, typer.Option(help="1, or 3 (deploy/kafka/cluster.sh)")] = 1,
-    output: Annotated[Path | None, typer.Option(help="JSON report")] = None,
-    kafka_port: Annotated[int, typer.Option(help="the soak's own broker (first of three)")] = 29392,
-    redis_port: Annotated[int, typer.Option(help="the soak's own Redis")] = 26387,
-    api_port: Annotated[int, typer.Option(help="the soak's crm api")] = 28480,
-    ops_port_base: Annotated[int, typer.Option(help="workers' ops ports: this + offset")] = 28500,
-) -> None:
-    """Run the marketplace on a fresh stack of its own for a while, throw faults at it,
-    drain, and check every invariant on the committed output (exit 1 on a violation)."""
-    from services.soak.runner import SoakOptions, run_soak
-    from services.soak.stack import Ports
-
-    if brokers not in (1, 3):
-        raise typer.BadParameter("--brokers is 1 or 3")
-    options = SoakOptions(
-        minutes=minutes,
-        seed=seed,
-        faults=faults,
-        brokers=brokers,
-        output=output,
-        ports=Ports(kafka_port, redis_port, api_port, ops_port_base),
-    )
-    # SIGTERM as Ctrl-C: the soak then stops the stack it started.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        report = asyncio.run(run_soak(options, out))
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    if any(report.get("violations", {}).values()) or "violations" not in report:
-        raise typer.Exit(1)
-
-
-@app.command()
-def demo() -> None:
-    """A walk through what runs today: the stack, the topics, valid and refused events, lag."""
-    from services.demo import run_demo
-
-    asyncio.run(run_demo(get_settings(), out))
-
-
 def _register_services() -> None:
     from services import registry
     from services.ops import cli as ops_cli
@@ -410,6 +333,8 @@ def _register_services() -> None:
     # The policy book belongs to no one service: every one decides with it.
     policy_cli.register(app)
     for _, module in registry.parts("cli"):
+        module.register(app)
+    for module in registry.tool_clis():
         module.register(app)
 
 

@@ -1,11 +1,13 @@
-"""Where the services plug into `crm`: each service package may provide
+"""Where the services and the tools around them plug into `crm`. Each service package may
+provide
 
 - `worker.py` with `main(settings) -> None` (blocking): `crm worker NAME`, started by `crm dev up`;
-- `cli.py` with `register(app: typer.Typer) -> None`: its own subcommands;
-- `demo.py` with `async def run(settings, out) -> None`: its chapter of `crm demo`;
-- `bench.py` with `BENCHMARKS: dict[str, Benchmark]`: its entries in `crm bench`.
+- `cli.py` with `register(app: typer.Typer) -> None`: its own subcommands.
 
-A service that has not landed yet simply has no such module.
+A service that has not landed yet simply has no such module. The demo chapters, the
+benchmarks and the soak are top-level packages (demo/, bench/, soak/) outside services/: they
+do not ship inside a service and no worker imports them. They are named here as strings, in
+pipeline order, and imported only when `crm demo` or `crm bench` runs.
 """
 
 from __future__ import annotations
@@ -30,6 +32,15 @@ DEFAULT_OPS_PORT_BASE = 9100
 OPS_PORTS = {name: DEFAULT_OPS_PORT_BASE + offset for name, offset in OPS_PORT_OFFSETS.items()}
 
 
+# `crm demo`'s chapters after the basics: each module has `async def run(settings, out) -> None`.
+DEMO_CHAPTERS = ("eligibility", "quota", "outreach", "customers", "delivery")
+# `crm bench`'s entries after the baselines: each module has `BENCHMARKS: dict[str, Benchmark]`.
+BENCH_MODULES = ("eligibility", "quota", "outreach", "customers", "delivery")
+# Commands of the tools outside services/ (`crm demo`, `crm chat simulate`, `crm bench`,
+# `crm soak`): each module has `register(app)`, as a service's cli.py does.
+TOOL_CLIS = ("demo.cli", "demo.chat_cli", "bench.cli", "soak.cli")
+
+
 def ops_port(service: str, base: int = DEFAULT_OPS_PORT_BASE) -> int:
     return base + OPS_PORT_OFFSETS[service]
 
@@ -52,6 +63,19 @@ def parts(name: str) -> list[tuple[str, ModuleType]]:
         if module is not None:
             found.append((service, module))
     return found
+
+
+def demo_chapters() -> list[tuple[str, ModuleType]]:
+    """(title, module) of every chapter of `crm demo` after the basics, in order."""
+    return [(name, importlib.import_module(f"demo.{name}")) for name in DEMO_CHAPTERS]
+
+
+def bench_modules() -> list[ModuleType]:
+    return [importlib.import_module(f"bench.{name}") for name in BENCH_MODULES]
+
+
+def tool_clis() -> list[ModuleType]:
+    return [importlib.import_module(name) for name in TOOL_CLIS]
 
 
 def workers() -> list[str]:

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.seller import SellerStatusChanged
 from services.policy import load_policy
 from services.quota.domain.counters import CampaignLimit
 from services.quota.domain.frequency_cap import CapDecision
 from services.quota.port import QuotaPort
-from services.quota.sample_status import sample_status
 
 SetStatus = Callable[[SellerStatusChanged], Awaitable[None]]
 

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from demo.chat_simulator import ChatSimulator
 from schemas.customer import CustomerProfileUpdated, ShopFollowed
 from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
 from schemas.seller import EvaluationDue, SellerMetricsReported
 from schemas.topics import ALL_TOPICS
 from services.customers.port import customer_store, customers_redis, recompute_seller
-from services.delivery.chat_simulator import ChatSimulator
 from services.delivery.domain.reactions import ReactionRates
 from services.eligibility.domain.calendar import add_months, month_at, window
 from services.shared.codec import decode

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from services.soak.faults import FAULT_KINDS
+from soak.faults import FAULT_KINDS
 
 CRM = Path(sys.executable).with_name("crm")
 # Every fault kind of one broker (stopping one broker of three needs --brokers 3).

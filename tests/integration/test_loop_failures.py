@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
+from demo.sample_status import sample_status
 from schemas.dead_letter import DeadLetter
 from schemas.plans import CreatePlan, PlanStarted
 from services.customers.firing.plans import LivePlans
 from services.delivery.fanout import FanOut
 from services.outreach.handlers import Handlers
-from services.quota.sample_status import sample_status
 from services.shared import groups
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_consumer, new_producer

@@ -18,6 +18,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from demo.sample_status import sample_status
 from schemas.engagement import ShopBlocked, ShopUnblocked
 from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
@@ -31,7 +32,6 @@ from services.customers.port import (
 from services.delivery.blocks import BlockList
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.performance.reader import performance_reader
-from services.quota.sample_status import sample_status
 from services.shared import groups
 from services.shared.lag import consumer_lag
 from services.shared.ops import Health, start_ops_server

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from demo.sample_status import sample_status
 from services.quota.adapter import RedisQuota
 from services.quota.domain.frequency_cap import CapDecision
 from services.quota.port import InMemoryQuota
 from services.quota.redis_store import CAP_BATCH
-from services.quota.sample_status import sample_status
 from services.shared.settings import Settings
 from tests.integration.quota_support import QUOTA_TOPICS, redis_quota
 from tests.quota_contract import MID_WEEK

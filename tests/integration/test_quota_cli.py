@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.quota.sample_status import sample_status
+from demo.sample_status import sample_status
 from services.shared.settings import Settings
 from tests.integration.quota_support import QUOTA_TOPICS, projecting, redis_quota
 from tests.quota_contract import MID_WEEK

@@ -11,6 +11,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from demo.sample_status import sample_status
 from schemas.quota import CampaignQuotaReserved, QuotaReleased, QuotaReserved
 from services.quota.domain.counters import CampaignLimit
 from services.quota.domain.ledger_facts import ledger_event_id
@@ -19,7 +20,6 @@ from services.quota.metrics import REBUILDS
 from services.quota.port import Reservation
 from services.quota.reconciler import republish_pending
 from services.quota.redis_store import WeekCall
-from services.quota.sample_status import sample_status
 from services.shared.clock import utc_now
 from services.shared.codec import encode
 from services.shared.kafka import new_producer

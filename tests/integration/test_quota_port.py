@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from demo.sample_status import sample_status
 from services.quota.domain.week import KEYS_OUTLIVE_WEEK_BY, week_of
-from services.quota.sample_status import sample_status
 from services.shared.settings import Settings
 from tests import quota_contract
 from tests.integration.quota_support import (

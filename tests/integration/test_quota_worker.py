@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import redis.asyncio as aioredis
 
+from demo.sample_status import sample_status
 from schemas.dead_letter import DeadLetter
-from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from demo.sample_status import sample_status
 from schemas.envelope import Event
 from schemas.segments import SegmentCondition, SegmentDefined
 from schemas.topics import key_of
@@ -18,7 +19,6 @@ from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.projection import TOPICS, CustomerProjection
 from services.customers.replay import rebuild_customers
 from services.customers.store import customer_store, customers_prefix, customers_redis
-from services.quota.sample_status import sample_status
 from services.shared.codec import encode
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.settings import Settings

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
+from demo.sample_status import sample_status
 from schemas.delivery import DeliveryProgressed
 from schemas.envelope import Event
 from schemas.outbound import OutboundMessage
@@ -32,7 +33,6 @@ from services.delivery.fanout import FanOut
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.worker import WORKER_TOPICS, delivery_parts
 from services.quota.adapter import RedisQuota, open_quota
-from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.settings import Settings

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from demo.chat_simulator import TOPICS, ChatSimulator
 from schemas.engagement import ClickTarget
 from schemas.outbound import Button, OutboundMessage
 from schemas.topics import topic_of
-from services.delivery.chat_simulator import TOPICS, ChatSimulator
 from services.delivery.domain.reactions import ReactionRates, reaction_events
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_producer

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.plans import Plan, PlanContent
 from schemas.seller import Access
 from services.outreach.api.eligibility import NOT_ELIGIBLE
-from services.quota.sample_status import sample_status
 from services.shared.settings import Settings
 from tests.integration.delivery.performance_support import (
     PROJECTION_TOPICS,

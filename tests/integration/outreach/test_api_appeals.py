@@ -8,9 +8,9 @@ import uuid
 from contextlib import suppress
 from datetime import datetime
 
+from demo.sample_status import sample_status
 from schemas.seller import Access, AppealDecided, AppealSubmitted
 from services.outreach.appeals import appeals_consumer
-from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from tests.integration.kafka_io import read_records
 from tests.integration.outreach.conftest import ApiUnderTest

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.campaigns import CampaignAnnounced
 from schemas.quota import CampaignQuotaReleased, CampaignQuotaReserved
 from services.quota.port import CampaignLimit
-from services.quota.sample_status import sample_status
 from services.shared.codec import decode
 from services.shared.settings import Settings
 from tests.integration.kafka_io import read_records

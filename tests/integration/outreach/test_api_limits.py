@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from demo.sample_status import sample_status
 from services.outreach.api.auth import mint_token
 from services.outreach.api.limits import ApiLimits
 from services.outreach.api.paging import cursor_after
-from services.quota.sample_status import sample_status
 from services.shared.settings import Settings
 from tests.integration.outreach.plans_api import PlansApi, one_time, plans_api, utc_now
 from tests.integration.outreach.processor_support import OUTREACH_TOPICS

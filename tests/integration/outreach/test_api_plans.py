@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.plans import CompletePlan, SubmitPlan
-from services.quota.sample_status import sample_status
 from services.shared.settings import Settings
 from tests.integration.outreach.plans_api import PlansApi, automated, one_time, plans_api, utc_now
 from tests.integration.outreach.processor_support import OUTREACH_TOPICS, campaign, command

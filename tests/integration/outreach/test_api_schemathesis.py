@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from services.quota.sample_status import sample_status
+from demo.sample_status import sample_status
 from services.shared.settings import Settings
 from tests.integration.outreach.plans_api import plans_api, utc_now
 from tests.integration.outreach.processor_support import OUTREACH_TOPICS

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.segments import SegmentDefined, SegmentDeleted
 from schemas.seller import SellerMetricsReported
 from services.customers.domain.profile import Profile
@@ -19,7 +20,6 @@ from services.customers.projection import CustomerProjection
 from services.customers.recompute import Recompute
 from services.customers.store import RedisCustomerStore
 from services.delivery.performance.reader import no_segment_figures
-from services.quota.sample_status import sample_status
 from services.shared import groups
 from services.shared.codec import decode, encode
 from services.shared.consumer import DeadLetteringConsumer

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 
+from demo.sample_status import sample_status
 from schemas.seller import Criterion
 from services.quota.adapter import open_quota
-from services.quota.sample_status import sample_status
 from services.quota.status_projection import status_consumer
 from services.shared.codec import encode
 from tests.integration.outreach.conftest import ApiUnderTest

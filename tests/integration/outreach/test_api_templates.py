@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.quota.sample_status import sample_status
+from demo.sample_status import sample_status
 from tests.integration.outreach.conftest import ApiUnderTest
 from tests.integration.outreach.support import project_status
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.plans import (
     CancelPlan,
     CompletePlan,
@@ -18,7 +19,6 @@ from schemas.plans import (
     Plan,
     SubmitPlan,
 )
-from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.plans import CreatePlan, SubmitPlan
 from services.outreach.gateway import ReplyTimeout
-from services.quota.sample_status import sample_status
 from services.shared.codec import decode
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from demo.sample_status import sample_status
 from schemas.plans import CreatePlan, SubmitPlan
-from services.quota.sample_status import sample_status
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess
 from tests.integration.outreach.processor_support import (

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.plans import CreatePlan, PlanCommandAnswered, SubmitPlan
 from services.outreach.handlers import PlanCommand
-from services.quota.sample_status import sample_status
 from services.shared.codec import decode, encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 
+from demo.synthetic_shop import synthetic_shop
 from services.customers.domain.relationship import EMPTY, RelationshipEvent, evolve
 from services.customers.domain.segments import BUILTIN_SEGMENT_IDS, memberships
-from services.customers.synthetic import synthetic_shop
 
 NOW = datetime(2024, 7, 3, 5, 0, tzinfo=UTC)
 

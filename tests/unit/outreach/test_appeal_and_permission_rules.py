@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.seller import PermissionGranted, PermissionRevoked
 from services.outreach.appeals import Appeal, appeal_refusal
 from services.outreach.permissions import permission_events
-from services.quota.sample_status import sample_status
 
 NOW = datetime(2024, 7, 3, 5, 0, tzinfo=UTC)
 OPEN = Appeal(appeal_id="a-1", status="open", text="please", account_id="acc-1", submitted_at=NOW)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from demo.sample_status import sample_status
 from schemas.seller import Criterion
 from services.outreach.shop_status import shop_status_of
 from services.quota.port import WeekCount
-from services.quota.sample_status import sample_status
 
 # Tuesday 2 July 2024, 20:00 in Los Angeles: already 3 July in UTC.
 NOW = datetime(2024, 7, 3, 3, 0, tzinfo=UTC)

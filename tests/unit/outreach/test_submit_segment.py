@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.campaigns import CampaignAnnounced
 from schemas.plans import CreatePlan, PlanContent, PlanDraft, SubmitPlan
 from services.outreach.handlers import Handlers
 from services.outreach.plan_book import Draft, PlanBook
 from services.quota.port import InMemoryQuota
-from services.quota.sample_status import sample_status
 
 NOW = datetime(2024, 7, 3, 5, 0, tzinfo=UTC)
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.quota import QuotaReleased, QuotaReserved
 from schemas.seller import SellerStatusChanged
 from services.quota.adapter import RedisQuota
 from services.quota.domain.ledger_facts import ledger_event_id
 from services.quota.port import InMemoryQuota, QuotaPort
-from services.quota.sample_status import sample_status
 from tests import quota_contract
 from tests.quota_contract import MID_WEEK
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from demo.sample_status import sample_status
 from schemas.outbound import PlanType
 from schemas.seller import Access
 from services.quota.domain.limits import counts_against_quota, limit_of
-from services.quota.sample_status import sample_status
 
 pytestmark = pytest.mark.unit
 

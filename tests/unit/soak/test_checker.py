@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.soak.checker import (
+from soak.checker import (
     ApiCall,
     Change,
     LedgerEntry,

@@ -11,8 +11,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from schemas.campaigns import CampaignAnnounced
-from services.demo_api import (
+from demo.kit import (
     api_answers,
     create_plan,
     publish,
@@ -20,7 +19,8 @@ from services.demo_api import (
     seller_headers,
     until,
 )
-from services.quota.sample_status import sample_status
+from demo.sample_status import sample_status
+from schemas.campaigns import CampaignAnnounced
 from services.shared.settings import Settings
 
 

@@ -13,14 +13,14 @@ from aiokafka import TopicPartition
 from schemas.dead_letter import DeadLetter
 from schemas.engagement import ShopBlocked, ShopUnblocked
 from schemas.outbound import OutboundMessage
-from schemas.plans import _PlanEvent
+from schemas.plans import Plan
 from schemas.quota import CampaignQuotaReleased, CampaignQuotaReserved, QuotaReleased, QuotaReserved
 from schemas.seller import SellerStatusChanged
 from services.quota.port import open_quota
 from services.shared.codec import decode
 from services.shared.kafka import new_consumer
 from services.shared.settings import Settings
-from services.soak.checker import Change, LedgerEntry, Message, Observed, PlanFinal
+from soak.checker import Change, LedgerEntry, Message, Observed, PlanFinal
 
 TOPICS = (
     "crm.outbound-messages",
@@ -91,12 +91,14 @@ async def observe(
     ]
     latest: dict[str, Any] = {}
     for e, _at in topics["crm.plan-events"]:
+        # Every change of a plan carries the plan after it (a PlanRejected carries none).
+        plan = getattr(e, "plan", None)
         if (
-            isinstance(e, _PlanEvent)
-            and e.seller_id in sellers
-            and (e.plan_id not in latest or e.plan.version >= latest[e.plan_id].version)
+            isinstance(plan, Plan)
+            and plan.seller_id in sellers
+            and (plan.plan_id not in latest or plan.version >= latest[plan.plan_id].version)
         ):
-            latest[e.plan_id] = e.plan
+            latest[plan.plan_id] = plan
     plans = [
         PlanFinal(
             p.plan_id,

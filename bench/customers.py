@@ -24,11 +24,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from bench import customers_data
+from bench.baselines import percentile
+from bench.harness import BenchContext, Benchmark
 from schemas.markets import MARKET_TIME_ZONES
 from schemas.segments import SegmentCondition, SegmentDefined
-from services.bench.baselines import _percentile
-from services.bench.harness import BenchContext, Benchmark
-from services.customers import bench_data
 from services.customers.definitions import SegmentDefinitions
 from services.customers.domain.conditions import Condition
 from services.customers.domain.cutoff import cutoff
@@ -51,7 +51,7 @@ PREVIEWS = 20
 CUSTOM_EVERY = 10
 SCAN_PIPELINE = 8
 JAVA_BUYERS: list[dict[str, Any]] = [
-    {"field": "region", "op": "in", "value": list(bench_data.JAVA)},
+    {"field": "region", "op": "in", "value": list(customers_data.JAVA)},
     {"field": "is_follower", "op": "is_true", "value": None},
     {"field": "order_count", "op": "eq", "value": 0},
 ]
@@ -98,9 +98,9 @@ async def segments_recompute(ctx: BenchContext) -> dict[str, Any]:
     try:
         sellers = [f"bench-{ctx.run_id}-s{n:04d}" for n in range(SELLERS)]
         started = time.perf_counter()
-        pool = bench_data.relationship_pool(rng, now)
-        pairs = bench_data.dealt(rng, pool, sellers, PER_SELLER, "")
-        written = await bench_data.write_pairs(store, pairs)
+        pool = customers_data.relationship_pool(rng, now)
+        pairs = customers_data.dealt(rng, pool, sellers, PER_SELLER, "")
+        written = await customers_data.write_pairs(store, pairs)
         markets = sorted(MARKET_TIME_ZONES)
         await store.set_markets({s: rng.choice(markets) for s in sellers})
         for offset, seller in enumerate(sellers[::CUSTOM_EVERY]):
@@ -145,9 +145,9 @@ async def segments_preview(ctx: BenchContext) -> dict[str, Any]:
     now = datetime.now(UTC)
     seller = f"bench-{ctx.run_id}-shop"
     try:
-        pool = bench_data.relationship_pool(rng, now)
-        pairs = bench_data.dealt(rng, pool, [seller], SHOP_CUSTOMERS, f"{ctx.run_id}-")
-        await bench_data.write_pairs(store, pairs)
+        pool = customers_data.relationship_pool(rng, now)
+        pairs = customers_data.dealt(rng, pool, [seller], SHOP_CUSTOMERS, f"{ctx.run_id}-")
+        await customers_data.write_pairs(store, pairs)
         await store.set_markets({seller: "ID"})
         customers = [f"{ctx.run_id}-c{n}" for n in range(SHOP_CUSTOMERS)]
         await _write_profiles(store, rng, now, customers)
@@ -185,17 +185,17 @@ def _latencies(sorted_seconds: list[float], customers: int) -> dict[str, Any]:
         "count": len(sorted_seconds),
         "customers": customers,
         "seconds": round(sum(sorted_seconds), 3),
-        "p50_ms": round(_percentile(sorted_seconds, 0.50) * 1000, 1),
-        "p99_ms": round(_percentile(sorted_seconds, 0.99) * 1000, 1),
+        "p50_ms": round(percentile(sorted_seconds, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(sorted_seconds, 0.99) * 1000, 1),
     }
 
 
 async def _write_profiles(
     store: RedisCustomerStore, rng: random.Random, now: datetime, customers: list[str]
 ) -> None:
-    for start in range(0, len(customers), bench_data.WRITE_BATCH):
-        chunk = customers[start : start + bench_data.WRITE_BATCH]
-        await store.save_profiles({c: bench_data.profile(rng, c, now) for c in chunk})
+    for start in range(0, len(customers), customers_data.WRITE_BATCH):
+        chunk = customers[start : start + customers_data.WRITE_BATCH]
+        await store.save_profiles({c: customers_data.profile(rng, c, now) for c in chunk})
 
 
 def _defined(seller: str, segment_id: str, conditions: list[dict[str, Any]]) -> SegmentDefined:

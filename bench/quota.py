@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.bench.baselines import _percentile, _rate
-from services.bench.harness import BenchContext, Benchmark
+from bench.baselines import percentile, rate
+from bench.harness import BenchContext, Benchmark
+from demo.sample_status import sample_status
 from services.quota.adapter import RedisQuota, open_quota
 from services.quota.domain.frequency_cap import frequency_cap_for
 from services.quota.ledger_topic import LEDGER_TOPIC
 from services.quota.redis_store import quota_redis
-from services.quota.sample_status import sample_status
 from services.shared.kafka import create_topics, delete_topics
 from services.shared.settings import Settings
 
@@ -61,11 +61,11 @@ async def quota_reserve(ctx: BenchContext) -> dict[str, Any]:
         await delete_topics(settings, [LEDGER_TOPIC])
         await _delete_keys(settings)
     latencies.sort()
-    result = _rate(len(latencies), elapsed)
+    result = rate(len(latencies), elapsed)
     result.update(
         clients=ctx.clients,
-        p50_ms=round(_percentile(latencies, 0.50) * 1000, 3),
-        p99_ms=round(_percentile(latencies, 0.99) * 1000, 3),
+        p50_ms=round(percentile(latencies, 0.50) * 1000, 3),
+        p99_ms=round(percentile(latencies, 0.99) * 1000, 3),
     )
     raw = ctx.results.get(BASELINE, {}).get("per_second")
     if raw:
@@ -92,11 +92,11 @@ async def quota_cap_many(ctx: BenchContext) -> dict[str, Any]:
         await delete_topics(settings, [LEDGER_TOPIC])
         await _delete_keys(settings)
     latencies.sort()
-    result = _rate(CAP_CUSTOMERS * CAP_PLANS, elapsed)
+    result = rate(CAP_CUSTOMERS * CAP_PLANS, elapsed)
     result.update(
         page=CAP_PAGE,
-        p50_ms=round(_percentile(latencies, 0.50) * 1000, 3),
-        p99_ms=round(_percentile(latencies, 0.99) * 1000, 3),
+        p50_ms=round(percentile(latencies, 0.50) * 1000, 3),
+        p99_ms=round(percentile(latencies, 0.99) * 1000, 3),
     )
     raw = ctx.results.get(BASELINE, {}).get("per_second")
     if raw:

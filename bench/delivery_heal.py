@@ -19,18 +19,18 @@ from typing import Any
 
 import orjson
 
+from bench import baselines
+from bench.harness import BenchContext
+from demo.sample_status import sample_status
 from schemas.customer import ShopFollowed
 from schemas.engagement import ShopBlocked
 from schemas.markets import MARKET_TIME_ZONES
 from schemas.seller import SellerStatusChanged
-from services.bench import baselines
-from services.bench.harness import BenchContext
 from services.customers.port import PROJECTION_TOPICS as CUSTOMER_TOPICS
 from services.customers.port import customer_store, customers_guard, customers_redis
 from services.delivery.blocks import BlockList
 from services.delivery.healing import blocks_guard
 from services.delivery.keys import DeliveryKeys, delivery_prefix
-from services.quota.sample_status import sample_status
 from services.shared.codec import encode
 from services.shared.kafka import create_topics, delete_prefixed_topics
 from services.shared.settings import Settings

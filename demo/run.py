@@ -16,6 +16,7 @@ from aiokafka import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
+from demo.kit import caught_up
 from schemas.dead_letter import DeadLetter
 from schemas.topics import topic as registry_topic
 from services.shared.codec import decode
@@ -126,7 +127,7 @@ async def run_demo(settings: Settings, out: Console) -> None:
     )
     stopping = asyncio.Event()
     task = asyncio.create_task(worker.run(stopping))
-    await _until_caught_up(settings, group)
+    await caught_up(settings, group)
     stopping.set()
     await task
     out.print(
@@ -147,11 +148,11 @@ async def run_demo(settings: Settings, out: Console) -> None:
         table.add_row(r.group, r.topic, str(r.partition), str(r.committed), str(r.end), str(r.lag))
     out.print(table)
 
-    # Each landed service tells its own chapter, in pipeline order.
+    # Each service's chapter, in pipeline order.
     from services import registry
 
-    for number, (service, module) in enumerate(registry.parts("demo"), start=5):
-        out.rule(f"{number}. {service}")
+    for number, (title, module) in enumerate(registry.demo_chapters(), start=5):
+        out.rule(f"{number}. {title}")
         await module.run(settings, out)
 
 
@@ -169,16 +170,6 @@ async def _dead_letter_actions(settings: Settings, out: Console) -> None:
         f"crm dead-letters redrive (dry run) → {ready} would be re-driven, "
         f"{len(verdicts) - ready} still fail validation or were re-driven before"
     )
-
-
-async def _until_caught_up(settings: Settings, group: str, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        rows = await consumer_lag(settings, [group])
-        if rows and all(r.lag == 0 for r in rows):
-            return
-        await asyncio.sleep(0.5)
 
 
 async def _print_dead_letters(settings: Settings, out: Console, since_ms: int) -> None:

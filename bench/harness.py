@@ -19,8 +19,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench import baselines, synthetic_events
 from schemas.topics import topic as registry_topic
-from services.bench import baselines, synthetic
 from services.shared.kafka import create_topics, delete_topics
 from services.shared.settings import Settings
 
@@ -46,7 +46,7 @@ async def kafka_baselines(ctx: BenchContext) -> dict[str, Any]:
     await create_topics(settings, ["crm.chat-engagement"])
     topic = settings.topic("crm.chat-engagement")
     spec = registry_topic("crm.chat-engagement")
-    pairs = list(synthetic.events(ctx.events))
+    pairs = list(synthetic_events.events(ctx.events))
     try:
         ctx.results["kafka_produce_send"] = await baselines.produce_send(
             settings.kafka_bootstrap, topic, pairs
@@ -79,11 +79,11 @@ BENCHMARKS: dict[str, Benchmark] = {
 
 
 def all_benchmarks() -> dict[str, Benchmark]:
-    """The baselines first, then each service's `bench.BENCHMARKS` in pipeline order."""
+    """The baselines first, then each service's `BENCHMARKS` in pipeline order."""
     from services import registry
 
     found = dict(BENCHMARKS)
-    for _, module in registry.parts("bench"):
+    for module in registry.bench_modules():
         found.update(module.BENCHMARKS)
     return found
 

@@ -13,15 +13,14 @@ import redis.asyncio as aioredis
 from rich.console import Console
 from rich.table import Table
 
+from demo.kit import publish_status
+from demo.sample_status import sample_status
 from schemas.quota import QuotaReleased, QuotaReserved
-from schemas.seller import SellerStatusChanged
 from services.quota.adapter import RedisQuota, open_quota
 from services.quota.ledger_topic import LEDGER_TOPIC
 from services.quota.port import QuotaAnswer
-from services.quota.sample_status import sample_status
 from services.quota.status_projection import STATUS_TOPIC, status_consumer
-from services.shared.codec import encode
-from services.shared.kafka import create_topics, new_producer
+from services.shared.kafka import create_topics
 from services.shared.replay import replay
 from services.shared.settings import Settings
 
@@ -55,8 +54,8 @@ async def _chapter(
     out.print(
         f"statuses published to {STATUS_TOPIC}: {thai} level 2 (quota 3), {american} (not enrolled)"
     )
-    await _publish(settings, sample_status(thai, level=2, weekly_quota=3))
-    await _publish(
+    await publish_status(settings, sample_status(thai, level=2, weekly_quota=3))
+    await publish_status(
         settings,
         sample_status(american, market="US", access="not_enrolled", level=None, weekly_quota=0),
     )
@@ -91,7 +90,7 @@ async def _chapter(
     out.print(answers)
 
     before = await quota.usage(thai, now)
-    await _publish(settings, sample_status(thai, level=4, weekly_quota=7))
+    await publish_status(settings, sample_status(thai, level=4, weekly_quota=7))
     await _until(lambda: _limit_is(quota, thai, now, 7))
     after = await quota.usage(thai, now)
     out.print(
@@ -124,16 +123,6 @@ async def _chapter(
         f"{report.get('statuses')} statuses, {report.get('seconds')} s), then: "
         f"{answer.outcome}, used {answer.used} of {answer.limit}, left {answer.left}"
     )
-
-
-async def _publish(settings: Settings, status: SellerStatusChanged) -> None:
-    producer = new_producer(settings)
-    await producer.start()
-    try:
-        topic = settings.topic(STATUS_TOPIC)
-        await producer.send_and_wait(topic, encode(status), key=status.seller_id.encode())
-    finally:
-        await producer.stop()
 
 
 async def _limit_is(quota: RedisQuota, seller_id: str, at: datetime, limit: int) -> bool:

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.baselines import consume_topics
+from bench.harness import BenchContext, Benchmark
 from schemas.topics import topic as registry_topic
-from services.bench.baselines import consume_topics
-from services.bench.harness import BenchContext, Benchmark
 from services.eligibility.changelog import read_partition
 from services.eligibility.topics import PARTITIONS, TOPICS
 from services.eligibility.what_if import simulate

@@ -20,6 +20,19 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
+from demo.chat_simulator import ChatSimulator
+from demo.kit import (
+    api_answers,
+    caught_up,
+    publish_events,
+    publish_status,
+    recompute,
+    seller_headers,
+    until,
+    until_projected,
+)
+from demo.sample_status import sample_status
+from demo.synthetic_shop import synthetic_shop
 from schemas.customer import CustomerProfileUpdated
 from schemas.delivery import DeliveryProgressed
 from schemas.engagement import ShopBlocked, ShopUnblocked
@@ -28,18 +41,12 @@ from schemas.markets import MARKET_TIME_ZONES
 from schemas.outbound import OutboundMessage
 from schemas.seller import SellerMetricsReported, ShopProfileUpdated
 from schemas.topics import topic as registry_topic
-from services.customers.demo import _publish, _recompute, _until_projected
 from services.customers.port import customer_store, customers_redis
-from services.customers.synthetic import synthetic_shop
-from services.delivery.chat_simulator import ChatSimulator
 from services.delivery.domain.reactions import ReactionRates
-from services.demo_api import api_answers, publish_status, seller_headers, until
-from services.quota.sample_status import sample_status
 from services.shared.codec import decode
 from services.shared.groups import delivery_blocks as blocks_group
 from services.shared.groups import delivery_shop_names as shop_names_group
 from services.shared.kafka import new_consumer
-from services.shared.lag import consumer_lag
 from services.shared.settings import Settings
 
 MARKET: Final = "ID"
@@ -72,8 +79,8 @@ async def run(settings: Settings, out: Console) -> None:
         )
         # An enrolled seller has metrics upstream: eligibility then knows its market and
         # counts the engagement below at once, instead of parking it for a market.
-        await _publish(settings, [("crm.seller-metrics", _metrics(seller, now))])
-        await _publish(settings, [_shop_profile(seller, now)])
+        await publish_events(settings, [("crm.seller-metrics", _metrics(seller, now))])
+        await publish_events(settings, [_shop_profile(seller, now)])
 
         out.rule(f"a synthetic shop of {SHOP_CUSTOMERS:,} customers; the segment {SEGMENT}")
         events = _shop(seller, now)
@@ -82,10 +89,10 @@ async def run(settings: Settings, out: Console) -> None:
             for _, e in events
             if isinstance(e, CustomerProfileUpdated)
         }
-        await _publish(settings, events)
-        await _until_projected(settings, seller, SHOP_CUSTOMERS)
+        await publish_events(settings, events)
+        await until_projected(settings, seller, SHOP_CUSTOMERS)
         today = now.astimezone(ZoneInfo(MARKET_TIME_ZONES[MARKET])).date()
-        await _recompute(settings, seller, today)
+        await recompute(settings, seller, today)
         members = await _members(settings, seller, today)
         spoken = Counter(languages[c] for c in members)
         out.print(
@@ -94,7 +101,7 @@ async def run(settings: Settings, out: Console) -> None:
         )
 
         blocked = sorted(members)[:BLOCKING]
-        await _publish(settings, [_block(seller, c) for c in blocked])
+        await publish_events(settings, [_block(seller, c) for c in blocked])
         await _caught_up(settings, blocks_group(settings))
         await _caught_up(settings, shop_names_group(settings))
         out.print(f"  {BLOCKING} of them block the shop's chat: {', '.join(blocked)}")
@@ -129,7 +136,7 @@ async def run(settings: Settings, out: Console) -> None:
         await _funnel(http, owner, first["plan_id"], reacted["MessageDelivered"], today, out)
 
         out.rule("the same customers again within the week: blocks and the frequency cap")
-        await _publish(settings, [_unblock(seller, c) for c in blocked[:UNBLOCKING]])
+        await publish_events(settings, [_unblock(seller, c) for c in blocked[:UNBLOCKING]])
         await _caught_up(settings, blocks_group(settings))
         late_blocks = reacted["ShopBlocked"]
         out.print(
@@ -201,13 +208,9 @@ def _unblock(seller: str, customer: str) -> tuple[str, Event]:
     )
 
 
-async def _caught_up(settings: Settings, group: str, timeout: float = 30.0) -> None:
-    for _ in range(int(timeout * 4)):
-        rows = await consumer_lag(settings, [group])
-        if rows and all(r.lag == 0 for r in rows):
-            return
-        await asyncio.sleep(0.25)
-    raise RuntimeError(f"{group} is not consuming: is `crm worker delivery` running?")
+async def _caught_up(settings: Settings, group: str) -> None:
+    if not await caught_up(settings, group):
+        raise RuntimeError(f"{group} is not consuming: is `crm worker delivery` running?")
 
 
 async def _send_now(

@@ -6,7 +6,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from services.delivery.cli import register
+from demo.chat_cli import register
 
 pytestmark = pytest.mark.unit
 

@@ -17,18 +17,18 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from demo.chat_simulator import ChatSimulator
 from services import registry
-from services.delivery.chat_simulator import ChatSimulator
 from services.delivery.domain.reactions import ReactionRates
 from services.eligibility.reader import latest_status
 from services.policy import policy_of
 from services.quota.port import frequency_cap_for
 from services.shared.lag import consumer_lag
-from services.soak.checker import check_all
-from services.soak.collect import observe
-from services.soak.faults import InjectedFault, parse_faults, run_faults, schedule
-from services.soak.market import MARKET, Market
-from services.soak.stack import Ports, Stack
+from soak.checker import check_all
+from soak.collect import observe
+from soak.faults import InjectedFault, parse_faults, run_faults, schedule
+from soak.market import MARKET, Market
+from soak.stack import Ports, Stack
 
 # How stale delivery's view of a block or of a seller's access may be (see README "Soak").
 FRESHNESS_BOUND = timedelta(seconds=60)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from demo.kit import seller_headers
 from schemas.campaigns import CampaignAnnounced
 from schemas.customer import (
     CartAdded,
@@ -28,12 +29,11 @@ from schemas.envelope import Event
 from schemas.seller import EvaluationDue, SellerMetricsReported
 from schemas.topics import key_of, topic_of
 from services.customers.port import customers_redis, recompute_seller
-from services.demo_api import seller_headers
 from services.eligibility.reader import add_months, month_at, window
 from services.shared.codec import encode
 from services.shared.kafka import new_producer
 from services.shared.settings import Settings
-from services.soak.checker import ApiCall
+from soak.checker import ApiCall
 
 MARKET: Final = "TH"
 BANGKOK = ZoneInfo("Asia/Bangkok")

@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from services.soak.stack import Stack
+from soak.stack import Stack
 
 # kill: kill -9 of each service's worker in turn (then restarted, as a supervisor would).
 FAULT_KINDS = (

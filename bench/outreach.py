@@ -22,11 +22,11 @@ from typing import Any
 import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from services.bench.baselines import _percentile
-from services.bench.harness import BenchContext, Benchmark
+from bench.baselines import percentile
+from bench.harness import BenchContext, Benchmark
+from demo.sample_status import sample_status
 from services.outreach.api.auth import mint_token
 from services.quota.adapter import open_quota
-from services.quota.sample_status import sample_status
 from services.shared.kafka import create_topics, delete_topics
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess, free_port
@@ -56,8 +56,8 @@ def _summary(latencies: list[float], elapsed: float, errors: int) -> dict[str, A
         "per_second": round(len(latencies) / elapsed, 1),
         "rate_offered": SUBMIT_RATE,
         "errors": errors,
-        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 2),
-        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2),
     }
 

@@ -29,15 +29,15 @@ from typing import Any
 import aiohttp
 import orjson
 
+from bench import baselines
+from bench.delivery_heal import projections_heal
+from bench.harness import BenchContext, Benchmark
+from demo.sample_status import sample_status
 from schemas.plans import Plan, PlanDispatched
-from services.bench import baselines
-from services.bench.harness import BenchContext, Benchmark
 from services.customers.port import Profile, customer_store, customers_redis, mark_whole
-from services.delivery.bench_heal import projections_heal
 from services.delivery.rendering import PlanRenderer, fast_message_id
 from services.delivery.worker import WORKER_TOPICS
 from services.quota.adapter import open_quota
-from services.quota.sample_status import sample_status
 from services.shared.codec import encode
 from services.shared.kafka import create_topics, delete_prefixed_topics, new_consumer, new_producer
 from services.shared.settings import Settings

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,17 +15,23 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from demo.kit import (
+    api_answers,
+    create_plan,
+    publish_events,
+    publish_status,
+    recompute,
+    seller_headers,
+    until_projected,
+)
+from demo.sample_status import sample_status
+from demo.synthetic_shop import synthetic_shop
 from schemas.customer import CartAdded, OrderPlaced, ShopFollowed
 from schemas.envelope import Event
 from schemas.markets import MARKET_TIME_ZONES
 from schemas.segments import AutomatedPlanFired
-from schemas.topics import key_of
-from services.customers.store import customer_store, customers_redis
-from services.customers.synthetic import synthetic_shop
-from services.demo_api import api_answers, create_plan, publish_status, seller_headers
-from services.quota.sample_status import sample_status
-from services.shared.codec import decode, encode
-from services.shared.kafka import new_consumer, new_producer
+from services.shared.codec import decode
+from services.shared.kafka import new_consumer
 from services.shared.settings import Settings
 
 SHOP_CUSTOMERS = 3000
@@ -50,14 +56,14 @@ async def run(settings: Settings, out: Console) -> None:
 
         out.rule(f"a synthetic shop: {SHOP_CUSTOMERS} customers' history, published upstream")
         events = list(synthetic_shop(seller, SHOP_CUSTOMERS, now))
-        await _publish(settings, events)
+        await publish_events(settings, events)
         out.print(f"  {len(events)} events on crm.customer-activity and crm.customer-profiles")
-        await _until_projected(settings, seller, SHOP_CUSTOMERS)
+        await until_projected(settings, seller, SHOP_CUSTOMERS)
         out.print("  projected by `crm worker customers` into Redis")
 
         out.rule("daily membership as of yesterday (recomputed at 00:00 market-local)")
         today = now.astimezone(ZoneInfo(MARKET_TIME_ZONES["ID"])).date()
-        await _recompute(settings, seller, today)
+        await recompute(settings, seller, today)
         listing = (await http.get("/v1/segments", headers=owner)).json()["items"]
         out.print(_segments_table(listing))
 
@@ -83,7 +89,7 @@ async def run(settings: Settings, out: Console) -> None:
             headers=owner,
         )
         out.print(f"  an unknown field → {bad.status_code} {bad.json().get('errors')}")
-        await _recompute(settings, seller, today)
+        await recompute(settings, seller, today)
         mine = (await http.get(f"/v1/segments/{segment['segment_id']}", headers=owner)).json()
         out.print(f"  after the recompute: size {mine['size']} as of {mine['as_of']}")
 
@@ -124,7 +130,7 @@ async def _automated_plans(
     # A buyer who follows now is outside the welcome plan's segment at that moment.
     fresh.append(("crm.customer-activity", _order(seller, "buyer-fan", now - timedelta(days=1))))
     fresh.append(("crm.customer-activity", _follow(seller, "buyer-fan", followed)))
-    await _publish(settings, fresh)
+    await publish_events(settings, fresh)
     out.print(
         "  published: 4 cart adds due in 8 s (cart-3 then orders), 3 new followers (buyer-fan"
         " ordered yesterday); waiting for crm.plan-firings …"
@@ -187,46 +193,6 @@ def _follow(seller: str, customer: str, at: datetime) -> ShopFollowed:
     return ShopFollowed(
         event_id=uuid.uuid4(), occurred_at=at, seller_id=seller, customer_id=customer
     )
-
-
-async def _publish(settings: Settings, events: list[tuple[str, Event]]) -> None:
-    producer = new_producer(settings, linger_ms=5)
-    await producer.start()
-    try:
-        sent = []
-        for topic, event in events:
-            key = key_of(event)
-            sent.append(
-                await producer.send(
-                    settings.topic(topic), encode(event), key=key.encode() if key else None
-                )
-            )
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-
-
-async def _until_projected(settings: Settings, seller: str, customers: int) -> None:
-    redis = customers_redis(settings)
-    store = customer_store(settings, redis)
-    try:
-        for _ in range(300):
-            if await store.customer_count(seller) >= customers:
-                return
-            await asyncio.sleep(0.2)
-        raise RuntimeError("the customers worker did not project the shop: is it running?")
-    finally:
-        await redis.aclose()
-
-
-async def _recompute(settings: Settings, seller: str, as_of: date) -> None:
-    from services.customers.recompute import recompute_seller
-
-    redis = customers_redis(settings)
-    try:
-        await recompute_seller(settings, redis, seller, as_of)
-    finally:
-        await redis.aclose()
 
 
 def _segments_table(items: list[dict[str, Any]]) -> Table:

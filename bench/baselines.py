@@ -20,7 +20,7 @@ from services.shared.codec import decode
 Pairs = Sequence[tuple[bytes, bytes]]
 
 
-def _rate(count: int, seconds: float, nbytes: int | None = None) -> dict[str, Any]:
+def rate(count: int, seconds: float, nbytes: int | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {
         "count": count,
         "seconds": round(seconds, 3),
@@ -48,7 +48,7 @@ async def produce_send(bootstrap: str, topic: str, pairs: Pairs) -> dict[str, An
         elapsed = time.perf_counter() - start
     finally:
         await producer.stop()
-    return _rate(len(pairs), elapsed, sum(len(v) for _, v in pairs))
+    return rate(len(pairs), elapsed, sum(len(v) for _, v in pairs))
 
 
 async def produce_batched(bootstrap: str, topic: str, pairs: Pairs) -> dict[str, Any]:
@@ -79,7 +79,7 @@ async def produce_batched(bootstrap: str, topic: str, pairs: Pairs) -> dict[str,
         elapsed = time.perf_counter() - start
     finally:
         await producer.stop()
-    return _rate(len(pairs), elapsed, sum(len(v) for _, v in pairs))
+    return rate(len(pairs), elapsed, sum(len(v) for _, v in pairs))
 
 
 async def consume(
@@ -117,13 +117,13 @@ async def consume_topics(
         elapsed = time.perf_counter() - start
     finally:
         await consumer.stop()
-    return _rate(seen, elapsed)
+    return rate(seen, elapsed)
 
 
 _TRIVIAL = "return redis.call('INCR', KEYS[1])"
 
 
-def _percentile(sorted_values: list[float], q: float) -> float:
+def percentile(sorted_values: list[float], q: float) -> float:
     index = min(len(sorted_values) - 1, int(q * len(sorted_values)))
     return sorted_values[index]
 
@@ -152,10 +152,10 @@ async def redis_evalsha(
     await client.aclose()
     await pool.disconnect()
     latencies.sort()
-    result = _rate(len(latencies), elapsed)
+    result = rate(len(latencies), elapsed)
     result.update(
         clients=clients,
-        p50_ms=round(_percentile(latencies, 0.50) * 1000, 3),
-        p99_ms=round(_percentile(latencies, 0.99) * 1000, 3),
+        p50_ms=round(percentile(latencies, 0.50) * 1000, 3),
+        p99_ms=round(percentile(latencies, 0.99) * 1000, 3),
     )
     return result

@@ -18,6 +18,7 @@ from aiokafka import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
+from demo.kit import caught_up
 from schemas.seller import SellerStatusChanged
 from schemas.topics import topic as registry_topic
 from services import registry
@@ -27,7 +28,6 @@ from services.eligibility.reader import latest_status
 from services.policy import policy_of
 from services.policy.cli import policy_view
 from services.shared.kafka import admin_client, new_consumer, new_producer, retrying
-from services.shared.lag import consumer_lag
 from services.shared.settings import Settings
 
 GROUP = "crm-eligibility"
@@ -133,13 +133,8 @@ async def _send(settings: Settings, events: list[tuple[str, dict[str, Any]]]) ->
 
 
 async def _ingested(settings: Settings, timeout: float = 60.0) -> None:
-    group = f"{settings.topic_prefix}{GROUP}"
-    for _ in range(int(timeout * 2)):
-        rows = await consumer_lag(settings, [group])
-        if rows and all(r.lag == 0 for r in rows):
-            return
-        await asyncio.sleep(0.5)
-    raise TimeoutError("the eligibility worker is not consuming: is `crm dev up` running?")
+    if not await caught_up(settings, f"{settings.topic_prefix}{GROUP}", timeout):
+        raise TimeoutError("the eligibility worker is not consuming: is `crm dev up` running?")
 
 
 async def _ticks_evaluated(settings: Settings) -> bool:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from services.delivery.chat_simulator import TOPICS, ChatSimulator, simulate_chat
+from demo.chat_simulator import TOPICS, ChatSimulator, simulate_chat
 from services.delivery.domain.reactions import ReactionRates
 from services.shared.clock import utc_now
 from services.shared.kafka import create_topics, wait_for_kafka
