@@ -306,7 +306,11 @@ class ProjectionGuard:
         limit = None if until is None else until[self.split.topic]
         if await records_to_read(self.settings, self.split.topic, limit) < self.split.least:
             return None
-        return Shares(self.split.processes)
+        try:
+            return Shares(self.split.processes)
+        except OSError as exc:  # no processes to be had: one process refolds it all
+            log.warning("projection_refold_unshared", projection=self.name, error=repr(exc))
+            return None
 
     async def _refold(
         self,

@@ -81,8 +81,8 @@ class Shares:
     async def run(
         self, work: Work, *args: Any, progress: Callable[[int], None] | None = None
     ) -> list[Any]:
-        """`work(share, *args)` in every process; `progress` is called with the records
-        read so far by all of them, as they go."""
+        """`work(share, *args)` in every process; `progress` is called, as they go, with
+        the records read so far by the one furthest behind (each reads the whole topic)."""
         for index in range(self.count):
             self._read[index] = 0
         pending = [
@@ -92,9 +92,9 @@ class Shares:
         while not all(result.ready() for result in pending):
             await asyncio.sleep(POLL_SECONDS)
             if progress is not None:
-                progress(sum(self._read))
+                progress(min(self._read))
         if progress is not None:
-            progress(sum(self._read))
+            progress(min(self._read))
         return [result.get() for result in pending]
 
     def close(self, *, finished: bool) -> None:
