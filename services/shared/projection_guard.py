@@ -18,6 +18,9 @@ it: `maxmemory-policy noeviction` or a `volatile-*` policy, see the README). A g
 - `wait_whole()`: for a reader that does not own the projection: waits for the marker;
 - `watch()`: a projection whose topics are quiet still notices the loss (every second).
 
+A large topic may be refolded by several processes (`Split`, refold_split.py): the
+customers' crm.customer-activity and the memberships after it.
+
 Redis Cluster: a node loses the slots it holds, not the whole keyspace. The cluster
 variant keeps one marker per slot, as quota does (services/quota/keys.py: a hash tag
 per slot), and `ensure(seller)` checks the slot of the seller's keys; the refold is the
