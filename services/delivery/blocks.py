@@ -8,6 +8,7 @@ same state.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
@@ -31,13 +32,17 @@ class BlockList:
         """Write each (seller, customer) pair's latest state: blocked or not."""
         if not latest:
             return
-        pipe = self.redis.pipeline(transaction=False)
+        # One SADD and one SREM per seller: each pair is in one of them only, so the
+        # order between pairs does not matter (a refold writes 100,000s of pairs).
+        added: dict[str, list[str]] = defaultdict(list)
+        removed: dict[str, list[str]] = defaultdict(list)
         for (seller_id, customer_id), blocked in latest.items():
-            key = self.keys.blocked(seller_id)
-            if blocked:
-                pipe.sadd(key, customer_id)
-            else:
-                pipe.srem(key, customer_id)
+            (added if blocked else removed)[seller_id].append(customer_id)
+        pipe = self.redis.pipeline(transaction=False)
+        for seller_id, customers in added.items():
+            pipe.sadd(self.keys.blocked(seller_id), *customers)
+        for seller_id, customers in removed.items():
+            pipe.srem(self.keys.blocked(seller_id), *customers)
         await pipe.execute()
 
     async def blocked(self, seller_id: str, customer_ids: Sequence[str]) -> list[bool]:

@@ -81,10 +81,17 @@ def _fact_fields(cls: type[Event]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(n for n in FACT_TIMES if n in fields), tuple(n for n in FACT_DATES if n in fields)
 
 
+@cache
+def _key_field(topic: str, cls: type[Event]) -> str | None:
+    """The topic's key field if events of `cls` have it (asked once per pair: see above)."""
+    field = registry_topic(topic).key_field
+    return field if field is not None and field in cls.model_fields else None
+
+
 def wrong_key(topic: str, event: Event, key: bytes | None) -> str | None:
     """Why the record's Kafka key is not the topic's key field of the event; None if it is."""
-    field = registry_topic(topic).key_field
-    if field is None or field not in type(event).model_fields:
+    field = _key_field(topic, type(event))
+    if field is None:
         return None
     expected = getattr(event, field)
     if not isinstance(expected, str):

@@ -18,6 +18,9 @@ it: `maxmemory-policy noeviction` or a `volatile-*` policy, see the README). A g
 - `wait_whole()`: for a reader that does not own the projection: waits for the marker;
 - `watch()`: a projection whose topics are quiet still notices the loss (every second).
 
+A large topic may be refolded by several processes (`Split`, refold_split.py): the
+customers' crm.customer-activity and the memberships after it.
+
 Redis Cluster: a node loses the slots it holds, not the whole keyspace. The cluster
 variant keeps one marker per slot, as quota does (services/quota/keys.py: a hash tag
 per slot), and `ensure(seller)` checks the slot of the seller's keys; the refold is the
@@ -44,7 +47,8 @@ from redis.exceptions import LockError, RedisError
 from schemas.envelope import Event
 from services.shared.consumer import DeadLetteringConsumer, Record
 from services.shared.kafka import admin_client
-from services.shared.replay import Progress, replay
+from services.shared.refold_split import PROCESSES, Shares, Work
+from services.shared.replay import Progress, records_to_read, replay_batches
 from services.shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -97,6 +101,27 @@ class RebuildStatus:
         }
 
 
+@dataclass(frozen=True)
+class Split:
+    """The part of a refold shared by processes (services/shared/refold_split.py), once
+    `topic` holds at least `least` records to read (starting processes costs seconds):
+
+    - `refold(share, settings, topic, until)` folds the share's records of `topic` up to
+      `until` (partition → offset; None: the end) and returns how many it folded;
+    - `after(share, settings, now)`, if given, stands for the guard's `after`, each
+      process doing its share as of the parent's `now`.
+
+    Both are module-level coroutine functions (a spawned process imports them). `topic`
+    must be keyed by what its fold writes: one process writes each key's state."""
+
+    topic: str
+    refold: Work
+    clock: Callable[[], datetime]
+    after: Work | None = None
+    least: int = 200_000
+    processes: int = PROCESSES
+
+
 # This process's rebuilds under way, for /readyz (services/shared/ops.py).
 _REBUILDING: dict[str, RebuildStatus] = {}
 
@@ -132,11 +157,13 @@ class ProjectionGuard:
         after: After | None = None,
         needs: Sequence[ProjectionGuard] = (),
         since: Callable[[], datetime] | None = None,
+        split: Split | None = None,
     ) -> None:
         """`needs`: projections the fold reads (performance reads the customers'
         markets), waited for before the refold starts. `since`: the refold starts at
         the records of that time instead of the beginning (a history that keeps only
-        a window, such as the frequency cap's)."""
+        a window, such as the frequency cap's). `split`: a large topic refolded by
+        several processes (the customers' 1,000,000 relationships)."""
         self.settings = settings
         self.redis = redis
         self.name = name
@@ -146,11 +173,13 @@ class ProjectionGuard:
         self.after = after
         self.needs = tuple(needs)
         self.since = since
+        self.split = split
         tag = f"{settings.topic_prefix}projection:{{{name}}}"
         self.marker_key = f"{tag}:generation"
         self.lock_key = f"{tag}:rebuild-lock"
         self._in_process = asyncio.Lock()
         self.last_rebuild_seconds: float | None = None
+        self.last_refold_seconds: float | None = None
         self.last_folded = 0
 
     async def generation(self) -> str | None:
@@ -230,14 +259,28 @@ class ProjectionGuard:
                 if self.group_id and not to_end
                 else None
             )
-            folded = 0
-            for topic in self.topics:
-                limit = None if until is None else until[topic]
-                folded += await self._refold(topic, limit, status, progress)
-            status.folded_seconds = time.monotonic() - status.started
-            if self.after is not None:
-                status.topic = "after"
-                await self.after()
+            shares = await self._shares(until)
+            finished = False
+            try:
+                folded = 0
+                for topic in self.topics:
+                    limit = None if until is None else until[topic]
+                    if shares is not None and self.split is not None and topic == self.split.topic:
+                        folded += await self._refold_shared(shares, topic, limit, status, progress)
+                    else:
+                        folded += await self._refold(topic, limit, status, progress)
+                status.folded_seconds = time.monotonic() - status.started
+                if self.after is not None:
+                    status.topic = "after"
+                    if shares is not None and self.split is not None and self.split.after:
+                        now = self.split.clock()
+                        await shares.run(self.split.after, self.settings, now)
+                    else:
+                        await self.after()
+                finished = True
+            finally:
+                if shares is not None:
+                    shares.close(finished=finished)
             generation = uuid.uuid4().hex
             await self.redis.set(self.marker_key, generation)
         finally:
@@ -245,6 +288,7 @@ class ProjectionGuard:
             REBUILDING.labels(self.name).set(0)
         seconds = time.monotonic() - status.started
         self.last_rebuild_seconds = seconds
+        self.last_refold_seconds = status.folded_seconds
         self.last_folded = folded
         REBUILDS.labels(self.name, trigger).inc()
         REBUILD_SECONDS.labels(self.name).observe(seconds)
@@ -258,6 +302,19 @@ class ProjectionGuard:
         )
         return generation
 
+    async def _shares(self, until: Mapping[str, Mapping[int, int]] | None) -> Shares | None:
+        """Processes for the split topic, if it is large enough to be worth them."""
+        if self.split is None or self.split.processes < 2:
+            return None
+        limit = None if until is None else until[self.split.topic]
+        if await records_to_read(self.settings, self.split.topic, limit) < self.split.least:
+            return None
+        try:
+            return Shares(self.split.processes)
+        except OSError as exc:  # no processes to be had: one process refolds it all
+            log.warning("projection_refold_unshared", projection=self.name, error=repr(exc))
+            return None
+
     async def _refold(
         self,
         topic: str,
@@ -265,33 +322,91 @@ class ProjectionGuard:
         status: RebuildStatus,
         report: Progress | None,
     ) -> int:
-        def progress(name: str, read: int, total: int) -> None:
-            status.topic, status.read, status.total = name, read, total
-            if report is not None:
-                report(name, read, total)
-
-        status.topic, status.read, status.total = topic, 0, 0
         began = time.monotonic()
-        folded = 0
-        chunk: list[tuple[int, Event]] = []
         since_ms = None if self.since is None else int(self.since().timestamp() * 1000)
-        async for offset, event in replay(
-            self.settings, topic, progress, until=until, since_ms=since_ms
-        ):
-            chunk.append((offset, event))
-            if len(chunk) >= CHUNK:
-                await self.fold(chunk)
-                folded, chunk = folded + len(chunk), []
-        if chunk:
-            await self.fold(chunk)
+        folded = await refold_topic(
+            self.settings,
+            topic,
+            self.fold,
+            until=until,
+            since_ms=since_ms,
+            progress=_reporting(status, report, topic),
+        )
         log.info(
             "projection_topic_refolded",
             projection=self.name,
             topic=topic,
-            events=folded + len(chunk),
+            events=folded,
             seconds=round(time.monotonic() - began, 3),
         )
-        return folded + len(chunk)
+        return folded
+
+    async def _refold_shared(
+        self,
+        shares: Shares,
+        topic: str,
+        until: Mapping[int, int] | None,
+        status: RebuildStatus,
+        report: Progress | None,
+    ) -> int:
+        assert self.split is not None
+        began = time.monotonic()
+        total = await records_to_read(self.settings, topic, until)
+        progress = _reporting(status, report, topic)
+
+        def read_so_far(read: int) -> None:
+            progress(topic, read, total)
+
+        progress(topic, 0, total)
+        counts = await shares.run(
+            self.split.refold, self.settings, topic, until, progress=read_so_far
+        )
+        folded = sum(int(count) for count in counts)
+        log.info(
+            "projection_topic_refolded",
+            projection=self.name,
+            topic=topic,
+            events=folded,
+            processes=shares.count,
+            seconds=round(time.monotonic() - began, 3),
+        )
+        return folded
+
+
+def _reporting(status: RebuildStatus, report: Progress | None, topic: str) -> Progress:
+    status.topic, status.read, status.total = topic, 0, 0
+
+    def progress(name: str, read: int, total: int) -> None:
+        status.topic, status.read, status.total = name, read, total
+        if report is not None:
+            report(name, read, total)
+
+    return progress
+
+
+async def refold_topic(
+    settings: Settings,
+    topic: str,
+    fold: Fold,
+    *,
+    until: Mapping[int, int] | None = None,
+    since_ms: int | None = None,
+    owns: Callable[[bytes | None], bool] | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Fold the topic's valid records (replay_batches) in chunks of CHUNK; the events folded."""
+    folded = 0
+    chunk: list[tuple[int, Event]] = []
+    async for batch in replay_batches(
+        settings, topic, progress, until=until, since_ms=since_ms, owns=owns
+    ):
+        chunk += [(record.offset, event) for record, event in batch]
+        if len(chunk) >= CHUNK:
+            await fold(chunk)
+            folded, chunk = folded + len(chunk), []
+    if chunk:
+        await fold(chunk)
+    return folded + len(chunk)
 
 
 def guarded(consumer: DeadLetteringConsumer, guard: ProjectionGuard) -> DeadLetteringConsumer:
