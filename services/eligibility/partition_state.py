@@ -17,11 +17,12 @@ its seller's market costs one entry, not a rewrite of the seller's row.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from schemas.seller import (
     AppealDecided,
@@ -43,6 +44,7 @@ from services.eligibility.domain.state import (
     SellerState,
     record_metrics,
 )
+from services.eligibility.domain.trusted import trusted
 from services.policy.domain import PolicyBook
 from services.shared.rejection import Rejected
 
@@ -53,11 +55,16 @@ Entry = tuple[str, str]  # (seller_id, window or WAITING)
 Changelog = list[tuple[bytes, bytes | None]]
 
 
-def _row(state: SellerState) -> bytes:
+def _row(state: SellerState, encoded: Mapping[int, bytes]) -> bytes:
     # The status in force is most often the decision itself (the same object): written
     # once, which halves the rows a tick writes; restored as that decision.
     if state.status is not None and state.status is state.evaluated:
-        return state.model_dump_json(exclude={"status"}).encode()
+        decision = encoded.get(id(state.evaluated))
+        if decision is None:
+            return state.model_dump_json(exclude={"status"}).encode()
+        # Published in this batch, so serialised already: spliced in, not again.
+        rest = state.model_dump_json(exclude={"status", "evaluated"}).encode()
+        return rest[:-1] + b',"evaluated":' + decision + b"}"
     return state.model_dump_json().encode()
 
 
@@ -191,7 +198,9 @@ class PartitionState:
 
     def tally(self, seller_id: str, window: str) -> EngagementTally | None:
         marks = self.marks.get(seller_id, {}).get(window)
-        return EngagementTally(windows={window: marks.tally()}) if marks is not None else None
+        if marks is None:
+            return None
+        return trusted(EngagementTally, windows={window: marks.tally()})
 
     def sizes(self) -> dict[str, int]:
         return {
@@ -228,9 +237,13 @@ class PartitionState:
 
     # ---- changelog ---------------------------------------------------------------------
 
-    def changes(self) -> Changelog:
-        """The changelog records of the batch under way; the batch is over after this."""
-        records: Changelog = [(f"s:{s}".encode(), _row(self.sellers[s])) for s in self._dirty]
+    def changes(self, encoded: Mapping[int, bytes] | None = None) -> Changelog:
+        """The changelog records of the batch under way; the batch is over after this.
+        `encoded`: the JSON of the statuses the batch publishes, by id()."""
+        known = encoded or {}
+        records: Changelog = [
+            (f"s:{s}".encode(), _row(self.sellers[s], known)) for s in self._dirty
+        ]
         records.extend(self._chunk_records())
         records.extend((f"m:{c}".encode(), None) for c in self._deleted_chunks)
         self._dirty = set()
@@ -261,7 +274,7 @@ class PartitionState:
         chunk = f"{self.partition}.{self._next_chunk}"
         self._next_chunk += 1
         self._register(chunk, body)
-        return f"m:{chunk}".encode(), json.dumps(body, separators=(",", ":")).encode()
+        return f"m:{chunk}".encode(), orjson.dumps(body)
 
     def _register(self, chunk: str, body: dict[str, Any]) -> None:
         entries = {(s, w) for s, windows in body["m"].items() for w in windows}
@@ -294,7 +307,7 @@ class PartitionState:
                     if name in chunks:
                         chunks.remove(name)
                 return
-            body = json.loads(value)
+            body = orjson.loads(value)
             for seller_id, windows in body["m"].items():
                 per_seller = self.marks.setdefault(seller_id, {})
                 for window, added in windows.items():

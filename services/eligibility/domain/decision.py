@@ -23,6 +23,7 @@ from services.eligibility.domain.state import (
     Standing,
     reports_in,
 )
+from services.eligibility.domain.trusted import trusted
 from services.policy.domain import Policy
 from services.shared.rejection import Rejected
 
@@ -127,7 +128,9 @@ def evaluate(
     revising, basis, criteria, eligible, perf, (access, level) = judged
     start, end = window(effective_month)
     revision = state.revision + 1
-    decision = SellerStatusChanged(
+    # From validated state, a validated policy and the calendar (domain/trusted.py).
+    decision = trusted(
+        SellerStatusChanged,
         event_id=_status_id(state.seller_id, revision),
         occurred_at=decided_at,
         seller_id=state.seller_id,

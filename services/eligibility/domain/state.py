@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from schemas.seller import Access, SellerMetricsReported, SellerStatusChanged
 from services.eligibility.domain.calendar import effective_month_of, local_date
 from services.eligibility.domain.criteria import DailyMetrics
+from services.eligibility.domain.trusted import trusted
 from services.shared.rejection import Rejected
 
 # Reports older than this (before the newest one) can no longer feed a decision.
@@ -54,7 +55,7 @@ class SellerState(_Frozen):
     @property
     def standing(self) -> Standing:
         access = self.status.access if self.status is not None else "not_enrolled"
-        return Standing(access=access, last_active_level=self.last_active_level)
+        return trusted(Standing, access=access, last_active_level=self.last_active_level)
 
 
 def record_metrics(state: SellerState, event: SellerMetricsReported) -> SellerState | None:
