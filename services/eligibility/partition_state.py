@@ -48,6 +48,7 @@ from services.eligibility.domain.trusted import trusted
 from services.policy.domain import PolicyBook
 from services.shared.rejection import Rejected
 
+_KIND_INDEX = {kind: n for n, kind in enumerate(KINDS)}
 WAITING = "?"  # the entry name of a seller's waiting events
 # Marks per chunk record, so that a record stays well below the broker's size limit.
 CHUNK_MARKS = 12_000
@@ -137,7 +138,7 @@ class PartitionState:
         evaluated_month: str | None,
     ) -> None:
         window = self._window_of(at, market)
-        if not revisitable(window, evaluated_month):
+        if evaluated_month is not None and not revisitable(window, evaluated_month):
             return  # no decision can read it any more
         windows = self.marks.get(seller_id)
         if windows is None:
@@ -146,11 +147,13 @@ class PartitionState:
         if marks is None:
             marks = windows[window] = WindowMarks()
         if marks.add(kind, message_id):
-            per_window = self._new_marks.setdefault(seller_id, {})
+            per_window = self._new_marks.get(seller_id)
+            if per_window is None:
+                per_window = self._new_marks[seller_id] = {}
             added = per_window.get(window)
             if added is None:
                 added = per_window[window] = ([], [], [])
-            added[KINDS.index(kind)].append(message_id)
+            added[_KIND_INDEX[kind]].append(message_id)
 
     def on_appeal_submitted(self, event: AppealSubmitted) -> None:
         updated = decision.submit_appeal(self.seller(event.seller_id), event)

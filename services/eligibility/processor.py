@@ -80,7 +80,7 @@ INPUTS = ("crm.seller-metrics", "crm.chat-engagement", "crm.shop-blocks", "crm.a
 TICKS = "crm.evaluation-ticks"
 # Within a partition's batch: what the state learns first, then what decides on it.
 ORDER = {name: n for n, name in enumerate((*INPUTS, EVALUATIONS))}
-MAX_RECORDS = 50_000
+MAX_RECORDS = 20_000
 # The loop yields this often within a batch, so that a long fold or a whole tick does
 # not starve the group heartbeat (a missed session would hand the partitions away).
 YIELD_EVERY = 1_000
@@ -118,12 +118,12 @@ class Processor:
             self.settings,
             group_id=self.group,
             partition_assignment_strategy=(RangePartitionAssignor,),
-            max_partition_fetch_bytes=8 * 1024 * 1024,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
             # A loaded machine can hold the loop for seconds (a tick decides a whole
             # partition); 20 s before the group gives a worker's partitions away.
             session_timeout_ms=20_000,
             heartbeat_interval_ms=2_000,
-            fetch_max_bytes=64 * 1024 * 1024,
+            fetch_max_bytes=32 * 1024 * 1024,
         )
         self.plain = new_producer(self.settings)
         self.plausibility = Plausibility.of(self.settings)
@@ -290,6 +290,9 @@ class Processor:
         # Tried `attempts` times already: now each record's failure is its own.
         attempts = self.failures.get(partition, 0)
         isolating = attempts >= self.retry.attempts
+        # The per-record path, looked up once per batch.
+        sift, fail_on, engage = owned.recent.sift, self.fail_on, state.on_engagement
+        max_bytes, rule = self.settings.max_event_bytes, self.plausibility
         for tp, records in sorted(parts, key=lambda part: ORDER[self.topic_of[part[0].topic]]):
             name = self.topic_of[tp.topic]
             for n, record in enumerate(records, 1):
@@ -299,18 +302,32 @@ class Processor:
                     if name == EVALUATIONS:
                         statuses.extend(await self._evaluate(state, record.value))
                         continue
-                    event = self._admit(name, record)
+                    event = admit(
+                        name,
+                        record.value,
+                        key=record.key,
+                        timestamp_ms=record.timestamp,
+                        max_bytes=max_bytes,
+                        rule=rule,
+                    )
                     consumed[(name, event.event_type)] += 1
-                    seen = owned.recent.sift(event)
+                    seen = sift(event)
                     if seen is Seen.REPEAT:
                         continue  # an exact redelivery: already folded
                     if seen is Seen.CONFLICT:
                         raise Rejected(conflict_reason(event))
-                    if self.fail_on is not None:
-                        self.fail_on(str(event.event_id))
-                    status = _fold(state, event)
-                    if status is not None:
-                        statuses.append(status)
+                    if fail_on is not None:
+                        fail_on(str(event.event_id))
+                    # Deliveries and reads, most of the stream, straight to their fold.
+                    kind = type(event)
+                    if kind is MessageDelivered:
+                        engage(event.seller_id, event.message_id, "delivered", event.delivered_at)  # type: ignore[attr-defined]
+                    elif kind is MessageRead:
+                        engage(event.seller_id, event.message_id, "read", event.read_at)  # type: ignore[attr-defined]
+                    else:
+                        status = _fold(state, event)
+                        if status is not None:
+                            statuses.append(status)
                 except (DecodeError, Rejected) as exc:
                     letters.append((record, name, exc.reason))
                 except Exception as exc:
