@@ -446,10 +446,10 @@ def _count_statuses(statuses: list[SellerStatusChanged]) -> None:
     by_level = Counter(
         (s.market, s.access, "none" if s.level is None else str(s.level)) for s in statuses
     )
-    for labels, count in by_reason.items():
-        metrics.STATUSES.labels(*labels).inc(count)
-    for labels, count in by_level.items():
-        metrics.DECISIONS.labels(*labels).inc(count)
+    for (access, reason), count in by_reason.items():
+        metrics.STATUSES.labels(access, reason).inc(count)
+    for (market, decided, level), count in by_level.items():
+        metrics.DECISIONS.labels(market, decided, level).inc(count)
 
 
 def _fold(state: PartitionState, event: Event) -> SellerStatusChanged | None:

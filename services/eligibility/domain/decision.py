@@ -134,9 +134,9 @@ def evaluate(
         event_id=_status_id(state.seller_id, revision),
         occurred_at=decided_at,
         seller_id=state.seller_id,
-        market=state.market,  # type: ignore[arg-type]  # validated as a Market on the way in
+        market=state.market,  # validated as a Market on the way in
         effective_month=effective_month,
-        access=access,  # type: ignore[arg-type]
+        access=access,
         eligible=eligible,
         level=level,
         weekly_quota=policy.weekly_quota(level) if level is not None else 0,

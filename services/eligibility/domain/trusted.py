@@ -19,16 +19,19 @@ M = TypeVar("M", bound=BaseModel)
 
 
 @cache
-def _defaults(cls: type[BaseModel]) -> dict[str, Any]:
-    return {n: f.default for n, f in cls.model_fields.items() if not f.is_required()}
+def _fields(cls: type[BaseModel]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    fields = cls.model_fields
+    return tuple(fields), {n: f.default for n, f in fields.items() if not f.is_required()}
 
 
 def trusted(cls: type[M], **values: Any) -> M:
     """`cls(**values)` for values that are valid as they are: every required field
     given, defaults for the others, as validation would give them."""
+    names, defaults = _fields(cls)
     model = cls.__new__(cls)
-    defaults = _defaults(cls)
-    object.__setattr__(model, "__dict__", {**defaults, **values} if defaults else values)
+    # In declaration order: the JSON follows it, and must be what validation gives.
+    fields = {n: values[n] if n in values else defaults[n] for n in names}
+    object.__setattr__(model, "__dict__", fields)
     object.__setattr__(model, "__pydantic_fields_set__", set(values))
     object.__setattr__(model, "__pydantic_extra__", None)
     object.__setattr__(model, "__pydantic_private__", None)
