@@ -99,7 +99,7 @@ class PartitionState:
 
     def on_metrics(self, event: SellerMetricsReported) -> None:
         seller_id = event.seller_id
-        state = self.sellers.get(seller_id) or SellerState(seller_id=seller_id)
+        state = self.sellers.get(seller_id) or trusted(SellerState, seller_id=seller_id)
         updated = record_metrics(state, event)  # raises Rejected on a market change
         if updated is None:
             return

@@ -63,7 +63,8 @@ def record_metrics(state: SellerState, event: SellerMetricsReported) -> SellerSt
         raise Rejected(
             f"seller {event.seller_id} belongs to market {state.market}, not {event.market}"
         )
-    report = DailyMetrics(
+    report = trusted(  # from the validated event (domain/trusted.py)
+        DailyMetrics,
         metrics_date=event.metrics_date,
         chats_received=event.chats_received,
         chats_responded_12h=event.chats_responded_12h,

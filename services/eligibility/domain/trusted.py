@@ -19,18 +19,26 @@ M = TypeVar("M", bound=BaseModel)
 
 
 @cache
-def _fields(cls: type[BaseModel]) -> tuple[tuple[str, ...], dict[str, Any]]:
+def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Every field in declaration order (the JSON follows it), with its default (None
+    for required ones, always given); and the fields whose default is mutable."""
     fields = cls.model_fields
-    return tuple(fields), {n: f.default for n, f in fields.items() if not f.is_required()}
+    template = {n: None if f.is_required() else f.default for n, f in fields.items()}
+    mutable = tuple(n for n, d in template.items() if isinstance(d, dict | list | set))
+    return template, mutable
 
 
 def trusted(cls: type[M], **values: Any) -> M:
     """`cls(**values)` for values that are valid as they are: every required field
     given, defaults for the others, as validation would give them."""
-    names, defaults = _fields(cls)
+    template, mutable = _template(cls)
+    fields = template.copy()
+    fields.update(values)  # keeps the declaration order
+    for name in mutable:
+        if name not in values:
+            # Like validation: no two instances share a mutable default.
+            fields[name] = fields[name].copy()
     model = cls.__new__(cls)
-    # In declaration order: the JSON follows it, and must be what validation gives.
-    fields = {n: values[n] if n in values else defaults[n] for n in names}
     object.__setattr__(model, "__dict__", fields)
     object.__setattr__(model, "__pydantic_fields_set__", set(values))
     object.__setattr__(model, "__pydantic_extra__", None)
