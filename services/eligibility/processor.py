@@ -319,11 +319,10 @@ class Processor:
                     if fail_on is not None:
                         fail_on(str(event.event_id))
                     # Deliveries and reads, most of the stream, straight to their fold.
-                    kind = type(event)
-                    if kind is MessageDelivered:
-                        engage(event.seller_id, event.message_id, "delivered", event.delivered_at)  # type: ignore[attr-defined]
-                    elif kind is MessageRead:
-                        engage(event.seller_id, event.message_id, "read", event.read_at)  # type: ignore[attr-defined]
+                    if isinstance(event, MessageDelivered):
+                        engage(event.seller_id, event.message_id, "delivered", event.delivered_at)
+                    elif isinstance(event, MessageRead):
+                        engage(event.seller_id, event.message_id, "read", event.read_at)
                     else:
                         status = _fold(state, event)
                         if status is not None:
