@@ -17,11 +17,12 @@ its seller's market costs one entry, not a rewrite of the seller's row.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from schemas.seller import (
     AppealDecided,
@@ -43,10 +44,12 @@ from services.eligibility.domain.state import (
     SellerState,
     record_metrics,
 )
+from services.eligibility.domain.trusted import trusted
 from services.policy.domain import PolicyBook
 from services.shared.clock import Clock
 from services.shared.rejection import Rejected
 
+_KIND_INDEX = {kind: n for n, kind in enumerate(KINDS)}
 WAITING = "?"  # the entry name of a seller's waiting events
 # Marks per chunk record, so that a record stays well below the broker's size limit.
 CHUNK_MARKS = 12_000
@@ -54,11 +57,16 @@ Entry = tuple[str, str]  # (seller_id, window or WAITING)
 Changelog = list[tuple[bytes, bytes | None]]
 
 
-def _row(state: SellerState) -> bytes:
+def _row(state: SellerState, encoded: Mapping[int, bytes]) -> bytes:
     # The status in force is most often the decision itself (the same object): written
     # once, which halves the rows a tick writes; restored as that decision.
     if state.status is not None and state.status is state.evaluated:
-        return state.model_dump_json(exclude={"status"}).encode()
+        decision = encoded.get(id(state.evaluated))
+        if decision is None:
+            return state.model_dump_json(exclude={"status"}).encode()
+        # Published in this batch, so serialised already: spliced in, not again.
+        rest = state.model_dump_json(exclude={"status", "evaluated"}).encode()
+        return rest[:-1] + b',"evaluated":' + decision + b"}"
     return state.model_dump_json().encode()
 
 
@@ -92,7 +100,7 @@ class PartitionState:
 
     def on_metrics(self, event: SellerMetricsReported) -> None:
         seller_id = event.seller_id
-        state = self.sellers.get(seller_id) or SellerState(seller_id=seller_id)
+        state = self.sellers.get(seller_id) or trusted(SellerState, seller_id=seller_id)
         updated = record_metrics(state, event)  # raises Rejected on a market change
         if updated is None:
             return
@@ -131,7 +139,7 @@ class PartitionState:
         evaluated_month: str | None,
     ) -> None:
         window = self._window_of(at, market)
-        if not revisitable(window, evaluated_month):
+        if evaluated_month is not None and not revisitable(window, evaluated_month):
             return  # no decision can read it any more
         windows = self.marks.get(seller_id)
         if windows is None:
@@ -140,11 +148,13 @@ class PartitionState:
         if marks is None:
             marks = windows[window] = WindowMarks()
         if marks.add(kind, message_id):
-            per_window = self._new_marks.setdefault(seller_id, {})
+            per_window = self._new_marks.get(seller_id)
+            if per_window is None:
+                per_window = self._new_marks[seller_id] = {}
             added = per_window.get(window)
             if added is None:
                 added = per_window[window] = ([], [], [])
-            added[KINDS.index(kind)].append(message_id)
+            added[_KIND_INDEX[kind]].append(message_id)
 
     def on_appeal_submitted(self, event: AppealSubmitted) -> None:
         updated = decision.submit_appeal(self.seller(event.seller_id), event)
@@ -192,7 +202,9 @@ class PartitionState:
 
     def tally(self, seller_id: str, window: str) -> EngagementTally | None:
         marks = self.marks.get(seller_id, {}).get(window)
-        return EngagementTally(windows={window: marks.tally()}) if marks is not None else None
+        if marks is None:
+            return None
+        return trusted(EngagementTally, windows={window: marks.tally()})
 
     def sizes(self) -> dict[str, int]:
         return {
@@ -229,9 +241,13 @@ class PartitionState:
 
     # ---- changelog ---------------------------------------------------------------------
 
-    def changes(self) -> Changelog:
-        """The changelog records of the batch under way; the batch is over after this."""
-        records: Changelog = [(f"s:{s}".encode(), _row(self.sellers[s])) for s in self._dirty]
+    def changes(self, encoded: Mapping[int, bytes] | None = None) -> Changelog:
+        """The changelog records of the batch under way; the batch is over after this.
+        `encoded`: the JSON of the statuses the batch publishes, by id()."""
+        known = encoded or {}
+        records: Changelog = [
+            (f"s:{s}".encode(), _row(self.sellers[s], known)) for s in self._dirty
+        ]
         records.extend(self._chunk_records())
         records.extend((f"m:{c}".encode(), None) for c in self._deleted_chunks)
         self._dirty = set()
@@ -262,7 +278,7 @@ class PartitionState:
         chunk = f"{self.partition}.{self._next_chunk}"
         self._next_chunk += 1
         self._register(chunk, body)
-        return f"m:{chunk}".encode(), json.dumps(body, separators=(",", ":")).encode()
+        return f"m:{chunk}".encode(), orjson.dumps(body)
 
     def _register(self, chunk: str, body: dict[str, Any]) -> None:
         entries = {(s, w) for s, windows in body["m"].items() for w in windows}
@@ -295,7 +311,7 @@ class PartitionState:
                     if name in chunks:
                         chunks.remove(name)
                 return
-            body = json.loads(value)
+            body = orjson.loads(value)
             for seller_id, windows in body["m"].items():
                 per_seller = self.marks.setdefault(seller_id, {})
                 for window, added in windows.items():

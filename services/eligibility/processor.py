@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import os
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -38,13 +40,14 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError, ProducerFenced
 from pydantic import ValidationError
 
+from schemas.engagement import MessageDelivered, MessageRead
 from schemas.envelope import Event
 from schemas.seller import (
     EvaluationDue,
     SellerStatusChanged,
 )
 from services.eligibility import metrics
-from services.eligibility.changelog import read_partition
+from services.eligibility.changelog import read_partition, send_batched
 from services.eligibility.domain.decision import tick_refusal
 from services.eligibility.domain.schedule import due_ticks
 from services.eligibility.handlers import fold
@@ -70,6 +73,7 @@ from services.shared.rejection import Rejected
 from services.shared.seen_events import RecentEvents, Seen, conflict_reason
 from services.shared.settings import Settings
 
+FAIL_ON = "CRM_ELIGIBILITY_FAIL_ON_EVENT"
 INPUTS = ("crm.seller-metrics", "crm.chat-engagement", "crm.shop-blocks", "crm.appeals")
 TICKS = "crm.evaluation-ticks"
 # Within a partition's batch: what the state learns first, then what decides on it.
@@ -124,7 +128,7 @@ class Processor:
         self.ticks_partition = TopicPartition(self.settings.topic(TICKS), 0)
         self.retry = RetryPolicy.of(self.settings)
         # Tests only: the event_id whose fold fails every time (a poison pill).
-        self.fail_on = failure_hook("CRM_ELIGIBILITY_FAIL_ON_EVENT")
+        self.fail_on = failure_hook(FAIL_ON) if os.environ.get(FAIL_ON) else None
 
     # ---- life cycle ----------------------------------------------------------------------
 
@@ -175,6 +179,9 @@ class Processor:
             taken = await asyncio.gather(*(self._take(p) for p in new))
             self.owned.update(zip(new, taken, strict=True))
             self.restoring = False
+        # What was read back lives as long as the partition: out of the collector's
+        # sight, so that full collections do not walk it again and again.
+        gc.freeze()
         log.info("partitions_assigned", partitions=sorted(self.owned))
 
     async def _take(self, partition: int) -> Owned:
@@ -281,6 +288,9 @@ class Processor:
         # Tried `attempts` times already: now each record's failure is its own.
         attempts = self.failures.get(partition, 0)
         isolating = attempts >= self.retry.attempts
+        # The per-record path, looked up once per batch.
+        sift, fail_on, engage = owned.recent.sift, self.fail_on, state.on_engagement
+        max_bytes, rule = self.settings.max_event_bytes, self.plausibility
         for tp, records in sorted(parts, key=lambda part: ORDER[self.topic_of[part[0].topic]]):
             name = self.topic_of[tp.topic]
             for n, record in enumerate(records, 1):
@@ -290,17 +300,31 @@ class Processor:
                     if name == EVALUATIONS:
                         statuses.extend(await self._evaluate(state, record.value))
                         continue
-                    event = self._admit(name, record)
+                    event = admit(
+                        name,
+                        record.value,
+                        key=record.key,
+                        timestamp_ms=record.timestamp,
+                        max_bytes=max_bytes,
+                        rule=rule,
+                    )
                     consumed[(name, event.event_type)] += 1
-                    seen = owned.recent.sift(event)
+                    seen = sift(event)
                     if seen is Seen.REPEAT:
                         continue  # an exact redelivery: already folded
                     if seen is Seen.CONFLICT:
                         raise Rejected(conflict_reason(event))
-                    self.fail_on(str(event.event_id))
-                    status = fold(state, event)
-                    if status is not None:
-                        statuses.append(status)
+                    if fail_on is not None:
+                        fail_on(str(event.event_id))
+                    # Deliveries and reads, most of the stream, straight to their fold.
+                    if isinstance(event, MessageDelivered):
+                        engage(event.seller_id, event.message_id, "delivered", event.delivered_at)
+                    elif isinstance(event, MessageRead):
+                        engage(event.seller_id, event.message_id, "read", event.read_at)
+                    else:
+                        status = fold(state, event)
+                        if status is not None:
+                            statuses.append(status)
                 except (DecodeError, Rejected) as exc:
                     letters.append((record, name, exc.reason))
                 except Exception as exc:
@@ -309,31 +333,24 @@ class Processor:
                     log.exception("handler_failed", partition=partition, attempts=attempts)
                     letters.append((record, name, failure_reason(exc, attempts)))
         offsets = {tp: records[-1].offset + 1 for tp, records in parts}
-        changes = state.changes()
+        # Each status serialised once: published, and reused in its seller's row.
+        encoded = {id(s): encode(s) for s in statuses}
+        changes = state.changes(encoded)
         producer = owned.producer
-        changelog = self.settings.topic(STATE)
         async with producer.transaction():
-            sends = [
-                await producer.send(changelog, value, key=key, partition=partition)
-                for key, value in changes
-            ]
-            status_topic = self.settings.topic("crm.seller-status")
-            sends.extend(
-                [
-                    await producer.send(status_topic, encode(s), key=s.seller_id.encode())
-                    for s in statuses
-                ]
+            sends = await send_batched(
+                producer, self.settings.topic(STATE), changes, partition=partition
             )
+            published = [(s.seller_id.encode(), encoded[id(s)]) for s in statuses]
+            status_topic = self.settings.topic("crm.seller-status")
+            sends += await send_batched(producer, status_topic, published)
             for record, name, reason in letters:
                 sends.append(await producer.send(*self._letter(record, name, reason)))
             await producer.send_offsets_to_transaction(offsets, self.group)
             await asyncio.gather(*sends)
         for (name, event_type), count in consumed.items():
             EVENTS_CONSUMED.labels(SERVICE, name, event_type).inc(count)
-        for s in statuses:
-            metrics.STATUSES.labels(s.access, s.reason).inc()
-            level = "none" if s.level is None else str(s.level)
-            metrics.DECISIONS.labels(s.market, s.access, level).inc()
+        _count_statuses(statuses)
 
     async def _evaluate(
         self, state: PartitionState, raw: bytes | None
@@ -418,6 +435,18 @@ class Processor:
                     log.info("tick_scheduled", market=market, month=month)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval)
+
+
+def _count_statuses(statuses: list[SellerStatusChanged]) -> None:
+    # Counted per label set first: a tick publishes a status per seller.
+    by_reason = Counter((s.access, s.reason) for s in statuses)
+    by_level = Counter(
+        (s.market, s.access, "none" if s.level is None else str(s.level)) for s in statuses
+    )
+    for (access, reason), count in by_reason.items():
+        metrics.STATUSES.labels(access, reason).inc(count)
+    for (market, decided, level), count in by_level.items():
+        metrics.DECISIONS.labels(market, decided, level).inc(count)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 
 import structlog
@@ -62,6 +63,10 @@ async def _ticks_at_start(settings: Settings) -> set[tuple[str, str]]:
 
 async def serve(settings: Settings, stopping: asyncio.Event) -> None:
     options = EligibilitySettings()
+    # The state is millions of small objects that live as long as the process: collect
+    # young garbage less often (a full collection walks all of it), measured ~15 % of a
+    # batch's time with the default thresholds.
+    gc.set_threshold(100_000, 50, 100)
     await ensure_topics(settings, TOPICS, service=SERVICE)
     # aiokafka's own line when the consumer subscribes: the log shows it came after the
     # topics were ready (a topic created later is seen only at the next metadata refresh).

@@ -8,6 +8,7 @@ so every date belongs to exactly one window: `effective_month_of(d)`.
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import cache
 
 from schemas.markets import local_date, zone_of
 
@@ -34,6 +35,7 @@ def first_day(month: str) -> date:
     return date(year, number, 1)
 
 
+@cache  # a tick asks it for every seller, for one month
 def window(effective_month: str) -> tuple[date, date]:
     """[start, end) of the metrics dates behind the decision effective in that month."""
     start_year, start_month = parse_month(add_months(effective_month, -2))

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict
 
 from schemas.seller import Criterion
+from services.eligibility.domain.trusted import trusted
 from services.policy.domain import EligibilityRules
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -41,17 +42,31 @@ class DailyMetrics(BaseModel):
         return (self.reported_at, self.event_id) > (other.reported_at, other.event_id)
 
 
+def _built(
+    name: str, value: float | None, op: str, threshold: float, passed: bool, note: str | None
+) -> Criterion:
+    # From validated reports and a validated policy (domain/trusted.py), with the float
+    # coercion validation would apply (a threshold of 12 is 12.0).
+    return trusted(
+        Criterion,
+        name=name,
+        value=None if value is None else float(value),
+        op=op,
+        threshold=float(threshold),
+        passed=passed,
+        note=note,
+    )
+
+
 def _criterion(
     name: str, value: float | None, op: str, threshold: float, note: str | None = None
 ) -> Criterion:
     passed = value is not None and _OPS[op](value, threshold)
-    return Criterion(name=name, value=value, op=op, threshold=threshold, passed=passed, note=note)
+    return _built(name, value, op, threshold, passed, note)
 
 
 def _no_data(name: str, op: str, threshold: float) -> Criterion:
-    return Criterion(
-        name=name, value=None, op=op, threshold=threshold, passed=False, note="no_data"
-    )
+    return _built(name, None, op, threshold, False, "no_data")
 
 
 def evaluate_criteria(rules: EligibilityRules, reports: Iterable[DailyMetrics]) -> list[Criterion]:
@@ -67,13 +82,8 @@ def evaluate_criteria(rules: EligibilityRules, reports: Iterable[DailyMetrics]) 
     received = sum(d.chats_received for d in days)
     responded = sum(d.chats_responded_12h for d in days)
     if received == 0:
-        response = Criterion(
-            name="response_rate_12h",
-            value=None,
-            op=">=",
-            threshold=rules.response_rate_min,
-            passed=True,
-            note="no_chats",
+        response = _built(
+            "response_rate_12h", None, ">=", rules.response_rate_min, True, "no_chats"
         )
     else:
         response = _criterion(

@@ -23,6 +23,7 @@ from services.eligibility.domain.state import (
     Standing,
     reports_in,
 )
+from services.eligibility.domain.trusted import trusted
 from services.policy.domain import Policy
 from services.shared.rejection import Rejected
 
@@ -127,13 +128,15 @@ def evaluate(
     revising, basis, criteria, eligible, perf, (access, level) = judged
     start, end = window(effective_month)
     revision = state.revision + 1
-    decision = SellerStatusChanged(
+    # From validated state, a validated policy and the calendar (domain/trusted.py).
+    decision = trusted(
+        SellerStatusChanged,
         event_id=_status_id(state.seller_id, revision),
         occurred_at=decided_at,
         seller_id=state.seller_id,
-        market=state.market,  # type: ignore[arg-type]  # validated as a Market on the way in
+        market=state.market,  # validated as a Market on the way in
         effective_month=effective_month,
-        access=access,  # type: ignore[arg-type]
+        access=access,
         eligible=eligible,
         level=level,
         weekly_quota=policy.weekly_quota(level) if level is not None else 0,

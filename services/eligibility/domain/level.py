@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from schemas.seller import Performance
+from services.eligibility.domain.trusted import trusted
 from services.policy.domain import LevelRow, LevelRules
 
 
@@ -11,7 +12,8 @@ def performance(delivered: int, read: int, blocked: int) -> Performance:
     # the 21st and read on the 22nd); rates are capped at 1 rather than refused.
     read_rate = min(1.0, read / delivered) if delivered else 0.0
     block_rate = min(1.0, blocked / delivered) if delivered else 0.0
-    return Performance(
+    return trusted(  # counts of sets, rates in [0, 1] (domain/trusted.py)
+        Performance,
         delivered=delivered,
         read=read,
         blocked=blocked,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.eligibility.domain.state import EngagementKind, Tally, engagement_window
+from services.eligibility.domain.trusted import trusted
 
 KINDS: tuple[EngagementKind, ...] = ("delivered", "read", "blocked")
 # Engagement for a seller whose market is still unknown waits, up to this many events.
@@ -39,7 +40,9 @@ class WindowMarks:
         return True
 
     def tally(self) -> Tally:
-        return Tally(delivered=len(self.delivered), read=len(self.read), blocked=len(self.blocked))
+        return trusted(
+            Tally, delivered=len(self.delivered), read=len(self.read), blocked=len(self.blocked)
+        )
 
     def __len__(self) -> int:
         return len(self.delivered) + len(self.read) + len(self.blocked)

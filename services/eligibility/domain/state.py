@@ -15,6 +15,7 @@ from schemas.markets import local_date
 from schemas.seller import Access, SellerMetricsReported, SellerStatusChanged
 from services.eligibility.domain.calendar import effective_month_of
 from services.eligibility.domain.criteria import DailyMetrics
+from services.eligibility.domain.trusted import trusted
 from services.shared.rejection import Rejected
 
 # Reports older than this (before the newest one) can no longer feed a decision.
@@ -55,7 +56,7 @@ class SellerState(_Frozen):
     @property
     def standing(self) -> Standing:
         access = self.status.access if self.status is not None else "not_enrolled"
-        return Standing(access=access, last_active_level=self.last_active_level)
+        return trusted(Standing, access=access, last_active_level=self.last_active_level)
 
 
 def record_metrics(state: SellerState, event: SellerMetricsReported) -> SellerState | None:
@@ -63,7 +64,8 @@ def record_metrics(state: SellerState, event: SellerMetricsReported) -> SellerSt
         raise Rejected(
             f"seller {event.seller_id} belongs to market {state.market}, not {event.market}"
         )
-    report = DailyMetrics(
+    report = trusted(  # from the validated event (domain/trusted.py)
+        DailyMetrics,
         metrics_date=event.metrics_date,
         chats_received=event.chats_received,
         chats_responded_12h=event.chats_responded_12h,

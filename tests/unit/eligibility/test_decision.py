@@ -1,5 +1,6 @@
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -281,3 +282,27 @@ def test_tally_counts_per_window() -> None:
     )
     assert t.windows["2024-07"].read == 2
     assert t.windows["2024-08"].delivered == 1
+
+
+@pytest.mark.parametrize(
+    ("reports", "tally"),
+    [
+        ((), None),  # no data: every criterion "no_data"
+        ((dict(received=0, responded=0, ses=None, violations=3),), None),  # no chats
+        ((dict(received=100, responded=90, ses=4.0, violations=0),), (1000, 450, 2)),
+        ((dict(received=100, responded=10, ses=3, violations=20),), (5, 9, 9)),  # rates capped
+    ],
+)
+def test_decisions_built_without_validation_are_what_validation_gives(
+    reports: tuple[dict[str, Any], ...], tally: tuple[int, int, int] | None
+) -> None:
+    """Decisions are built from trusted values (domain/trusted.py): validating them again
+    must change nothing, neither the model nor its JSON."""
+    state = _seller(*(metrics("2024-06-01", **r) for r in reports))
+    state = state.model_copy(update={"market": "TH"})
+    counts = _tally("2024-07", *tally) if tally is not None else None
+    status = evaluate(state, "2024-07", counts, POLICY, AT).status
+    assert status is not None
+    again = type(status).model_validate(status.model_dump())
+    assert again == status
+    assert again.model_dump_json() == status.model_dump_json()
