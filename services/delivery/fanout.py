@@ -47,8 +47,9 @@ from services.delivery.domain.recipients import chunked, still_to_handle
 from services.delivery.follower import TopicFollower
 from services.delivery.judge import Decided, RecipientJudge
 from services.delivery.keys import DeliveryKeys, delivery_prefix
-from services.delivery.outbox import Outbox
+from services.delivery.outbox import Outbox, Packed
 from services.delivery.records import completion, count, progress_record, tally_of
+from services.delivery.rendering import PlanRenderer
 from services.delivery.shops import ShopNames
 from services.quota.port import QuotaPort
 from services.shared.admission import Plausibility
@@ -330,7 +331,7 @@ class Delivery:
         # The next chunks are decided (Redis, encoding) while this one's transaction goes
         # to Kafka: a decision made early is made once (the cap remembers it), so a
         # chunk redone after a failure gets the same answers.
-        deciding: deque[asyncio.Task[Decided]] = deque()
+        deciding: deque[asyncio.Task[tuple[Decided, Packed]]] = deque()
 
         next_chunk = 0
 
@@ -338,7 +339,7 @@ class Delivery:
             nonlocal next_chunk
             while next_chunk < min(upto, len(chunks)):
                 chunk = chunks[next_chunk]
-                deciding.append(asyncio.create_task(self.judge.page(plan, chunk, renderer)))
+                deciding.append(asyncio.create_task(self._decide_and_pack(plan, chunk, renderer)))
                 next_chunk += 1
 
         try:
@@ -346,11 +347,11 @@ class Delivery:
                 chunk_started = time.perf_counter()
                 final = n == len(chunks) - 1
                 decide_ahead(n + 1 + self.decide_ahead)
-                decided = await deciding.popleft()
+                decided, packed = await deciding.popleft()
                 tally = tally.add(decided.outcomes)
                 last = chunk[-1] if chunk else last
                 record = progress_record(plan, as_of, last, tally, done=final, at=self.clock())
-                await self._commit_chunk(plan, decided, record, offsets if final else None)
+                await self._commit_chunk(plan, packed, record, offsets if final else None)
                 self.progress[plan.plan_id] = record
                 count(plan, decided.outcomes)
                 metrics.FANOUT_HANDLED.set(tally.recipients)
@@ -372,10 +373,18 @@ class Delivery:
             seconds=round(seconds, 3),
         )
 
+    async def _decide_and_pack(
+        self, plan: Plan, chunk: list[str], renderer: PlanRenderer
+    ) -> tuple[Decided, Packed]:
+        decided = await self.judge.page(plan, chunk, renderer)
+        messages, decided.messages = decided.messages, []  # held once, in the batches
+        packed = await Packed.of(self.producer, self._outbound_partitions, messages)
+        return decided, packed
+
     async def _commit_chunk(
         self,
         plan: Plan,
-        decided: Decided,
+        packed: Packed,
         record: DeliveryProgressed,
         completing: dict[TopicPartition, int] | None,
     ) -> None:
@@ -383,10 +392,7 @@ class Delivery:
         completes the plan and consumes its dispatch."""
         await self._still_whole()
         async with self.output.transaction():
-            outbox = Outbox(self.producer, self._outbound, self._outbound_partitions)
-            for key, value in decided.messages:
-                await outbox.add(key, value)
-            await outbox.flush()
+            await packed.send(self.producer, self._outbound)
             sends = [await self._send(self._progress_topic, record, plan.plan_id)]
             if completing is not None:
                 command = completion(plan, record, self.clock())
