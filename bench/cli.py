@@ -21,7 +21,10 @@ def register(app: typer.Typer) -> None:
 
 
 def bench(
-    only: Annotated[list[str] | None, typer.Option(help="run only these benchmarks")] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="run only these benchmarks (repeat, or comma-separated)"),
+    ] = None,
     events: Annotated[int, typer.Option(help="events for the Kafka baselines")] = 200_000,
     clients: Annotated[int, typer.Option(help="concurrent Redis clients")] = 100,
     seconds: Annotated[float, typer.Option(help="duration of the Redis baseline")] = 10.0,

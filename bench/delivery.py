@@ -7,8 +7,9 @@
 - `delivery_fan_out`: `crm worker delivery` as its own process fans one plan out to a
   1,000,000-member segment: the block list, the frequency cap (quota's batched script),
   the profiles (two languages), encoding, and one Kafka transaction per chunk with its
-  progress record, the last with the completion. Timed from the PlanDispatched being
-  published to the last transaction committed (the worker's completed counter), as a
+  progress record, the last with the completion. Timed, once a warm-up plan showed the
+  worker consuming, from the PlanDispatched being published to the last transaction
+  committed (its done progress record read), as a
   ratio of messages/s to the raw baseline above. Also the worker's peak RSS (VmHWM),
   and a read_committed count of what reached the topic (must be exactly 1,000,000).
 
@@ -22,29 +23,32 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 
 from bench import baselines
 from bench.delivery_heal import projections_heal
 from bench.harness import BenchContext, Benchmark
 from demo.sample_status import sample_status
+from schemas.delivery import DeliveryProgressed
 from schemas.plans import Plan, PlanDispatched
 from services.customers.port import Profile, customer_store, customers_redis, mark_whole
 from services.delivery.rendering import PlanRenderer, fast_message_id
 from services.delivery.worker import WORKER_TOPICS
 from services.quota.adapter import open_quota
-from services.shared.codec import encode
+from services.shared.codec import decode, encode
 from services.shared.kafka import create_topics, delete_prefixed_topics, new_consumer, new_producer
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess
 
 RECIPIENTS = int(os.environ.get("CRM_BENCH_FANOUT_RECIPIENTS", "1000000"))
 SEGMENT = "followers_not_purchased"
+WARM_UP_SEGMENT = "repeat_customers"  # no members seeded
 RAW = "delivery_raw_produce_batched"
 GOAL_SECONDS = 30.0
 GOAL_RATIO = 0.5
@@ -128,13 +132,30 @@ async def _raw_baseline(ctx: BenchContext, plan: Plan, customers: list[str]) -> 
         await delete_prefixed_topics(raw)
 
 
-async def _metric(http: aiohttp.ClientSession, port: int, name: str) -> float:
-    async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
-        text = await response.text()
-    for line in text.splitlines():
-        if line.startswith(f"{name} "):
-            return float(line.split()[-1])
-    return 0.0
+@asynccontextmanager
+async def _progress_watch(
+    settings: Settings,
+) -> AsyncIterator[Callable[[str], Awaitable[None]]]:
+    """Waits for a plan's last progress record (done) to be committed: the moment its
+    fan-out's last transaction commits, seen as a read_committed consumer sees it. (Not
+    by polling the worker's /metrics, whose readiness checks would load the worker.)"""
+    consumer = new_consumer(settings, "crm.delivery-progress", group_id=None)
+    await consumer.start()
+
+    async def completed(plan_id: str) -> None:
+        while True:
+            for records in (await consumer.getmany(timeout_ms=100)).values():
+                for record in records:
+                    progress = decode("crm.delivery-progress", record.value, max_bytes=1 << 20)
+                    if not isinstance(progress, DeliveryProgressed):
+                        continue
+                    if progress.done and progress.plan_id == plan_id:
+                        return
+
+    try:
+        yield completed
+    finally:
+        await consumer.stop()
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -192,14 +213,18 @@ async def delivery_fan_out(ctx: BenchContext) -> dict[str, Any]:
     worker = WorkerProcess("delivery", settings, log)
     worker.start()
     try:
-        port = await worker.wait_ready()
-        async with aiohttp.ClientSession() as http:
+        await worker.wait_ready()
+        async with _progress_watch(settings) as completed:
+            # Ready is not yet consuming: the group still assigns the partitions. A plan
+            # of an empty segment first, so the timing starts with a worker at work.
+            warm_up = _plan(seller).model_copy(
+                update={"plan_id": "bench-warm-up", "segment_id": WARM_UP_SEGMENT}
+            )
+            await _dispatch(settings, warm_up)
+            await asyncio.wait_for(completed(warm_up.plan_id), 600)
             started = time.perf_counter()
             await _dispatch(settings, plan)
-            for _ in range(20 * 600):  # polled every 50 ms, up to 10 minutes
-                if await _metric(http, port, "crm_delivery_fanouts_completed_total") >= 1:
-                    break
-                await asyncio.sleep(0.05)
+            await asyncio.wait_for(completed(plan.plan_id), 600)
             seconds = time.perf_counter() - started
         assert worker.process is not None
         peak_rss_mb = _peak_rss_mb(worker.process.pid)

@@ -11,7 +11,7 @@ import os
 import platform
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,11 +120,16 @@ async def run_benchmarks(
     bench_settings = settings.model_copy(update={"topic_prefix": f"bench-{run_id}."})
     ctx = BenchContext(bench_settings, run_id, events, clients, seconds)
     started = datetime.now(UTC)
+    wanted = {n for entry in only or [] for n in entry.split(",") if n}
     for name, bench in all_benchmarks().items():
-        if only and name not in only:
+        if wanted and name not in wanted:
             continue
+        # Topics of its own per benchmark: one deleting its topics at the end must not
+        # race the next creating the same names (Kafka deletes a topic asynchronously).
+        prefix = f"{bench_settings.topic_prefix}{name}."
+        own = replace(ctx, settings=bench_settings.model_copy(update={"topic_prefix": prefix}))
         with console.status(f"running {name} …"):
-            result = await bench(ctx)
+            result = await bench(own)
         if result:
             ctx.results[name] = result
         console.print(f"[green]done[/green] {name}")

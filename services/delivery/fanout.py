@@ -45,9 +45,10 @@ from services.delivery.catalog import AutomatedPlans
 from services.delivery.domain.progress import newer
 from services.delivery.domain.recipients import chunked, still_to_handle
 from services.delivery.keys import DeliveryKeys, delivery_prefix
-from services.delivery.message_batches import MessageBatches
+from services.delivery.message_batches import MessageBatches, Packed
 from services.delivery.progress_records import completion, count, progress_record, tally_of
 from services.delivery.recipient_judge import Decided, RecipientJudge
+from services.delivery.rendering import PlanRenderer
 from services.delivery.shops import ShopNames
 from services.delivery.topic_follower import TopicFollower
 from services.quota.port import QuotaPort
@@ -346,7 +347,7 @@ class FanOut:
         # The next chunks are decided (Redis, encoding) while this one's transaction goes
         # to Kafka: a decision made early is made once (the cap remembers it), so a
         # chunk redone after a failure gets the same answers.
-        deciding: deque[asyncio.Task[Decided]] = deque()
+        deciding: deque[asyncio.Task[tuple[Decided, Packed]]] = deque()
 
         next_chunk = 0
 
@@ -354,7 +355,7 @@ class FanOut:
             nonlocal next_chunk
             while next_chunk < min(upto, len(chunks)):
                 chunk = chunks[next_chunk]
-                deciding.append(asyncio.create_task(self.judge.page(plan, chunk, renderer)))
+                deciding.append(asyncio.create_task(self._decide_and_pack(plan, chunk, renderer)))
                 next_chunk += 1
 
         try:
@@ -362,11 +363,11 @@ class FanOut:
                 chunk_started = time.perf_counter()
                 final = n == len(chunks) - 1
                 decide_ahead(n + 1 + self.decide_ahead)
-                decided = await deciding.popleft()
+                decided, packed = await deciding.popleft()
                 tally = tally.add(decided.outcomes)
                 last = chunk[-1] if chunk else last
                 record = progress_record(plan, as_of, last, tally, done=final, at=self.clock())
-                await self._commit_chunk(plan, decided, record, offsets if final else None)
+                await self._commit_chunk(plan, packed, record, offsets if final else None)
                 self.progress[plan.plan_id] = record
                 count(plan, decided.outcomes)
                 metrics.FANOUT_HANDLED.set(tally.recipients)
@@ -388,10 +389,18 @@ class FanOut:
             seconds=round(seconds, 3),
         )
 
+    async def _decide_and_pack(
+        self, plan: Plan, chunk: list[str], renderer: PlanRenderer
+    ) -> tuple[Decided, Packed]:
+        decided = await self.judge.page(plan, chunk, renderer)
+        messages, decided.messages = decided.messages, []  # held once, in the batches
+        packed = await Packed.of(self.producer, self._outbound_partitions, messages)
+        return decided, packed
+
     async def _commit_chunk(
         self,
         plan: Plan,
-        decided: Decided,
+        packed: Packed,
         record: DeliveryProgressed,
         completing: dict[TopicPartition, int] | None,
     ) -> None:
@@ -399,10 +408,7 @@ class FanOut:
         completes the plan and consumes its dispatch."""
         await self._still_whole()
         async with self.output.transaction():
-            batches = MessageBatches(self.producer, self._outbound, self._outbound_partitions)
-            for key, value in decided.messages:
-                await batches.add(key, value)
-            await batches.flush()
+            await packed.send(self.producer, self._outbound)
             sends = [await self._send(self._progress_topic, record, plan.plan_id)]
             if completing is not None:
                 command = completion(plan, record, self.clock())

@@ -49,3 +49,45 @@ class MessageBatches:
 
     async def _send(self, partition: int, batch: Any) -> None:
         self._sent.append(await self.producer.send_batch(batch, self.topic, partition=partition))
+
+
+class Packed:
+    """Messages appended to per-partition record batches ahead of their transaction:
+    CPU only, no I/O, so a fan-out packs its next chunks while this one commits. Sent
+    later, inside the transaction, by `send`."""
+
+    # Packing yields to the event loop this often, so acks and Redis replies are read
+    # meanwhile.
+    YIELD_EVERY = 2000
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[int, Any]] = []
+        self.count = 0
+
+    @classmethod
+    async def of(
+        cls, producer: AIOKafkaProducer, partitions: list[int], messages: list[tuple[bytes, bytes]]
+    ) -> Packed:
+        packed = cls()
+        choose = DefaultPartitioner()
+        open_batches: dict[int, Any] = {}
+        for n, (key, value) in enumerate(messages, 1):
+            partition = int(choose(key, partitions, partitions))
+            batch = open_batches.get(partition)
+            if batch is None:
+                batch = open_batches[partition] = producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                packed.batches.append((partition, batch))
+                batch = open_batches[partition] = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None)
+            if n % cls.YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        packed.batches += [(p, b) for p, b in open_batches.items() if b.record_count()]
+        packed.count = len(messages)
+        return packed
+
+    async def send(self, producer: AIOKafkaProducer, topic: str) -> None:
+        """Send every batch (adding their partitions to the open transaction) and wait
+        until each is acknowledged."""
+        sent = [await producer.send_batch(b, topic, partition=p) for p, b in self.batches]
+        await asyncio.gather(*sent)

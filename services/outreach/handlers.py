@@ -8,6 +8,7 @@ never committed) takes or gives back each unit at most once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -128,14 +129,18 @@ class Handlers:
         return lifecycle.complete(plan, command, now)
 
     async def _submit(self, plan: Plan, _: SubmitPlan, now: datetime) -> Change | Refusal:
-        status = await self.quota.seller_status(plan.seller_id)
+        # Three independent reads, side by side: one round trip's wait instead of three.
+        status, campaign, live = await asyncio.gather(
+            self.quota.seller_status(plan.seller_id),
+            self._campaign(plan),
+            self.live_segments(plan.seller_id),
+        )
         access = status.access if status is not None else None
         market = status.market if status is not None else None
-        campaign = await self._campaign(plan)
         problems = [
             *time_problems(plan, now=now),
             *campaign_problems(plan, campaign, market, now),
-            *segment_problems(plan.segment_id, await self.live_segments(plan.seller_id)),
+            *segment_problems(plan.segment_id, live),
         ]
         step = lifecycle.begin_submit(plan, access, problems, now)
         if isinstance(step, QuotaNeeded):

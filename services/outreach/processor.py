@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from asyncio import FIRST_COMPLETED
 from collections import defaultdict
 from datetime import datetime
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import ProducerFenced
 
 from schemas.envelope import Event
 from schemas.plans import Plan, PlanDeleted
@@ -102,6 +102,8 @@ class PlanProcessor:
         )
         self.loaded = asyncio.Event()
         self._last_read_model_check = 0.0
+        # The transaction in flight of each input partition number.
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -122,48 +124,80 @@ class PlanProcessor:
             while not stopping.is_set():
                 await self.step()
         finally:
+            # Each running transaction commits or aborts before the producers stop.
+            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
             await self.stop()
 
     async def step(self) -> None:
-        """One batch: whatever input arrived plus the plans that came due, one transaction
-        per partition, the partitions side by side."""
-        generation = self.outputs.assignments
-        batch = await self.consumer.getmany(
-            timeout_ms=int(self._wait_seconds() * 1000), max_records=500
-        )
+        """Hand each idle partition its new input and the plans that came due, one
+        transaction each. A partition whose transaction is in flight is not read until
+        it ends, while the others go on: a command never waits for another partition's
+        commit (transactions pipelined across partitions)."""
+        self._reap()
+        epoch = self.outputs.epoch
+        idle = [tp for tp in self.consumer.assignment() if tp.partition not in self._in_flight]
+        batch: dict[TopicPartition, list[Record]] = {}
+        due: dict[int, list[Plan]] = defaultdict(list)
+        for plan in self.book.due(self.clock()):
+            due[self.book.partition_of.get(plan.seller_id, -1)].append(plan)
+        # Due plans of a busy partition wait for its transaction, whose end wakes the loop.
+        due_ready = any(p not in self._in_flight and f"p{p}" in self.outputs.outputs for p in due)
+        wait = 0.0 if due_ready else self._wait_seconds() or IDLE_WAKE_SECONDS
+        if idle:
+            fetch = asyncio.create_task(
+                self.consumer.getmany(*idle, timeout_ms=int(wait * 1000), max_records=500)
+            )
+            # Woken by new input or by a partition's transaction ending (its input,
+            # held back meanwhile, is then fetched at once).
+            await asyncio.wait({fetch, *self._in_flight.values()}, return_when=FIRST_COMPLETED)
+            if not fetch.done():
+                fetch.cancel()
+            await asyncio.wait({fetch})
+            batch = {} if fetch.cancelled() else fetch.result()
+        elif self._in_flight:
+            await asyncio.wait(self._in_flight.values(), timeout=wait, return_when=FIRST_COMPLETED)
+        else:
+            await asyncio.sleep(wait)  # nothing assigned yet
         records: dict[int, list[Record]] = defaultdict(list)
         for rs in batch.values():
             for r in rs:
                 records[r.partition].append(r)
         now = self.clock()
-        due: dict[int, list[Plan]] = defaultdict(list)
-        for plan in self.book.due(now):
-            due[self.book.partition_of.get(plan.seller_id, -1)].append(plan)
-        if records or due:
-            await self.outputs.guarded(
-                lambda: self._process_partitions(records, due, now), fetched_in=generation
+        for partition in set(records) | set(due):
+            if partition in self._in_flight:
+                continue  # due plans of a busy partition: looked at again once it is idle
+            work = self._partition_batch(
+                partition, records.get(partition, []), due.get(partition, []), now, epoch
             )
+            self._in_flight[partition] = asyncio.create_task(work)
         await self._check_read_model()
 
-    async def _process_partitions(
-        self, records: dict[int, list[Record]], due: dict[int, list[Plan]], now: datetime
+    def _reap(self) -> None:
+        """Forget the partitions whose transaction ended; a bug in one stops the loop."""
+        for partition, task in list(self._in_flight.items()):
+            if task.done():
+                del self._in_flight[partition]
+                task.result()
+
+    async def _partition_batch(
+        self,
+        partition: int,
+        records: list[Record],
+        due: list[Plan],
+        now: datetime,
+        epoch: tuple[int, int],
     ) -> None:
-        work = []
-        for partition in set(records) | set(due):
+        async def batch() -> None:
             output = self.outputs.outputs.get(f"p{partition}")
             if output is None:
-                continue  # fetched before the partition moved away: its owner reads it
-            work.append(
-                self._process(output, records.get(partition, []), due.get(partition, []), now)
-            )
-        # Every partition's transaction ends (commits or aborts) before a failure is
-        # acted on: what committed stays, the rest is rewound.
-        failures = [e for e in await asyncio.gather(*work, return_exceptions=True) if e]
-        for failure in failures:
-            if isinstance(failure, ProducerFenced) or not isinstance(failure, Exception):
-                raise failure
-        if failures:
-            raise failures[0]
+                return  # fetched before the partition moved away: its owner reads it
+            await self._process(output, records, due, now)
+
+        await self.outputs.guarded_side_by_side(
+            batch,
+            fetched_in=epoch,
+            partitions={TopicPartition(r.topic, r.partition) for r in records},
+        )
 
     def _wait_seconds(self) -> float:
         next_due = self.book.next_due()
@@ -204,16 +238,19 @@ class PlanProcessor:
         results = await asyncio.gather(*(seller_work(s) for s in sellers))
         outcomes = [o for per_seller in results for o in per_seller]
         async with output.transaction() as producer:
-            await self._publish(producer, outcomes, letters, now)
-            if any(o.answer and o.answer.command == "SubmitPlan" for o in outcomes):
-                # Test hook: a submit's changes and answer sent, not yet committed.
-                self.handlers.checkpoint("before_commit")
+            # The records are queued, not awaited: the offsets go to the transaction
+            # while they are produced, and the commit waits for both.
+            sends = await self._publish(producer, outcomes, letters, now)
             offsets = next_offsets(records)
             for tp in offsets:
                 # Past a commit marker the fetch ended on (crm.seller-status is written
                 # in transactions): else the group lags by 1 for ever.
                 offsets[tp] = max(offsets[tp], await self.consumer.position(tp))
             await output.consumed(offsets)
+            await asyncio.gather(*sends)
+            if any(o.answer and o.answer.command == "SubmitPlan" for o in outcomes):
+                # Test hook: a submit's changes and answer sent, not yet committed.
+                self.handlers.checkpoint("before_commit")
         draft.commit(partition_of)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         await self._project([(change, None) for o in outcomes for change, _ in o.changes])
@@ -248,7 +285,8 @@ class PlanProcessor:
         outcomes: list[Outcome],
         letters: list[Event],
         now: datetime,
-    ) -> None:
+    ) -> list[asyncio.Future[object]]:
+        """Queue the batch's plan events, answers and dead letters; their acks returned."""
         sends = []
         for outcome in outcomes:
             for change, cause in outcome.changes:
@@ -259,9 +297,9 @@ class PlanProcessor:
                 sends.append(await self._send(producer, self._replies, outcome.answer))
         for letter in letters:
             sends.append(
-                await producer.send(self.settings.topic("crm.dead-letters"), encode(letter))
+                await self._send(producer, self.settings.topic("crm.dead-letters"), letter)
             )
-        await asyncio.gather(*sends)
+        return sends
 
     async def _send(
         self, producer: AIOKafkaProducer, physical: str, event: Event

@@ -208,8 +208,16 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
         self.assigned: set[TopicPartition] = set()
         self.assignments = 0
         """Assignments handled (tests wait on it)."""
+        self.recoveries = 0
+        """Recoveries completed: each renewed the outputs and rewound every partition."""
         self.assigned_once = asyncio.Event()
+        # Exclusive holders (a rebalance, a recovery, a `guarded` batch) wait for the
+        # batches running side by side (`guarded_side_by_side`) to end, and hold new
+        # ones back until they are done.
         self._lock = asyncio.Lock()
+        self._side_by_side = 0
+        self._none_side_by_side = asyncio.Event()
+        self._none_side_by_side.set()
 
     def output_for(self, tp: TopicPartition) -> TransactionalOutput | None:
         return self.outputs.get(self.id_of(tp)) if tp in self.assigned else None
@@ -217,15 +225,27 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
     def any_output(self) -> TransactionalOutput | None:
         return next(iter(self.outputs.values()), None)
 
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+    @property
+    def epoch(self) -> tuple[int, int]:
+        """Changes with every assignment and every recovery: both rewind the consumer, so
+        records fetched before a change may be stale (pass it as `fetched_in`)."""
+        return self.assignments, self.recoveries
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
         async with self._lock:
+            await self._none_side_by_side.wait()
+            yield
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self._exclusive():
             self.assigned -= set(revoked)
             await self._close_unowned()
             if self.forget is not None and revoked:
                 await self.forget(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        async with self._lock:
+        async with self._exclusive():
             new = set(assigned) - self.assigned
             self.assigned = set(assigned)
             await self._close_unowned()
@@ -288,7 +308,7 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
         `fetched_in`: `assignments` before the batch's records were fetched. If the
         assignment changed since, the batch is dropped and the owned partitions rewound
         to their committed offsets, to be read again."""
-        async with self._lock:
+        async with self._exclusive():
             if fetched_in is not None and fetched_in != self.assignments:
                 # Its records may have been fetched before the rebalance's rewind or
                 # after it: back to the committed offsets either way, read again.
@@ -308,11 +328,59 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._recover()
             return False
 
+    async def guarded_side_by_side(
+        self,
+        batch: Callable[[], Awaitable[None]],
+        *,
+        fetched_in: tuple[int, int],
+        partitions: Iterable[TopicPartition],
+    ) -> bool:
+        """`guarded` for a batch of some partitions that runs beside the batches of the
+        others, so one partition's commit never waits for another's (the caller runs at
+        most one batch per partition at a time). A rebalance or a recovery waits for every
+        running batch to end first, so neither cuts a transaction in two.
+
+        `fetched_in`: `epoch` before the batch's records were fetched. If it changed
+        since, the records may predate a rewind: the batch is dropped and its
+        `partitions` rewound to their committed offsets, to be read again. A failure
+        renews every output and rewinds every partition once the others' batches have
+        ended, unless a recovery already did so after this batch began."""
+        async with self._lock:
+            stale = fetched_in != self.epoch
+            self._side_by_side += 1
+            self._none_side_by_side.clear()
+        began_after = self.recoveries
+        try:
+            if stale:
+                log.info("batch_dropped_after_rewind", output=self.name)
+                await self._rewind(set(partitions) & self.assigned)
+                return False
+            await batch()
+            return True
+        except ProducerFenced as exc:
+            log.warning("partition_output_fenced", output=self.name, error=repr(exc))
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning(f"{self.name}_batch_aborted", error=repr(exc))
+        finally:
+            self._side_by_side -= 1
+            if not self._side_by_side:
+                self._none_side_by_side.set()
+        self.on_abort()
+        async with self._exclusive():
+            if self.recoveries == began_after:
+                await self._recover()
+        return False
+
     async def _rewind_owned(self) -> None:
+        await self._rewind(self.assigned)
+
+    async def _rewind(self, partitions: set[TopicPartition]) -> None:
         attempt = 0
         while True:
             try:
-                await rewind(self.consumer, self.assigned)
+                await rewind(self.consumer, partitions)
                 return
             except Exception as exc:
                 if not is_outage(exc):
@@ -338,6 +406,7 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
                 # Our partition belongs to another process now: the revocation follows.
                 log.warning("partition_outputs_fenced_in_recovery", output=self.name)
                 await rewind(self.consumer, self.assigned)
+                self.recoveries += 1
                 return
             except Exception as exc:
                 if not is_outage(exc):
@@ -349,6 +418,7 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
                     error=repr(exc),
                 )
                 continue
+            self.recoveries += 1
             log.info("transactional_output_recovered", output=self.name, attempts=attempt)
             return
 

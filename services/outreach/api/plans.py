@@ -52,7 +52,9 @@ CustomersAccount = Annotated[Account, Depends(customers_account)]
 PlanId = Annotated[str, Path(min_length=1, max_length=IDENTIFIER_MAX_LENGTH, pattern=TRIMMED)]
 
 
-def _plans(request: Request) -> PlansRuntime:
+async def _plans(request: Request) -> PlansRuntime:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per
+    # request for an attribute read.
     runtime: PlansRuntime = request.app.state.runtime.plans
     return runtime
 

@@ -86,7 +86,12 @@ async def open_runtime(
     limits: ApiLimits | None = None,
 ) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
-        redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        # A burst beyond the pool waits for a free connection instead of failing at once
+        # (redis-py's plain pool raises MaxConnectionsError past 100 commands in flight).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url, decode_responses=True, max_connections=200, timeout=10
+        )
+        redis = aioredis.Redis.from_pool(pool)
         stack.push_async_callback(redis.aclose)
         producer = new_producer(settings, linger_ms=0)
         await producer.start()

@@ -1,8 +1,10 @@
 """The shared transactional loop's pure parts: the offsets a batch commits, decode or
-dead letter, and a batch fetched before a rebalance being dropped, not handled."""
+dead letter, a batch fetched before a rebalance being dropped, not handled, and batches
+of different partitions running side by side while a rebalance waits for them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
@@ -79,4 +81,59 @@ async def test_a_batch_fetched_before_a_rebalance_is_dropped() -> None:
     assert await outputs.guarded(batch, fetched_in=2) is False
     assert ran == []
     assert await outputs.guarded(batch, fetched_in=3) is True
+    assert ran == [1]
+
+
+async def test_batches_of_different_partitions_run_side_by_side() -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers="localhost:1")  # never started
+    outputs = PartitionOutputs(Settings(), "tx", name="t", group_id="g", consumer=consumer)
+    second_started = asyncio.Event()
+
+    async def first() -> None:
+        # Ends only once the second batch runs: one batch at a time would never end.
+        await second_started.wait()
+
+    async def second() -> None:
+        second_started.set()
+
+    both = asyncio.gather(
+        outputs.guarded_side_by_side(first, fetched_in=outputs.epoch, partitions=[]),
+        outputs.guarded_side_by_side(second, fetched_in=outputs.epoch, partitions=[]),
+    )
+    assert await asyncio.wait_for(both, 5) == [True, True]
+
+
+async def test_a_rebalance_waits_for_the_batches_running_side_by_side() -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers="localhost:1")  # never started
+    outputs = PartitionOutputs(Settings(), "tx", name="t", group_id="g", consumer=consumer)
+    release = asyncio.Event()
+
+    async def batch() -> None:
+        await release.wait()
+
+    running = asyncio.create_task(
+        outputs.guarded_side_by_side(batch, fetched_in=outputs.epoch, partitions=[])
+    )
+    await asyncio.sleep(0.01)
+    revocation = asyncio.create_task(outputs.on_partitions_revoked(set()))
+    await asyncio.sleep(0.05)
+    assert not revocation.done()  # the transaction in flight is not cut in two
+    release.set()
+    await asyncio.wait_for(revocation, 5)
+    assert await running is True
+
+
+async def test_a_batch_fetched_before_an_assignment_or_a_recovery_is_dropped() -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers="localhost:1")  # never started
+    outputs = PartitionOutputs(Settings(), "tx", name="t", group_id="g", consumer=consumer)
+    ran: list[int] = []
+
+    async def batch() -> None:
+        ran.append(1)
+
+    fetched_in = outputs.epoch
+    outputs.recoveries += 1
+    assert await outputs.guarded_side_by_side(batch, fetched_in=fetched_in, partitions=[]) is False
+    assert ran == []
+    assert await outputs.guarded_side_by_side(batch, fetched_in=outputs.epoch, partitions=[])
     assert ran == [1]
