@@ -29,6 +29,7 @@ from services.eligibility.topics import PARTITIONS, TOPICS
 from services.eligibility.what_if import simulate
 from services.policy import load_policy
 from services.policy.domain import PolicyBook
+from services.shared import groups
 from services.shared.kafka import (
     create_topics,
     delete_prefixed_topics,
@@ -201,7 +202,7 @@ async def eligibility(ctx: BenchContext) -> dict[str, Any]:
         try:
             await worker.wait_ready(timeout=120)
             started = time.perf_counter()
-            done = await _until_caught_up(settings, f"{settings.topic_prefix}crm-eligibility", 1800)
+            done = await _until_caught_up(settings, groups.eligibility(settings), 1800)
             seconds = done - started
             ctx.results["eligibility_ingest"] = {
                 "count": len(events),

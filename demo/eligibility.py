@@ -27,10 +27,9 @@ from services.eligibility.domain.calendar import add_months, month_at, window
 from services.eligibility.reader import latest_status
 from services.policy import policy_of
 from services.policy.cli import policy_view
+from services.shared import groups
 from services.shared.kafka import admin_client, new_consumer, new_producer, retrying
 from services.shared.settings import Settings
-
-GROUP = "crm-eligibility"
 
 
 def _event(event_type: str, **fields: Any) -> dict[str, Any]:
@@ -133,13 +132,13 @@ async def _send(settings: Settings, events: list[tuple[str, dict[str, Any]]]) ->
 
 
 async def _ingested(settings: Settings, timeout: float = 60.0) -> None:
-    if not await caught_up(settings, f"{settings.topic_prefix}{GROUP}", timeout):
+    if not await caught_up(settings, groups.eligibility(settings), timeout):
         raise TimeoutError("the eligibility worker is not consuming: is `crm dev up` running?")
 
 
 async def _ticks_evaluated(settings: Settings) -> bool:
     """Every tick sent so far, and every partition command it fanned out, is handled."""
-    group = f"{settings.topic_prefix}{GROUP}"
+    group = groups.eligibility(settings)
     partitions = [
         TopicPartition(settings.topic(name), p)
         for name in ("crm.evaluation-ticks", "crm.eligibility-evaluations")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.quota.adapter import open_quota
+from services.shared.clock import utc_now
 from services.shared.logs import configure_logging
 from services.shared.settings import Settings, get_settings
 
@@ -38,7 +39,7 @@ def quota(
     """A seller's weekly quota: status, limit, used and left in the week holding --at."""
     if at is not None and at.tzinfo is None:
         raise typer.BadParameter("--at needs an offset, e.g. 2024-07-03T12:00:00+07:00")
-    asyncio.run(_show(_settings(), seller_id, at or datetime.now(UTC)))
+    asyncio.run(_show(_settings(), seller_id, at or utc_now()))
 
 
 async def _show(settings: Settings, seller_id: str, at: datetime) -> None:

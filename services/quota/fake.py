@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast
 
 from schemas.outbound import PlanType
@@ -34,13 +34,14 @@ from services.quota.protocol import (
     check_message_ids,
     without_week,
 )
+from services.shared.clock import Clock, utc_now
 
 
 @dataclass
 class InMemoryQuota:
     """The port's rules in memory. `ledger` collects the facts the Redis adapter publishes."""
 
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Clock = utc_now
     statuses: dict[str, SellerStatusChanged] = field(default_factory=dict)
     weeks: dict[tuple[str, str], WeekUsage] = field(default_factory=dict)
     caps: dict[tuple[str, str], CapHistory] = field(default_factory=dict)
