@@ -6,10 +6,8 @@ of its own on free ports (the shared one is never touched)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
