@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from services.quota.sample_status import sample_status
 
+from demo.sample_status import sample_status
 from services.customers.domain.relationship import fold
 from services.customers.healing import customers_guard
 from services.customers.projection import TOPICS
