@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import redis.asyncio as aioredis
 
@@ -89,12 +90,18 @@ class RecipientJudge:
         outcomes: list[Outcome] = []
         asking: list[tuple[int, str, str]] = []
         prefix = plan.plan_id.encode() + b"/"
-        for n, customer_id in enumerate(customers):
-            reason = before_cap(
-                seller_active=active,
-                blocked=active and blocked[n],
-                already_messaged=bool(already_messaged and already_messaged[n]),
-            )
+        # The rule has four possible inputs per page: each is asked once, not per recipient.
+        reasons = {
+            (b, m): before_cap(seller_active=active, blocked=b, already_messaged=m)
+            for b in (False, True)
+            for m in (False, True)
+        }
+        blocked_flags = blocked if active else [False] * len(customers)
+        messaged_flags = already_messaged or [False] * len(customers)
+        for n, (customer_id, is_blocked, was_messaged) in enumerate(
+            zip(customers, blocked_flags, messaged_flags, strict=True)
+        ):
+            reason = reasons[is_blocked, bool(was_messaged)]
             outcomes.append(reason or "sent")
             if reason is None:
                 asking.append((n, customer_id, fast_message_id(prefix, customer_id)))
@@ -127,7 +134,8 @@ class RecipientJudge:
         if not customers or not (renderer.has_choice or renderer.addresses_customers):
             return {}
         found = await self.store.message_profiles(customers)
+        language = cache(renderer.language)  # a page holds few app languages
         return {
-            customer_id: (renderer.language(profile.language), profile.name)
+            customer_id: (language(profile.language), profile.name)
             for customer_id, profile in found.items()
         }

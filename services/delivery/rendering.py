@@ -19,16 +19,17 @@ from services.delivery.domain.messages import MESSAGE_NAMESPACE, language_for, m
 from services.delivery.domain.placeholders import Personalized, render
 
 _NAMESPACE_BYTES = MESSAGE_NAMESPACE.bytes
+_sha1 = hashlib.sha1
+# A hex digit with its top two bits set to the variant 10.
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 
 
 def fast_message_id(plan_prefix: bytes, customer_id: str) -> str:
     """`str(message_id(plan_id, customer_id))` without building UUID objects;
     `plan_prefix` is `plan_id.encode() + b"/"`."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + plan_prefix + customer_id.encode()).digest())
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest[:16].hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = _sha1(_NAMESPACE_BYTES + plan_prefix + customer_id.encode()).hexdigest()
+    # Hex digit 12 is the version (5); digit 16 carries the RFC 4122 variant bits.
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def plan_values(plan: Plan, shop_name: str | None) -> dict[str, str | None]:
