@@ -59,6 +59,11 @@ class PlanBook:
         until a committed change moves them on)."""
         found: list[Plan] = []
         seen: set[PlanKey] = set()
+        # Asked at every turn of the processor's loop: the heap's head says whether
+        # anything is due without looking at every plan.
+        self._drop_stale()
+        if not self._due or self._due[0][0] > now:
+            return found
         for _, seller_id, plan_id, version in sorted(d for d in self._due if d[0] <= now):
             plan = self.get(seller_id, plan_id)
             if plan is None or plan.version != version or (seller_id, plan_id) in seen:
