@@ -134,6 +134,39 @@ def decode_token(
     )
 
 
+@dataclass(frozen=True)
+class _Verified:
+    account: Account
+    exp: float
+    checked_at: float
+
+
+# Tokens whose signature and claims were checked, by (secret, token, max lifetime): a
+# seller's client sends the same token with every request, and HMAC plus claim parsing is
+# a sizeable share of a request's CPU. A cached token is good from the time it was
+# checked until its exp: every other check (nbf, lifetime) only gets easier as time
+# passes. Bounded: emptied when full.
+_VERIFIED: dict[tuple[str, str, float | None], _Verified] = {}
+_VERIFIED_MAX = 10_000
+
+
+def verified_account(
+    secret: str, token: str, now: datetime, max_lifetime: timedelta | None = None
+) -> Account:
+    """`decode_token`, remembering the tokens it accepted."""
+    key = (secret, token, max_lifetime.total_seconds() if max_lifetime is not None else None)
+    at = now.timestamp()
+    known = _VERIFIED.get(key)
+    if known is not None and known.checked_at <= at < known.exp:
+        return known.account
+    account = decode_token(secret, token, now, max_lifetime)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    exp = _instant(jwt.decode(token, options={"verify_signature": False}), "exp")
+    _VERIFIED[key] = _Verified(account, exp, at)
+    return account
+
+
 BEARER = HTTPBearer(
     auto_error=False,
     bearerFormat="JWT",
@@ -157,7 +190,7 @@ async def current_account(
     secret = runtime.settings.jwt_secret.get_secret_value()
     try:
         max_lifetime = timedelta(seconds=runtime.limits.max_token_lifetime_seconds)
-        return decode_token(secret, credentials.credentials, runtime.clock(), max_lifetime)
+        return verified_account(secret, credentials.credentials, runtime.clock(), max_lifetime)
     except InvalidToken as exc:
         raise _unauthorized(exc.reason, token_given=True) from None
 
