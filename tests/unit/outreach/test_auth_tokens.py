@@ -9,7 +9,13 @@ import jwt
 import pytest
 from typer.testing import CliRunner
 
-from services.outreach.api.auth import Account, InvalidToken, decode_token, mint_token
+from services.outreach.api.auth import (
+    Account,
+    InvalidToken,
+    decode_token,
+    mint_token,
+    verified_account,
+)
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 NOW = datetime(2024, 7, 3, 12, 0, tzinfo=UTC)
@@ -126,3 +132,26 @@ def test_a_token_living_longer_than_the_maximum_is_refused(
             decode_token(SECRET, token, NOW, max_lifetime=DAY)
     # Without a maximum (the function's default) only expiry counts.
     assert decode_token(SECRET, token, NOW).seller_id == "seller-1"
+
+
+def test_a_remembered_token_is_still_refused_once_expired() -> None:
+    token = mint_token(SECRET, "seller-9", "acc-9", "sub", timedelta(minutes=5), NOW)
+
+    assert verified_account(SECRET, token, NOW) == Account("acc-9", "seller-9", "sub")
+    assert verified_account(SECRET, token, NOW + timedelta(minutes=4)).seller_id == "seller-9"
+    with pytest.raises(InvalidToken, match="expired"):
+        verified_account(SECRET, token, NOW + timedelta(minutes=5))
+
+
+def test_a_remembered_token_is_checked_again_before_the_time_it_was_remembered() -> None:
+    not_before = int((NOW + timedelta(minutes=1)).timestamp())
+    token = jwt.encode({**CLAIMS, "nbf": not_before}, SECRET, algorithm="HS256")
+
+    assert verified_account(SECRET, token, NOW + timedelta(minutes=2)).account_id == "acc-1"
+    with pytest.raises(InvalidToken, match="not valid yet"):
+        verified_account(SECRET, token, NOW)
+    # Under another secret or a shorter lifetime limit it is judged afresh.
+    with pytest.raises(InvalidToken, match="signature"):
+        verified_account("another-secret-that-is-long-enough-for-hs256", token, NOW)
+    with pytest.raises(InvalidToken, match="lives longer"):
+        verified_account(SECRET, token, NOW + timedelta(minutes=2), timedelta(minutes=1))
