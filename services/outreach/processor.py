@@ -104,6 +104,8 @@ class PlanProcessor:
         self._last_read_model_check = 0.0
         # The transaction in flight of each input partition number.
         self._in_flight: dict[int, asyncio.Task[None]] = {}
+        # Read-model writes of committed batches, off their partition's turn.
+        self._projections: set[asyncio.Task[None]] = set()
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -126,6 +128,7 @@ class PlanProcessor:
         finally:
             # Each running transaction commits or aborts before the producers stop.
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+            await asyncio.gather(*self._projections, return_exceptions=True)
             await self.stop()
 
     async def step(self) -> None:
@@ -253,7 +256,14 @@ class PlanProcessor:
                 self.handlers.checkpoint("before_commit")
         draft.commit(partition_of)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        await self._project([(change, None) for o in outcomes for change, _ in o.changes])
+        # The answers are committed: the partition takes its next input while the read
+        # model is written (writes are guarded by plan version, so their order does not
+        # matter, and the API writes what it answers itself).
+        changes = [(change, None) for o in outcomes for change, _ in o.changes]
+        if changes:
+            projection = asyncio.create_task(self._project(changes))
+            self._projections.add(projection)
+            projection.add_done_callback(self._projections.discard)
 
     async def _one(
         self, draft: Draft, record: Record, now: datetime, letters: list[Event]
