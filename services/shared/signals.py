@@ -26,8 +26,10 @@ def run_until_signalled(service: str, settings: Settings, run: Run) -> None:
             loop.add_signal_handler(signum, stopping.set)
         await run(settings, stopping)
 
-    # uvloop: a worker's time goes mostly to socket writes and callbacks of the event
-    # loop (broker requests of each transaction, Redis calls), which libuv does in C; the
-    # plan processor's CPU per command drops by about a third (issue 16, bench/outreach.py).
+    # uvloop: a worker's time goes mostly to socket writes and event-loop callbacks
+    # (broker requests of each transaction, Redis calls), which libuv does in C. `crm api`
+    # already runs on it through uvicorn. Measured with the submit bench
+    # (bench/outreach.py) on a loaded 2-core host, together with the plan book's cheaper
+    # due check: 191-197 submits/s kept up with where the processor had fallen to 95-123.
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(until_signalled())
