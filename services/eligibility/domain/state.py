@@ -15,7 +15,7 @@ from schemas.markets import local_date
 from schemas.seller import Access, SellerMetricsReported, SellerStatusChanged
 from services.eligibility.domain.calendar import effective_month_of
 from services.eligibility.domain.criteria import DailyMetrics
-from services.eligibility.domain.trusted import trusted
+from services.eligibility.domain.trusted import replaced, trusted
 from services.shared.rejection import Rejected
 
 # Reports older than this (before the newest one) can no longer feed a decision.
@@ -80,8 +80,9 @@ def record_metrics(state: SellerState, event: SellerMetricsReported) -> SellerSt
         return None
     reports = {**state.reports, event.metrics_date: report}
     oldest = max(reports) - REPORT_RETENTION
-    reports = {d: r for d, r in reports.items() if d >= oldest}
-    return state.model_copy(update={"market": event.market, "reports": reports})
+    if min(reports) < oldest:
+        reports = {d: r for d, r in reports.items() if d >= oldest}
+    return replaced(state, market=event.market, reports=reports)
 
 
 def reports_in(state: SellerState, start: date, end: date) -> list[DailyMetrics]:

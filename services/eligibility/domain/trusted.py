@@ -44,3 +44,19 @@ def trusted(cls: type[M], **values: Any) -> M:
     object.__setattr__(model, "__pydantic_extra__", None)
     object.__setattr__(model, "__pydantic_private__", None)
     return model
+
+
+def replaced(model: M, **update: Any) -> M:
+    """`model.model_copy(update=update)` for values valid as they are, at a third of its
+    cost (no copy of private attributes, no deep-copy machinery): the per-report path."""
+    cls = type(model)
+    fields = model.__dict__.copy()
+    fields.update(update)
+    copy = cls.__new__(cls)
+    object.__setattr__(copy, "__dict__", fields)
+    object.__setattr__(
+        copy, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys()
+    )
+    object.__setattr__(copy, "__pydantic_extra__", None)
+    object.__setattr__(copy, "__pydantic_private__", None)
+    return copy
