@@ -44,6 +44,7 @@ from schemas.engagement import MessageDelivered, MessageRead
 from schemas.envelope import Event
 from schemas.seller import (
     EvaluationDue,
+    SellerMetricsReported,
     SellerStatusChanged,
 )
 from services.eligibility import metrics
@@ -290,6 +291,7 @@ class Processor:
         isolating = attempts >= self.retry.attempts
         # The per-record path, looked up once per batch.
         sift, fail_on, engage = owned.recent.sift, self.fail_on, state.on_engagement
+        report = state.on_metrics
         max_bytes, rule = self.settings.max_event_bytes, self.plausibility
         for tp, records in sorted(parts, key=lambda part: ORDER[self.topic_of[part[0].topic]]):
             name = self.topic_of[tp.topic]
@@ -316,11 +318,15 @@ class Processor:
                         raise Rejected(conflict_reason(event))
                     if fail_on is not None:
                         fail_on(str(event.event_id))
-                    # Deliveries and reads, most of the stream, straight to their fold.
-                    if isinstance(event, MessageDelivered):
+                    # Deliveries, reads and reports, most of the stream, straight to
+                    # their fold (the same as handlers.fold does).
+                    kind = type(event)
+                    if kind is MessageDelivered:
                         engage(event.seller_id, event.message_id, "delivered", event.delivered_at)
-                    elif isinstance(event, MessageRead):
+                    elif kind is MessageRead:
                         engage(event.seller_id, event.message_id, "read", event.read_at)
+                    elif kind is SellerMetricsReported:
+                        report(event)
                     else:
                         status = fold(state, event)
                         if status is not None:
