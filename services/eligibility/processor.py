@@ -320,12 +320,11 @@ class Processor:
                         fail_on(str(event.event_id))
                     # Deliveries, reads and reports, most of the stream, straight to
                     # their fold (the same as handlers.fold does).
-                    kind = type(event)
-                    if kind is MessageDelivered:
+                    if type(event) is MessageDelivered:
                         engage(event.seller_id, event.message_id, "delivered", event.delivered_at)
-                    elif kind is MessageRead:
+                    elif type(event) is MessageRead:
                         engage(event.seller_id, event.message_id, "read", event.read_at)
-                    elif kind is SellerMetricsReported:
+                    elif type(event) is SellerMetricsReported:
                         report(event)
                     else:
                         status = fold(state, event)
