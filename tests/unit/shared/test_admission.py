@@ -108,3 +108,34 @@ def test_a_topic_keyed_by_customer_checks_the_customer_id() -> None:
     assert admit("crm.customer-profiles", raw, key=b"cust-1", **common)  # type: ignore[arg-type]
     with pytest.raises(DecodeError, match="must be the customer_id 'cust-1', got 'seller-1'"):
         admit("crm.customer-profiles", raw, key=b"seller-1", **common)  # type: ignore[arg-type]
+
+
+def test_the_fast_path_admits_only_what_the_exact_rule_admits() -> None:
+    """admit() skips the exact comparison for times clearly inside the bounds: around
+    both bounds, in every offset, it never lets through what implausible_time refuses."""
+    import random
+    from datetime import timezone
+
+    from services.shared.admission import _clearly_plausible, implausible_time
+
+    template = _admit()
+    rng = random.Random(15)
+    rules = (RULE, Plausibility(datetime(2010, 3, 5, 7, tzinfo=UTC), timedelta(hours=3)))
+    admitted = 0
+    for n in range(4000):
+        rule = rules[n % 2]
+        recorded_ms = int(RECORDED.timestamp() * 1000) + rng.randint(-4, 4) * 86_400_000
+        recorded_at = datetime.fromtimestamp(recorded_ms / 1000, tz=UTC)
+        anchor = rng.choice([rule.floor, recorded_at + rule.tolerance])
+        offset = timezone(timedelta(minutes=15 * rng.randint(-48, 56)))
+        moment = anchor + timedelta(
+            seconds=rng.randint(-3 * 86400, 3 * 86400), microseconds=rng.choice([0, 1, -1])
+        )
+        update = {"occurred_at": moment.astimezone(offset)}
+        if n % 3 == 0:
+            update = {"metrics_date": moment.astimezone(offset).date()}
+        event = template.model_copy(update=update)
+        fast = _clearly_plausible(event, recorded_ms, rule)
+        assert not fast or implausible_time(event, recorded_at, rule) is None, event
+        admitted += fast
+    assert 0 < admitted < 4000  # both paths were taken
