@@ -1,0 +1,25 @@
+"""`crm dev up --replicas`: counts per service, and customers refused above one process
+until its firing engine and projection share one ownership (README, Operations)."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+
+from services.cli import _replica_counts
+
+
+def test_counts_per_service() -> None:
+    assert _replica_counts(["delivery=3", "outreach=2"]) == {"delivery": 3, "outreach": 2}
+
+
+@pytest.mark.parametrize("spec", ["delivery", "delivery=0", "delivery=x"])
+def test_malformed_counts_are_refused(spec: str) -> None:
+    with pytest.raises(typer.BadParameter):
+        _replica_counts([spec])
+
+
+def test_customers_runs_one_process_for_now() -> None:
+    assert _replica_counts(["customers=1"]) == {"customers": 1}
+    with pytest.raises(typer.BadParameter, match="one process only"):
+        _replica_counts(["customers=2"])
