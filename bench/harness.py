@@ -24,7 +24,7 @@ from schemas.topics import topic as registry_topic
 from services.shared.kafka import create_topics, delete_topics
 from services.shared.settings import Settings
 
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "bench-results"
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "bench-results"
 
 
 @dataclass

@@ -17,7 +17,7 @@ from services.shared.kafka import create_topics, wait_for_kafka
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
 
 @dataclass(frozen=True)
