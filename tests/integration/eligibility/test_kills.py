@@ -94,19 +94,25 @@ async def test_kill_9_at_random_moments_during_ingest_loses_and_doubles_nothing(
     assert len(events) >= 200_000, len(events)
     await _publish(settings, events)
     rng = random.Random(31)
+    # Kill at random points of the ingest's progress, not after random sleeps: how
+    # fast the worker ingests must not decide how many kills the test makes.
+    marks = [rng.uniform(0.1 + 0.2 * i, 0.25 + 0.2 * i) for i in range(4)]
     worker = _worker(settings, tmp_path, "worker")
     kills = 0
     try:
         worker.start()
         await worker.wait_ready(timeout=120)
-        while kills < 4:
-            await asyncio.sleep(rng.uniform(0.5, 3.0))
-            if await _lag(settings) == 0:
+        while kills < len(marks):
+            lag = await _lag(settings)
+            if lag == 0:
                 break
-            worker.kill9()
-            kills += 1
-            worker.start()
-            await worker.wait_ready(timeout=120)
+            if 0 < lag <= len(events) * (1 - marks[kills]):
+                worker.kill9()
+                kills += 1
+                worker.start()
+                await worker.wait_ready(timeout=120)
+            else:
+                await asyncio.sleep(0.05)
         assert kills >= 3, f"ingest ended after {kills} kills: not a test of kills"
         await _caught_up(settings, groups.eligibility(settings), timeout=600)
         await _tick_and_check(settings, sellers)
