@@ -9,8 +9,9 @@ from typing import Protocol
 from schemas.dead_letter import DeadLetter
 from services.shared.dead_letter_reasons import DEAD_LETTER_REASONS, reason_of
 
-# Deterministic ids: a record dead-lettered twice (a redelivery after a crash)
-# yields the same event_id, so readers of crm.dead-letters can de-duplicate.
+# Deterministic ids: a record dead-lettered twice by one service (a redelivery after a
+# crash) yields the same event_id, so readers of crm.dead-letters can de-duplicate; the
+# same record refused by two services (each reads the topic) yields two letters.
 _NAMESPACE = uuid.UUID("6d1f3c0e-4a3b-5c7d-9e8f-0a1b2c3d4e5f")
 # The source record stays in its topic (inputs are kept forever); `raw` is for reading.
 RAW_LIMIT = 32 * 1024
@@ -38,7 +39,7 @@ def dead_letter(
 ) -> DeadLetter:
     DEAD_LETTER_REASONS.labels(service, reason_of(error)).inc()
     return DeadLetter(
-        event_id=uuid.uuid5(_NAMESPACE, f"{source_topic}/{partition}/{offset}"),
+        event_id=uuid.uuid5(_NAMESPACE, f"{service}/{source_topic}/{partition}/{offset}"),
         occurred_at=datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC),
         source_topic=source_topic,
         partition=partition,

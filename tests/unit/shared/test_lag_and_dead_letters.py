@@ -28,7 +28,7 @@ def test_committed_offset_below_a_truncated_log_start_counts_from_the_start() ->
     assert row.lag == 4
 
 
-def _letter(offset: int, raw: bytes | None = b"{bad"):  # type: ignore[no-untyped-def]
+def _letter(offset: int, raw: bytes | None = b"{bad", service: str = "eligibility"):  # type: ignore[no-untyped-def]
     return dead_letter(
         source_topic="crm.seller-metrics",
         partition=2,
@@ -36,14 +36,16 @@ def _letter(offset: int, raw: bytes | None = b"{bad"):  # type: ignore[no-untype
         key=b"s1",
         raw=raw,
         error="invalid JSON",
-        service="eligibility",
+        service=service,
         timestamp_ms=1_717_300_000_000,
     )
 
 
-def test_dead_letter_ids_are_stable_per_source_record() -> None:
+def test_dead_letter_ids_are_stable_per_source_record_and_service() -> None:
     assert _letter(5).event_id == _letter(5).event_id
     assert _letter(5).event_id != _letter(6).event_id
+    # Two services refusing the same record are two letters, not one de-duplicated away.
+    assert _letter(5).event_id != _letter(5, service="customers").event_id
     assert _letter(5).occurred_at.isoformat() == "2024-06-02T03:46:40+00:00"
 
 
