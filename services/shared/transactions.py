@@ -46,6 +46,45 @@ RECOVERY_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 Rebuild = Callable[[], Awaitable[None]]
 
 
+# Back-to-back recoveries (each batch after a recovery failed again: a long outage) start
+# their wait further along the backoff, up to this index (5 s), instead of every ~1 s.
+_STREAK_CAP = 3
+
+
+def _delay(backoff: tuple[float, ...], attempt: int) -> float:
+    return backoff[min(attempt, len(backoff) - 1)]
+
+
+async def retry_while_outage(
+    step: Callable[[], Awaitable[None]],
+    *,
+    output: str,
+    event: str,
+    backoff: tuple[float, ...],
+    first_wait: int | None = None,
+) -> int:
+    """Run `step` until it succeeds; on an outage (Kafka or Redis away or too slow) log
+    `event` and retry after the next backoff. Anything else, and being fenced, is raised.
+    `first_wait`: wait before the first attempt too, from this backoff index. Returns the
+    attempts made."""
+    attempt = 0
+    while True:
+        if first_wait is not None:
+            await asyncio.sleep(_delay(backoff, first_wait + attempt))
+        attempt += 1
+        try:
+            await step()
+            return attempt
+        except ProducerFenced:
+            raise
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning(event, output=output, attempt=attempt, error=repr(exc))
+            if first_wait is None:
+                await asyncio.sleep(_delay(backoff, attempt - 1))
+
+
 class Fenced(ProducerFenced):  # type: ignore[misc]
     """Another process took this transactional id over: this one must stop writing."""
 
@@ -78,6 +117,8 @@ class TransactionalOutput:
         self._producer: AIOKafkaProducer | None = None
         self.recoveries = 0
         """Recoveries completed (tests and logs read it)."""
+        self.streak = 0
+        """Recoveries since a batch last completed."""
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -123,6 +164,7 @@ class TransactionalOutput:
         stays, the rest is read again from the committed offsets."""
         try:
             await batch()
+            self.streak = 0
             return True
         except ProducerFenced:
             raise
@@ -137,32 +179,25 @@ class TransactionalOutput:
     async def recover(self) -> None:
         """A new producer under the same id, the service's rebuild, the rewind; retried
         with backoff until all three succeed."""
-        attempt = 0
-        while True:
-            await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
-            attempt += 1
-            try:
-                await self.stop()
-                await self.start()
-                if self.rebuild is not None:
-                    await self.rebuild()
-                if self.consumer is not None:
-                    await rewind(self.consumer, self.consumer.assignment())
-            except ProducerFenced:
-                raise
-            except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                log.warning(
-                    "transactional_recovery_failed",
-                    output=self.name,
-                    attempt=attempt,
-                    error=repr(exc),
-                )
-                continue
-            self.recoveries += 1
-            log.info("transactional_output_recovered", output=self.name, attempts=attempt)
-            return
+
+        async def renew() -> None:
+            await self.stop()
+            await self.start()
+            if self.rebuild is not None:
+                await self.rebuild()
+            if self.consumer is not None:
+                await rewind(self.consumer, self.consumer.assignment())
+
+        attempts = await retry_while_outage(
+            renew,
+            output=self.name,
+            event="transactional_recovery_failed",
+            backoff=self.backoff,
+            first_wait=min(self.streak, _STREAK_CAP),
+        )
+        self.recoveries += 1
+        self.streak += 1
+        log.info("transactional_output_recovered", output=self.name, attempts=attempts)
 
 
 class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -210,6 +245,8 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
         """Assignments handled (tests wait on it)."""
         self.recoveries = 0
         """Recoveries completed: each renewed the outputs and rewound every partition."""
+        self.streak = 0
+        """Recoveries since a batch last completed."""
         self.assigned_once = asyncio.Event()
         # Exclusive holders (a rebalance, a recovery, a `guarded` batch) wait for the
         # batches running side by side (`guarded_side_by_side`) to end, and hold new
@@ -249,24 +286,23 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
             new = set(assigned) - self.assigned
             self.assigned = set(assigned)
             await self._close_unowned()
-            attempt = 0
-            while True:
-                try:
-                    for tp in sorted(self.assigned):
-                        await self._open(self.id_of(tp))
-                    # Only now, with every previous owner fenced and its last
-                    # transaction complete, are the committed offsets final: the
-                    # positions the consumer fetched before may be older.
-                    await rewind(self.consumer, self.assigned)
-                    if self.rebuild is not None and new:
-                        await self.rebuild(new)
-                    break
-                except Exception as exc:
-                    if isinstance(exc, ProducerFenced) or not is_outage(exc):
-                        raise
-                    log.warning("partition_outputs_open_failed", output=self.name, error=repr(exc))
-                    await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
-                    attempt += 1
+
+            async def take_over() -> None:
+                for tp in sorted(self.assigned):
+                    await self._open(self.id_of(tp))
+                # Only now, with every previous owner fenced and its last transaction
+                # complete, are the committed offsets final: the positions the consumer
+                # fetched before may be older.
+                await rewind(self.consumer, self.assigned)
+                if self.rebuild is not None and new:
+                    await self.rebuild(new)
+
+            await retry_while_outage(
+                take_over,
+                output=self.name,
+                event="partition_outputs_open_failed",
+                backoff=self.backoff,
+            )
             self.assignments += 1
             self.assigned_once.set()
             log.info(
@@ -317,6 +353,7 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
                 return False
             try:
                 await batch()
+                self.streak = 0
                 return True
             except ProducerFenced as exc:
                 log.warning("partition_output_fenced", output=self.name, error=repr(exc))
@@ -356,6 +393,7 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
                 await self._rewind(set(partitions) & self.assigned)
                 return False
             await batch()
+            self.streak = 0
             return True
         except ProducerFenced as exc:
             log.warning("partition_output_fenced", output=self.name, error=repr(exc))
@@ -377,50 +415,44 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._rewind(self.assigned)
 
     async def _rewind(self, partitions: set[TopicPartition]) -> None:
-        attempt = 0
-        while True:
-            try:
-                await rewind(self.consumer, partitions)
-                return
-            except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                log.warning("rewind_failed", output=self.name, error=repr(exc))
-                await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
-                attempt += 1
+        await retry_while_outage(
+            lambda: rewind(self.consumer, partitions),
+            output=self.name,
+            event="rewind_failed",
+            backoff=self.backoff,
+        )
 
     async def _recover(self) -> None:
-        attempt = 0
-        while True:
-            await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
-            attempt += 1
+        fenced = False
+
+        async def renew() -> None:
+            nonlocal fenced
+            for key in list(self.outputs):
+                await self.outputs.pop(key).stop()
             try:
-                for key in list(self.outputs):
-                    await self.outputs.pop(key).stop()
                 for tp in sorted(self.assigned):
                     await self._open(self.id_of(tp))
-                if self.rebuild is not None and self.assigned:
-                    await self.rebuild(set(self.assigned))
-                await rewind(self.consumer, self.assigned)
             except ProducerFenced:
                 # Our partition belongs to another process now: the revocation follows.
-                log.warning("partition_outputs_fenced_in_recovery", output=self.name)
-                await rewind(self.consumer, self.assigned)
-                self.recoveries += 1
-                return
-            except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                log.warning(
-                    "transactional_recovery_failed",
-                    output=self.name,
-                    attempt=attempt,
-                    error=repr(exc),
-                )
-                continue
-            self.recoveries += 1
-            log.info("transactional_output_recovered", output=self.name, attempts=attempt)
-            return
+                fenced = True
+            else:
+                if self.rebuild is not None and self.assigned:
+                    await self.rebuild(set(self.assigned))
+            await rewind(self.consumer, self.assigned)
+
+        attempts = await retry_while_outage(
+            renew,
+            output=self.name,
+            event="transactional_recovery_failed",
+            backoff=self.backoff,
+            first_wait=min(self.streak, _STREAK_CAP),
+        )
+        self.recoveries += 1
+        self.streak += 1
+        if fenced:
+            log.warning("partition_outputs_fenced_in_recovery", output=self.name)
+        else:
+            log.info("transactional_output_recovered", output=self.name, attempts=attempts)
 
 
 async def rewind(consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]) -> None:

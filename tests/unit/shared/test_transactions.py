@@ -8,10 +8,12 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from schemas.dead_letter import DeadLetter
+from services.shared import transactions
 from services.shared.admission import Plausibility
 from services.shared.consumer import Record
 from services.shared.settings import Settings
@@ -137,3 +139,43 @@ async def test_a_batch_fetched_before_an_assignment_or_a_recovery_is_dropped() -
     assert ran == []
     assert await outputs.guarded_side_by_side(batch, fetched_in=outputs.epoch, partitions=[])
     assert ran == [1]
+
+
+async def _retried(
+    step_failures: int, first_wait: int | None, monkeypatch: pytest.MonkeyPatch
+) -> list[float]:
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", no_sleep)
+    failures = iter([ConnectionError("redis away")] * step_failures)
+
+    async def step() -> None:
+        if (failure := next(failures, None)) is not None:
+            raise failure
+
+    attempts = await transactions.retry_while_outage(
+        step, output="t", event="t_failed", backoff=(0.5, 1.0, 2.0, 5.0), first_wait=first_wait
+    )
+    assert attempts == step_failures + 1
+    return waits
+
+
+async def test_an_outage_is_retried_along_the_backoff_until_the_step_succeeds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert await _retried(3, None, monkeypatch) == [0.5, 1.0, 2.0]
+    assert await _retried(5, None, monkeypatch) == [0.5, 1.0, 2.0, 5.0, 5.0]
+    # A recovery waits first; back-to-back ones (a long outage) start further along.
+    assert await _retried(0, 0, monkeypatch) == [0.5]
+    assert await _retried(1, 2, monkeypatch) == [2.0, 5.0]
+
+
+async def test_what_is_not_an_outage_is_raised_at_once() -> None:
+    async def step() -> None:
+        raise ValueError("a bug, not an outage")
+
+    with pytest.raises(ValueError, match="a bug"):
+        await transactions.retry_while_outage(step, output="t", event="t", backoff=(0.5,))
