@@ -5,29 +5,18 @@ exactly once, each submit taking its quota unit once."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from demo.sample_status import sample_status
-from schemas.plans import CreatePlan, SubmitPlan
 from services.shared.settings import Settings
-from services.shared.worker_process import WorkerProcess
-from tests.integration.outreach.processor_support import (
-    OUTREACH_TOPICS,
-    command,
-    one_time_draft,
-    outreach_stack,
-)
-from tests.integration.outreach.test_processor_scaled import _publish, _replies
+from tests.integration.outreach.processor_support import OUTREACH_TOPICS
+from tests.integration.outreach.submits_under_fault import submits_ride_out
 
 pytestmark = pytest.mark.integration
-SELLERS = [f"stall-{n}" for n in range(6)]
 
 
 async def test_a_redis_stall_while_submitting_is_ridden_out(
@@ -35,36 +24,12 @@ async def test_a_redis_stall_while_submitting_is_ridden_out(
 ) -> None:
     settings = settings.model_copy(update={"redis_url": redis_url})
     await topics(*OUTREACH_TOPICS)
-    log = tmp_path / "outreach.log"
-    worker = WorkerProcess("outreach", settings, log)
-    draft = one_time_draft(timedelta(hours=3))
-    creates = [command(CreatePlan, s, "p1", draft=draft) for s in SELLERS]
-    submits = [command(SubmitPlan, s, "p1") for s in SELLERS]
-    async with outreach_stack(settings, processor=False) as outreach:
-        for seller in SELLERS:
-            await outreach.set_status(sample_status(seller, weekly_quota=3))
-        worker.start()
+
+    async def pause_redis() -> None:
+        admin = aioredis.Redis.from_url(redis_url)
         try:
-            await worker.wait_ready()
-            await _publish(settings, creates)
-            await _replies(settings, len(creates))
-            admin = aioredis.Redis.from_url(redis_url)
-            try:
-                await _publish(settings, submits)
-                await admin.execute_command("CLIENT", "PAUSE", "6500", "ALL")
-            finally:
-                await admin.aclose(close_connection_pool=True)
-            replies = await _replies(settings, len(creates) + len(submits))
-            usage = {
-                s: (await outreach.quota.usage(s, draft.send_at)).used  # type: ignore[arg-type]
-                for s in SELLERS
-            }
-            assert worker.process is not None
-            assert worker.process.poll() is None  # still running
+            await admin.execute_command("CLIENT", "PAUSE", "6500", "ALL")
         finally:
-            worker.stop()
-    answered = Counter(r.correlation_id for r in replies)
-    assert set(answered) == {c.correlation_id for c in creates + submits}
-    assert set(answered.values()) == {1}
-    assert {r.outcome for r in replies} == {"applied"}
-    assert usage == dict.fromkeys(SELLERS, 1)
+            await admin.aclose(close_connection_pool=True)
+
+    await submits_ride_out(settings, tmp_path, [f"stall-{n}" for n in range(6)], pause_redis)

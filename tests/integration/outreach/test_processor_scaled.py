@@ -6,7 +6,6 @@ takes its quota unit once."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,10 +15,8 @@ from typing import Any
 import pytest
 
 from demo.sample_status import sample_status
-from schemas.plans import CreatePlan, PlanCommandAnswered, SubmitPlan
-from services.outreach.handlers import PlanCommand
-from services.shared.codec import decode, encode
-from services.shared.kafka import new_producer
+from schemas.plans import CreatePlan, SubmitPlan
+from services.shared.codec import decode
 from services.shared.settings import Settings
 from services.shared.worker_process import WorkerProcess
 from tests.integration.kafka_io import read_until_idle
@@ -29,30 +26,10 @@ from tests.integration.outreach.processor_support import (
     one_time_draft,
     outreach_stack,
 )
+from tests.integration.outreach.submits_under_fault import publish_commands, read_replies
 
 pytestmark = pytest.mark.integration
 SELLERS = [f"scale-{n}" for n in range(12)]
-
-
-async def _publish(settings: Settings, commands: list[PlanCommand]) -> None:
-    producer = new_producer(settings)
-    await producer.start()
-    try:
-        topic = settings.topic("crm.plan-commands")
-        sent = [await producer.send(topic, encode(c), key=c.seller_id.encode()) for c in commands]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-
-
-async def _replies(settings: Settings, expected: int) -> list[PlanCommandAnswered]:
-    for _ in range(120):
-        records = await read_until_idle(settings, "crm.plan-replies", idle_ms=2000)
-        replies = [decode("crm.plan-replies", r.value) for r in records]
-        if len(replies) >= expected:
-            return replies  # type: ignore[return-value]
-        await asyncio.sleep(1)
-    raise AssertionError(f"{len(replies)} of {expected} commands answered")
 
 
 async def test_plan_processors_share_partitions_and_survive_a_kill(
@@ -72,13 +49,13 @@ async def test_plan_processors_share_partitions_and_survive_a_kill(
         try:
             for worker in workers[:3]:
                 await worker.wait_ready()
-            await _publish(settings, creates)
-            await _replies(settings, len(creates))
+            await publish_commands(settings, creates)
+            await read_replies(settings, len(creates))
             workers[0].kill9()
             workers[3].start()
-            await _publish(settings, submits)
+            await publish_commands(settings, submits)
             await workers[3].wait_ready()
-            replies = await _replies(settings, len(creates) + len(submits))
+            replies = await read_replies(settings, len(creates) + len(submits))
             usage = {
                 s: (await outreach.quota.usage(s, draft.send_at)).used  # type: ignore[arg-type]
                 for s in SELLERS
