@@ -60,6 +60,9 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
         flush=flush,
         max_records=5000,
     )
+    # One ownership of a seller for both: the engine fires for the sellers whose
+    # crm.customer-activity partitions the projection's group gives this process.
+    consumer.listen(engine.follow(consumer.consumer, "crm.customer-activity"))
 
     async def watermark() -> datetime | None:
         # Firings are decided only as far as the projection has applied customer

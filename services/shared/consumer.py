@@ -19,7 +19,8 @@ from typing import Any, TypeAlias
 import redis.asyncio as aioredis
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas.envelope import Event
 from schemas.topics import topic as registry_topic
@@ -62,17 +63,21 @@ class DeadLetteringConsumer:
         max_records: int = 500,
         consumer_options: dict[str, Any] | None = None,
         flush: Flush | None = None,
+        listener: ConsumerRebalanceListener | None = None,
     ) -> None:
         """`flush`, when given, runs after a batch's handlers and before its offsets are
-        committed: handlers may collect a batch's events and write them in one go."""
+        committed: handlers may collect a batch's events and write them in one go.
+        `listener`, when given, hears the group's rebalances."""
         self.settings = settings
         self.service = service
         self.topics = list(topics)
         self.handler = handler
         self.max_records = max_records
         self.flush = flush
+        self.listener = listener
+        subscribed = self.topics if listener is None else []  # else: subscribe() at start
         self.consumer: AIOKafkaConsumer = new_consumer(
-            settings, *self.topics, group_id=group_id, **(consumer_options or {})
+            settings, *subscribed, group_id=group_id, **(consumer_options or {})
         )
         self.producer: AIOKafkaProducer = new_producer(settings)
         self.rule = Plausibility.of(settings)
@@ -94,6 +99,10 @@ class DeadLetteringConsumer:
     async def start(self) -> None:
         await self.producer.start()
         await self.consumer.start()
+        if self.listener is not None:
+            self.consumer.subscribe(
+                [self.settings.topic(t) for t in self.topics], listener=self.listener
+            )
         self._started = True
 
     async def stop(self) -> None:
@@ -116,6 +125,11 @@ class DeadLetteringConsumer:
                 try:
                     await self.process(records)
                     failures = 0
+                except CommitFailedError:
+                    # The group rebalanced under the batch: whoever owns its partitions
+                    # now reads it again from the committed offsets (handlers are
+                    # idempotent), and this process goes on with its new share.
+                    log.warning("batch_commit_failed_rebalanced", service=self.service)
                 except Exception as exc:
                     if not is_outage(exc) or isinstance(exc, KafkaError):
                         raise

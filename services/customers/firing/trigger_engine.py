@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
 from pydantic import ValidationError
 
 from schemas.plans import Plan
@@ -134,31 +135,52 @@ class TriggerEngine:
         self._plan_events_topic = settings.topic("crm.plan-events")
         self._letters_topic = settings.topic("crm.dead-letters")
         self.policy = RetryPolicy.of(settings)
-        # Engines scale out by the partitions of crm.plan-firings (keyed by seller): a
-        # group membership hands each engine some partitions, and an engine fires only
-        # for the sellers in them, under a transactional id per partition. No offsets are
-        # consumed: the engine's input is the clock and the store; the group only shares
-        # the sellers out. On assignment, and after an aborted transaction, the firings
-        # of the owned partitions are folded again, so none is fired twice.
-        self._owner = new_consumer(
-            settings, group_id=groups.customers_firing(settings), isolation_level="read_committed"
-        )
-        self.outputs = PartitionOutputs(
-            settings,
-            firings_transactional_id(settings),
+        # Engines scale out by partitions of a topic keyed by seller: a group membership
+        # hands each engine some partitions, and an engine fires only for the sellers in
+        # them, under a transactional id per partition. In the worker that membership is
+        # the projection's (`follow`): the process that applies a seller's activity, and
+        # so hears of its carts, follows and orders, is the one that fires for it. On
+        # its own (tests) the engine joins a group of its own on crm.plan-firings. On
+        # assignment, and after an aborted transaction, the firings of the owned
+        # partitions are folded again, so none is fired twice.
+        self._owner: AIOKafkaConsumer | None = None
+        self._owned_topic = self._firings_topic
+        self._outputs: PartitionOutputs | None = None
+        self.owned: set[int] = set()
+        """Partitions (of the owned topic, and so of crm.plan-firings) whose sellers this
+        engine fires for."""
+        self._partition_count = 0
+        self._firings_reader: AIOKafkaConsumer | None = None
+        self._started = asyncio.Event()
+        """Set once the partition count is known: ownership changes wait for it."""
+
+    @property
+    def outputs(self) -> PartitionOutputs:
+        assert self._outputs is not None, "run() or follow() first"
+        return self._outputs
+
+    def follow(self, consumer: AIOKafkaConsumer, topic: str) -> ConsumerRebalanceListener:
+        """Fire for the sellers of the partitions of `topic` (keyed by seller, with as many
+        partitions as crm.plan-firings) that `consumer`'s group assigns this process;
+        returns the listener to subscribe `consumer` with."""
+        self._owner = consumer
+        self._owned_topic = self.settings.topic(topic)
+        self._outputs = self._partition_outputs(consumer)
+        return _Ownership(self, self._owned_topic)
+
+    def _partition_outputs(self, consumer: AIOKafkaConsumer) -> PartitionOutputs:
+        return PartitionOutputs(
+            self.settings,
+            firings_transactional_id(self.settings),
             name="firing",
-            group_id=groups.customers_firing(settings),
-            consumer=self._owner,
+            group_id=groups.customers_firing(self.settings),
+            consumer=consumer,
             id_of=lambda tp: f"p{tp.partition}",
             rebuild=self._own,
             forget=self._disown,
             on_abort=metrics.TRANSACTIONS_ABORTED.inc,
             linger_ms=0,
         )
-        self.owned: set[int] = set()
-        """Partitions of crm.plan-firings whose sellers this engine fires for."""
-        self._partition_count = 0
-        self._firings_reader: AIOKafkaConsumer | None = None
 
     @property
     def ready(self) -> bool:
@@ -186,6 +208,14 @@ class TriggerEngine:
     # --- running ------------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event) -> None:
+        on_its_own = self._owner is None
+        if on_its_own:
+            self._owner = new_consumer(
+                self.settings,
+                group_id=groups.customers_firing(self.settings),
+                isolation_level="read_committed",
+            )
+            self._outputs = self._partition_outputs(self._owner)
         plan_reader = new_consumer(self.settings, isolation_level="read_committed")
         self._firings_reader = new_consumer(self.settings, isolation_level="read_committed")
         try:
@@ -194,23 +224,36 @@ class TriggerEngine:
             firings = await self._partitions(self._firings_topic, stopping)
             if not firings:
                 return
+            owned = await self._partitions(self._owned_topic, stopping)
+            if len(owned) != len(firings):
+                # A seller's partition must be the same number in both, or the owner of
+                # its activity would fold and fence another partition's firings.
+                raise RuntimeError(
+                    f"{self._owned_topic} has {len(owned)} partitions and "
+                    f"{self._firings_topic} {len(firings)}: they must be equal"
+                )
             self._partition_count = len(firings)
-            # A partition's producer starts on assignment (fencing its previous owner and
-            # aborting what it left open), then its firings are folded (`_own`).
-            await self._owner.start()
-            self._owner.subscribe([self._firings_topic], listener=self.outputs)
+            self._started.set()
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._keep_membership(stopping))
+                if on_its_own:
+                    # A partition's producer starts on assignment (fencing its previous
+                    # owner and aborting what it left open), then its firings are folded.
+                    await self._owner.start()
+                    self._owner.subscribe([self._firings_topic], listener=self.outputs)
+                    tasks.create_task(self._keep_membership(stopping))
                 tasks.create_task(self._follow_plans(plan_reader, stopping))
                 tasks.create_task(self._fire_when_due(stopping))
         finally:
             await plan_reader.stop()
-            await self._owner.stop()
+            if on_its_own and self._owner is not None:
+                await self._owner.stop()
             await self._firings_reader.stop()
-            await self.outputs.stop()
+            if self._outputs is not None:
+                await self._outputs.stop()
 
     async def _keep_membership(self, stopping: asyncio.Event) -> None:
         """Poll the group consumer (its partitions paused: it only shares sellers out)."""
+        assert self._owner is not None
         while not stopping.is_set():
             await self._owner.getmany(timeout_ms=500)
 
@@ -223,10 +266,12 @@ class TriggerEngine:
     async def _own(self, assigned: set[TopicPartition]) -> None:
         """Fold the committed firings of every owned partition, then fire for them."""
         started = time.perf_counter()
-        self._owner.pause(*assigned)
+        if self._owned_topic == self._firings_topic:
+            assert self._owner is not None
+            self._owner.pause(*assigned)  # its own group: it only shares sellers out
         reader = self._firings_reader
         assert reader is not None
-        partitions = {tp.partition for tp in self._owner.assignment()}
+        partitions = {tp.partition for tp in self.outputs.assigned}
         tps = [TopicPartition(self._firings_topic, p) for p in sorted(partitions)]
         reader.assign(tps)
         if tps:
@@ -636,3 +681,23 @@ def _relationship(seller_id: str, customer_id: str, raw: bytes | str) -> Relatio
             error=str(exc)[:300],
         )
         return None
+
+
+class _Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
+    """The engine's share of the sellers follows another group's assignment of `topic`
+    (the projection's): its partitions, and only they, become the engine's."""
+
+    def __init__(self, engine: TriggerEngine, topic: str) -> None:
+        self._engine = engine
+        self._topic = topic
+
+    def _of_topic(self, partitions: set[TopicPartition]) -> set[TopicPartition]:
+        return {tp for tp in partitions if tp.topic == self._topic}
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._engine._started.wait()
+        await self._engine.outputs.on_partitions_revoked(self._of_topic(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._engine._started.wait()
+        await self._engine.outputs.on_partitions_assigned(self._of_topic(assigned))

@@ -15,11 +15,13 @@ so while a batch is being applied the previous answer stands.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import IllegalStateError
 
 from services.shared.consumer import DeadLetteringConsumer, Record
@@ -52,10 +54,17 @@ def watermark_of(marks: Iterable[datetime | None]) -> datetime | None:
 
 
 class WatermarkedConsumer(DeadLetteringConsumer):
-    """The projection's consumer, telling the firing engine how far it has applied."""
+    """The projection's consumer, telling the firing engine how far it has applied.
+
+    The listener given to `listen` hears the group's rebalances, a revocation only once
+    the batch in flight is applied and committed: the partition's next owner then starts
+    from everything this process wrote, and nothing this process applies is written
+    after the next owner's look at the store (the firing engine scans the store when it
+    takes a partition over)."""
 
     def __init__(self, settings: Settings, **options: Any) -> None:
-        super().__init__(settings, **options)
+        self._rebalances = _AfterTheBatch()
+        super().__init__(settings, listener=self._rebalances, **options)
         self._applying = False
         self._applied_at: dict[TopicPartition, datetime] = {}
         self._last: datetime | None = None
@@ -65,12 +74,18 @@ class WatermarkedConsumer(DeadLetteringConsumer):
         """A batch has been handed out and is not yet applied and committed."""
         return self._applying
 
+    def listen(self, listener: ConsumerRebalanceListener) -> None:
+        """Before `start`: tell `listener` of the group's rebalances."""
+        self._rebalances.listener = listener
+
     async def process(self, records: Sequence[Record]) -> None:
         self._applying = True
+        self._rebalances.idle.clear()
         try:
             await super().process(records)
         finally:
             self._applying = False
+            self._rebalances.idle.set()
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
             at = datetime.fromtimestamp(record.timestamp / 1000, UTC)
@@ -96,3 +111,21 @@ class WatermarkedConsumer(DeadLetteringConsumer):
             return self._last  # a rebalance moved the partitions under us
         self._last = watermark_of(marks)
         return self._last
+
+
+class _AfterTheBatch(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Passes a rebalance on to `listener`, a revocation once no batch is in flight."""
+
+    def __init__(self) -> None:
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.listener: ConsumerRebalanceListener | None = None
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.idle.wait()
+        if self.listener is not None:
+            await self.listener.on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        if self.listener is not None:
+            await self.listener.on_partitions_assigned(assigned)
