@@ -11,9 +11,13 @@
 A batch's events are collected by `handle` and written by `flush` in a few round trips:
 one HMGET of the pairs it touches, the fold, one pipelined HSET. Folding is idempotent and
 order-independent (see domain.relationship), so a redelivered batch after a crash changes
-nothing and plain at-least-once consumption is exact. One projection writes a seller's
-pairs at a time (one consumer group, a read-fold-write per batch): two running at once
-could lose each other's updates, so the worker runs a single member of its group.
+nothing and plain at-least-once consumption is exact.
+
+Several processes share the topics' partitions (one consumer group). A pair's events come
+on topics keyed differently (crm.customer-activity by seller, crm.outbound-messages by
+customer), so two processes may fold the same pair at once: each write is conditional on
+the pair being still as it was read (store.save_unless_changed), and a pair written in
+between is read and folded again, so no update is lost.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from services.customers.domain.relationship import (
     Relationship,
     RelationshipEvent,
     evolve,
+    from_stored_json,
 )
 from services.customers.projection_observer import Applied, Observer
 from services.customers.store import RedisCustomerStore
@@ -146,22 +151,35 @@ class CustomerProjection:
             await self.observer(applied)
 
     async def _fold_pairs(self, pairs: dict[Pair, list[RelationshipEvent]]) -> list[Applied]:
-        by_seller: dict[str, list[str]] = defaultdict(list)
-        for seller_id, customer_id in pairs:
-            by_seller[seller_id].append(customer_id)
-        changed: dict[str, dict[str, Relationship]] = {}
+        """Fold the batch's events into the stored pairs. A pair another process wrote
+        between the read and the write (its events came on a topic keyed differently, so
+        another process may own them) is not written over: it is read and folded again."""
         applied: list[Applied] = []
-        loaded = await self.store.load_many(by_seller)
-        for seller_id, customers in by_seller.items():
-            stored = loaded.get(seller_id, {})
-            for customer_id in customers:
-                events = pairs[(seller_id, customer_id)]
-                rel = stored.get(customer_id, EMPTY)
-                for event in events:
-                    rel = evolve(rel, event)
-                changed.setdefault(seller_id, {})[customer_id] = rel
-                applied += [Applied(seller_id, customer_id, e, rel) for e in events]
-        await self.store.save_relationships(changed)
+        pending = pairs
+        while pending:
+            by_seller: dict[str, list[str]] = defaultdict(list)
+            for seller_id, customer_id in pending:
+                by_seller[seller_id].append(customer_id)
+            read = await self.store.read_relationships(by_seller)
+            changed: dict[str, dict[str, Relationship]] = {}
+            for seller_id, customers in by_seller.items():
+                stored = read.get(seller_id, {})
+                for customer_id in customers:
+                    raw = stored.get(customer_id)
+                    rel = EMPTY if raw is None else from_stored_json(raw)
+                    for event in pending[(seller_id, customer_id)]:
+                        rel = evolve(rel, event)
+                    changed.setdefault(seller_id, {})[customer_id] = rel
+            stale = await self.store.save_unless_changed(read, changed)
+            for seller_id, rels in changed.items():
+                lost = set(stale.get(seller_id, ()))
+                for customer_id, rel in rels.items():
+                    if customer_id not in lost:
+                        events = pending[(seller_id, customer_id)]
+                        applied += [Applied(seller_id, customer_id, e, rel) for e in events]
+            pending = {(s, c): pending[(s, c)] for s, customers in stale.items() for c in customers}
+            if pending:
+                log.info("relationships_folded_again", pairs=len(pending))
         return applied
 
     async def _fold_profiles(self, profiles: dict[str, list[CustomerProfileUpdated]]) -> None:

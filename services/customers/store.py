@@ -56,6 +56,22 @@ end
 redis.call('SET', KEYS[1], ARGV[1])
 return 1
 """
+# KEYS[1] a hash. ARGV: field, the value it was read as ('' if absent), its new value,
+# repeated. A field is written only if it still holds what it was read as; the others are
+# returned: another process wrote them in between (the projection folds a pair from
+# topics keyed differently, so two processes may fold the same pair at once).
+_SET_UNLESS_CHANGED = """
+local changed = {}
+for i = 1, #ARGV, 3 do
+  local current = redis.call('HGET', KEYS[1], ARGV[i])
+  if (current or '') == ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+  else
+    table.insert(changed, ARGV[i])
+  end
+end
+return changed
+"""
 # Memberships of older days are kept a little, for a dispatch that read `as_of` just
 # before midnight moved it.
 MEMBERSHIP_TTL = timedelta(days=3)
@@ -84,6 +100,7 @@ class RedisCustomerStore:
         self.prefix = prefix
         self.definitions = SegmentDefinitions(redis, prefix)
         self._advance_as_of = redis.register_script(_ADVANCE_AS_OF)
+        self._set_unless_changed = redis.register_script(_SET_UNLESS_CHANGED)
 
     # keys
 
@@ -142,6 +159,48 @@ class RedisCustomerStore:
                 c: from_stored_json(r) for c, r in zip(customers, raw, strict=True) if r
             }
         return loaded
+
+    async def read_relationships(
+        self, customers_of: Mapping[str, Sequence[str]]
+    ) -> dict[str, dict[str, bytes | None]]:
+        """The stored JSON of many sellers' customers (None: none stored) in one round
+        trip, as `save_unless_changed` compares it."""
+        sellers = [s for s, customers in customers_of.items() if customers]
+        if not sellers:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for seller_id in sellers:
+            pipe.hmget(self.rel_key(seller_id), list(customers_of[seller_id]))
+        return {
+            seller_id: dict(zip(customers_of[seller_id], raw, strict=True))
+            for seller_id, raw in zip(sellers, await pipe.execute(), strict=True)
+        }
+
+    async def save_unless_changed(
+        self,
+        read: Mapping[str, Mapping[str, bytes | None]],
+        changed: Mapping[str, Mapping[str, Relationship]],
+    ) -> dict[str, list[str]]:
+        """Write each relationship only if what is stored is still what `read` found, in
+        one round trip (each seller's pairs atomically); seller → the customers whose
+        relationship changed in between, not written: read them again and fold again."""
+        sellers = [s for s, rels in changed.items() if rels]
+        if not sellers:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for seller_id in sellers:
+            args: list[bytes | str] = []
+            for customer_id, rel in changed[seller_id].items():
+                was = read.get(seller_id, {}).get(customer_id)
+                args += [customer_id, b"" if was is None else was, to_stored_json(rel)]
+            await self._set_unless_changed(keys=[self.rel_key(seller_id)], args=args, client=pipe)
+        pipe.sadd(self.sellers_key, *sellers)
+        results = await pipe.execute()
+        stale: dict[str, list[str]] = {}
+        for seller_id, fields in zip(sellers, results, strict=False):
+            if fields:
+                stale[seller_id] = [_text(f) for f in fields]
+        return stale
 
     async def stored_relationships(
         self, seller_id: str, customer_ids: Sequence[str]

@@ -13,10 +13,10 @@ import structlog
 from services.customers.daily_recompute import DailyRecompute
 from services.customers.firing import TOPICS as FIRING_TOPICS
 from services.customers.firing import TriggerEngine, crash_checkpoint
-from services.customers.firing.watermark import WatermarkedConsumer
+from services.customers.firing.watermark import SharedWatermark, WatermarkedConsumer
 from services.customers.healing import customers_guard
 from services.customers.projection import TOPICS, CustomerProjection
-from services.customers.store import customer_store, customers_redis
+from services.customers.store import customer_store, customers_prefix, customers_redis
 from services.shared import groups
 from services.shared.clock import utc_now
 from services.shared.kafka import ensure_topics
@@ -63,13 +63,14 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     # One ownership of a seller for both: the engine fires for the sellers whose
     # crm.customer-activity partitions the projection's group gives this process.
     consumer.listen(engine.follow(consumer.consumer, "crm.customer-activity"))
+    shared_watermark = SharedWatermark(consumer, redis, f"{customers_prefix(settings)}:watermarks")
 
     async def watermark() -> datetime | None:
         # Firings are decided only as far as the projection has applied customer
         # events, and never while it is being rebuilt.
         if guard.rebuilding or await guard.generation() is None:
             return None
-        return await consumer.watermark()
+        return await shared_watermark()
 
     engine.watermark = watermark
 

@@ -238,6 +238,7 @@ class TriggerEngine:
                 if on_its_own:
                     # A partition's producer starts on assignment (fencing its previous
                     # owner and aborting what it left open), then its firings are folded.
+                    assert self._owner is not None
                     await self._owner.start()
                     self._owner.subscribe([self._firings_topic], listener=self.outputs)
                     tasks.create_task(self._keep_membership(stopping))

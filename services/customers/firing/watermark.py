@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis.asyncio as aioredis
 from aiokafka import TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import IllegalStateError
@@ -93,11 +94,26 @@ class WatermarkedConsumer(DeadLetteringConsumer):
             self._applied_at[tp] = at if previous is None else max(previous, at)
 
     async def watermark(self) -> datetime | None:
+        """How far this process has applied its partitions (None: not known yet)."""
         if self._applying:
             return self._last
         if not self.ready:
             return None
-        marks: list[datetime | None] = []
+        marks = await self._marks()
+        if marks is None:
+            return self._last
+        self._last = watermark_of(marks.values())
+        return self._last
+
+    async def marks(self) -> dict[TopicPartition, datetime | None] | None:
+        """Each assigned partition's mark; None while a batch is being applied (the
+        positions are then ahead of what is applied) or the partitions are moving."""
+        if self._applying or not self.ready:
+            return None
+        return await self._marks()
+
+    async def _marks(self) -> dict[TopicPartition, datetime | None] | None:
+        marks: dict[TopicPartition, datetime | None] = {}
         try:
             for tp in self.consumer.assignment():
                 lso = self.consumer.last_stable_offset(tp)
@@ -105,12 +121,67 @@ class WatermarkedConsumer(DeadLetteringConsumer):
                 polled = self.consumer.last_poll_timestamp(tp)
                 position = await self.consumer.position(tp)
                 if self._applying:
-                    return self._last
-                marks.append(partition_mark(position, end, polled, self._applied_at.get(tp)))
+                    return None
+                marks[tp] = partition_mark(position, end, polled, self._applied_at.get(tp))
         except IllegalStateError:
-            return self._last  # a rebalance moved the partitions under us
-        self._last = watermark_of(marks)
-        return self._last
+            return None  # a rebalance moved the partitions under us
+        return marks
+
+    def all_partitions(self) -> list[TopicPartition] | None:
+        """Every partition of the consumed topics, whichever process owns it (None: the
+        topics' metadata is not known yet)."""
+        partitions: list[TopicPartition] = []
+        for name in self.topics:
+            topic = self.settings.topic(name)
+            numbers = self.consumer.partitions_for_topic(topic)
+            if not numbers:
+                return None
+            partitions += [TopicPartition(topic, n) for n in sorted(numbers)]
+        return partitions
+
+
+class SharedWatermark:
+    """The whole projection's watermark, when several processes share its partitions: a
+    pair's events come from partitions of other processes too (crm.outbound-messages
+    and crm.customer-profiles are keyed by customer), so a firing waits for every
+    partition, not only this process's. Each process publishes its partitions' marks in
+    a Redis hash, and reads the least mark over every partition. A partition whose owner
+    changed keeps its previous owner's mark until the new one has its own: what the
+    previous owner applied is in the store."""
+
+    def __init__(self, consumer: WatermarkedConsumer, redis: aioredis.Redis, key: str) -> None:
+        self.consumer = consumer
+        self.redis = redis
+        self.key = key
+
+    async def __call__(self) -> datetime | None:
+        local = await self.consumer.marks()
+        if local:
+            published: dict[Any, Any] = {
+                _field(tp): str(int(mark.timestamp() * 1000))
+                for tp, mark in local.items()
+                if mark is not None
+            }
+            if published:
+                await self.redis.hset(self.key, mapping=published)
+        partitions = self.consumer.all_partitions()
+        if partitions is None:
+            return None
+        stored = await self.redis.hgetall(self.key)
+        by_field = {_text(k): _text(v) for k, v in stored.items()}
+        return watermark_of(_mark(by_field.get(_field(tp))) for tp in partitions)
+
+
+def _field(tp: TopicPartition) -> str:
+    return f"{tp.topic}:{tp.partition}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _mark(ms: str | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(int(ms) / 1000, UTC)
 
 
 class _AfterTheBatch(ConsumerRebalanceListener):  # type: ignore[misc]
