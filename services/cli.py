@@ -46,9 +46,8 @@ def dev_up(
     replicas: Annotated[
         list[str] | None,
         typer.Option(
-            help="processes of a worker, e.g. --replicas delivery=3 (outreach and delivery "
-            "share their partitions; customers runs one process for now); extra replicas' ops "
-            "on port + 100 × n"
+            help="processes of a worker, e.g. --replicas delivery=3 (outreach, delivery and "
+            "customers share their partitions); extra replicas' ops on port + 100 × n"
         ),
     ] = None,
 ) -> None:
@@ -87,18 +86,8 @@ def _replica_counts(specs: list[str]) -> dict[str, int]:
         name, _, count = spec.partition("=")
         if not count.isdigit() or int(count) < 1:
             raise typer.BadParameter(f"{spec!r}: expected SERVICE=COUNT, e.g. delivery=3")
-        if name in SINGLE_PROCESS and int(count) > 1:
-            raise typer.BadParameter(f"{spec!r}: {SINGLE_PROCESS[name]}")
         counts[name] = int(count)
     return counts
-
-
-# Workers that are not yet safe as several processes, and why (README, Operations).
-SINGLE_PROCESS = {
-    "customers": "one process only for now: its firing engine hears of new relationships "
-    "from its own process's projection, whose partitions can differ from the engine's "
-    "after a rebalance, so some due firings would wait"
-}
 
 
 @dev_app.command("down")

@@ -15,11 +15,14 @@ not waits for the trigger's next due moment, if any.
 Exactly once: every firing goes out in a Kafka transaction under a transactional id per
 partition of crm.plan-firings (services/shared/transactions.py, which also recovers from
 Kafka and Redis outages), and a pair joins the fired set only after its transaction
-committed. Engines in one group share the partitions, and so the sellers; an engine fires
-only for sellers of the partitions it owns. Starting a partition's producer fences its
-previous owner and aborts its open transaction, so the fold of the partition's firings
-that follows sees every firing that will ever be committed there; a firing that was due
-but aborted is due still, and the next look finds it.
+committed. Engines share the partitions, and so the sellers; an engine fires only for
+sellers of the partitions it owns. In the worker those are the partitions of
+crm.customer-activity that the projection's group gives the process (`follow`): the
+process that hears of a seller's carts, follows and orders fires for that seller.
+Starting a partition's producer fences its previous owner and aborts its open
+transaction, so the fold of the partition's firings that follows sees every firing that
+will ever be committed there; a firing that was due but aborted is due still, and the
+next look finds it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""`crm dev up --replicas`: counts per service, and customers refused above one process
-until its firing engine and projection share one ownership (README, Operations)."""
+"""`crm dev up --replicas`: counts per service, customers included (its firing engine
+follows its projection's partitions, README, Operations)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,5 @@ def test_malformed_counts_are_refused(spec: str) -> None:
         _replica_counts([spec])
 
 
-def test_customers_runs_one_process_for_now() -> None:
-    assert _replica_counts(["customers=1"]) == {"customers": 1}
-    with pytest.raises(typer.BadParameter, match="one process only"):
-        _replica_counts(["customers=2"])
+def test_customers_runs_as_several_processes() -> None:
+    assert _replica_counts(["customers=3", "delivery=2"]) == {"customers": 3, "delivery": 2}
