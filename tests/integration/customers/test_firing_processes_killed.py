@@ -1,11 +1,13 @@
 """Three `crm worker customers` processes share the sellers (the partitions of
 crm.customer-activity and crm.plan-firings); one is SIGKILLed while they fire and a
 fourth is added. A read_committed consumer of crm.plan-firings sees every due
-(plan, customer) exactly once, none missing."""
+(plan, customer) exactly once, none missing. The same when a process is frozen past its
+group session while it fires and then thawed (a zombie)."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -30,6 +32,8 @@ from tests.integration.customers.test_firing_crash import TOPICS, _exactly_once,
 pytestmark = pytest.mark.integration
 SELLERS = [f"kill-s{n}" for n in range(12)]
 WAVE = 150  # customers per seller and wave
+# aiokafka's default group session: a member silent this long is out of the group.
+SESSION_TIMEOUT_SECONDS = 10
 
 
 def _plans(now: datetime) -> list[Plan]:
@@ -111,3 +115,42 @@ async def test_a_killed_process_and_an_added_one_fire_each_pair_once(
             worker.stop()
     _exactly_once(seen, plans, [f"{wave}{n:04d}" for wave in "ab" for n in range(WAVE)])
     assert len(busy) >= 2  # the sellers were shared, not all fired by one process
+
+
+async def test_a_stalled_process_that_lost_its_sellers_fires_nothing_twice(
+    settings: Settings, topics: Callable[..., Any], redis_url: str, tmp_path: Path
+) -> None:
+    """A zombie: one of two processes is frozen (SIGSTOP) while it fires, long enough for
+    the group to hand its partitions to the other, then thawed with its state and open
+    transaction as they were. Its producers were fenced by the new owner's: what it had
+    in flight is aborted, and it fires nothing the new owner fired."""
+    settings = settings.model_copy(update={"redis_url": redis_url})
+    await topics(*TOPICS)
+    plans = _plans(datetime.now(UTC))
+    workers = [
+        WorkerProcess("customers", settings, tmp_path / f"customers-{n}.log") for n in range(2)
+    ]
+    try:
+        for worker in workers:
+            worker.start()
+        await asyncio.gather(*(w.wait_ready() for w in workers))
+        await _publish(settings, plans, "a")
+        await _firings(settings, 1, isolation="read_uncommitted", idle_ms=0)  # firing began
+        frozen = workers[0].process
+        assert frozen is not None
+        frozen.send_signal(signal.SIGSTOP)
+        try:
+            await asyncio.sleep(SESSION_TIMEOUT_SECONDS + 5)  # the group moved on without it
+            await _publish(settings, [], "b")
+            await _firings(settings, len(SELLERS) * 2 * WAVE, idle_ms=1000)
+        finally:
+            frozen.send_signal(signal.SIGCONT)
+        await asyncio.sleep(10)  # it wakes up with what it had scheduled and in flight
+        seen = await _firings(settings, len(SELLERS) * 2 * WAVE)
+        for worker in workers:
+            assert worker.process is not None
+            assert worker.process.poll() is None, worker.log()[-3000:].decode(errors="replace")
+    finally:
+        for worker in workers:
+            worker.stop()
+    _exactly_once(seen, plans, [f"{wave}{n:04d}" for wave in "ab" for n in range(WAVE)])
