@@ -76,7 +76,8 @@ def customers(settings: Settings) -> str:
 
 
 def customers_firing(settings: Settings) -> str:
-    """The trigger engine."""
+    """The trigger engine run on its own (tests); in the worker it follows the
+    projection's group, `customers`, instead."""
     return _named(settings, "customers-firing")
 
 

@@ -1,7 +1,9 @@
-"""Three firing engines share the sellers by the partitions of crm.plan-firings (a
-transactional id per partition, services/shared/transactions.py); one stops in the
-middle and a fourth joins. Each (plan, customer) fires exactly once, none missing, and
-more than one engine owns sellers."""
+"""Three firing engines, each on its own, share the sellers by the partitions of
+crm.plan-firings (a transactional id per partition, services/shared/transactions.py);
+one stops in the middle and a fourth joins. Each (plan, customer) fires exactly once,
+none missing, and more than one engine owns sellers. Every engine hears of every
+relationship here; in the worker an engine hears only of its own process's, and follows
+its projection's partitions instead (test_firing_processes_killed.py)."""
 
 from __future__ import annotations
 
