@@ -55,6 +55,9 @@ log = structlog.get_logger(__name__)
 SERVICE = "outreach"
 # How often the loop wakes without input, to act on due plans.
 IDLE_WAKE_SECONDS = 0.2
+# A partition with this many records waiting for its transaction is no longer fetched
+# until they are taken: a processor that falls behind holds a bounded backlog.
+MAX_WAITING_RECORDS = 2000
 READ_MODEL_CHECK_SECONDS = 5.0
 
 
@@ -98,12 +101,16 @@ class PlanProcessor:
             rebuild=self._rebuild,
             forget=self._forget,
             on_abort=metrics.BATCHES_ABORTED.inc,
+            on_rewound=self._drop_waiting,
             linger_ms=0,
         )
         self.loaded = asyncio.Event()
         self._last_read_model_check = 0.0
         # The transaction in flight of each input partition number.
         self._in_flight: dict[int, asyncio.Task[None]] = {}
+        # Input of a partition whose transaction is in flight, fetched meanwhile, with the
+        # `epoch` it was fetched in: its next transaction takes it all.
+        self._waiting: dict[int, list[tuple[tuple[int, int], list[Record]]]] = {}
         # Read-model writes of committed batches, off their partition's turn.
         self._projections: set[asyncio.Task[None]] = set()
 
@@ -133,47 +140,84 @@ class PlanProcessor:
 
     async def step(self) -> None:
         """Hand each idle partition its new input and the plans that came due, one
-        transaction each. A partition whose transaction is in flight is not read until
-        it ends, while the others go on: a command never waits for another partition's
-        commit (transactions pipelined across partitions)."""
+        transaction each. Every partition is read all the time; the input of a
+        partition whose transaction is in flight waits, and its next transaction takes
+        all of it (batches form while a commit is under way, with no added delay),
+        while the others go on: a command never waits for another partition's commit
+        (transactions pipelined across partitions).
+
+        Why every partition is read, the busy ones too: the consumer fetches a node's
+        partitions in one request at a time, and leaves out (and for a while holds
+        back) a partition whose fetched records were not taken; input of the others
+        would then wait for that partition's commit."""
         self._reap()
         epoch = self.outputs.epoch
-        idle = [tp for tp in self.consumer.assignment() if tp.partition not in self._in_flight]
-        batch: dict[TopicPartition, list[Record]] = {}
         due: dict[int, list[Plan]] = defaultdict(list)
         for plan in self.book.due(self.clock()):
             due[self.book.partition_of.get(plan.seller_id, -1)].append(plan)
         # Due plans of a busy partition wait for its transaction, whose end wakes the loop.
-        due_ready = any(p not in self._in_flight and f"p{p}" in self.outputs.outputs for p in due)
-        wait = 0.0 if due_ready else self._wait_seconds() or IDLE_WAKE_SECONDS
-        if idle:
+        ready = any(
+            p not in self._in_flight and f"p{p}" in self.outputs.outputs for p in due
+        ) or any(p not in self._in_flight for p in self._waiting)
+        wait = 0.0 if ready else self._wait_seconds() or IDLE_WAKE_SECONDS
+        fetched: dict[TopicPartition, list[Record]] = {}
+        if self.consumer.assignment():
             fetch = asyncio.create_task(
-                self.consumer.getmany(*idle, timeout_ms=int(wait * 1000), max_records=500)
+                self.consumer.getmany(timeout_ms=int(wait * 1000), max_records=500)
             )
-            # Woken by new input or by a partition's transaction ending (its input,
-            # held back meanwhile, is then fetched at once).
+            # Woken by new input or by a partition's transaction ending (its waiting
+            # input then goes at once).
             await asyncio.wait({fetch, *self._in_flight.values()}, return_when=FIRST_COMPLETED)
             if not fetch.done():
                 fetch.cancel()
             await asyncio.wait({fetch})
-            batch = {} if fetch.cancelled() else fetch.result()
-        elif self._in_flight:
-            await asyncio.wait(self._in_flight.values(), timeout=wait, return_when=FIRST_COMPLETED)
+            fetched = {} if fetch.cancelled() else fetch.result()
         else:
             await asyncio.sleep(wait)  # nothing assigned yet
-        records: dict[int, list[Record]] = defaultdict(list)
-        for rs in batch.values():
-            for r in rs:
-                records[r.partition].append(r)
+        for tp, rs in fetched.items():
+            if rs:
+                self._wait(tp.partition, epoch, rs)
         now = self.clock()
-        for partition in set(records) | set(due):
+        for partition in set(self._waiting) | set(due):
             if partition in self._in_flight:
-                continue  # due plans of a busy partition: looked at again once it is idle
+                continue  # looked at again once its transaction ends
+            chunks = self._waiting.pop(partition, [])
+            self.consumer.resume(*self._paused_of(partition))
+            records = [r for _, rs in chunks for r in rs]
+            # Epochs only grow: the first chunk's is the oldest, and a batch with any
+            # stale record is dropped whole and its partitions read again.
+            fetched_in = chunks[0][0] if chunks else epoch
             work = self._partition_batch(
-                partition, records.get(partition, []), due.get(partition, []), now, epoch
+                partition, records, due.get(partition, []), now, fetched_in
             )
             self._in_flight[partition] = asyncio.create_task(work)
         await self._check_read_model()
+
+    def _wait(self, partition: int, epoch: tuple[int, int], records: list[Record]) -> None:
+        chunks = self._waiting.setdefault(partition, [])
+        chunks.append((epoch, records))
+        if sum(len(rs) for _, rs in chunks) >= MAX_WAITING_RECORDS:
+            self.consumer.pause(
+                *{TopicPartition(r.topic, r.partition) for _, rs in chunks for r in rs}
+            )
+
+    def _waiting_in(self, tp: TopicPartition) -> bool:
+        return any(r.topic == tp.topic for _, rs in self._waiting.get(tp.partition, []) for r in rs)
+
+    def _paused_of(self, partition: int) -> list[TopicPartition]:
+        return [tp for tp in self.consumer.paused() if tp.partition == partition]
+
+    def _drop_waiting(self, rewound: set[TopicPartition]) -> None:
+        """These partitions were sought back to their committed offsets: what of them
+        was fetched before is read again, so the copies waiting here go."""
+        for partition in {tp.partition for tp in rewound}:
+            kept = [
+                (epoch, [r for r in rs if TopicPartition(r.topic, r.partition) not in rewound])
+                for epoch, rs in self._waiting.pop(partition, [])
+            ]
+            kept = [(epoch, rs) for epoch, rs in kept if rs]
+            if kept:
+                self._waiting[partition] = kept
 
     def _reap(self) -> None:
         """Forget the partitions whose transaction ended; a bug in one stops the loop."""
@@ -246,11 +290,18 @@ class PlanProcessor:
             sends = await self._publish(producer, outcomes, letters, now)
             offsets = next_offsets(records)
             for tp in offsets:
-                # Past a commit marker the fetch ended on (crm.seller-status is written
-                # in transactions): else the group lags by 1 for ever.
-                offsets[tp] = max(offsets[tp], await self.consumer.position(tp))
-            await output.consumed(offsets)
+                position = await self.consumer.position(tp)
+                if not self._waiting_in(tp):
+                    # Past a commit marker the fetch ended on (crm.seller-status is
+                    # written in transactions): else the group lags by 1 for ever. Not
+                    # while later records of it wait: the position is past them too.
+                    offsets[tp] = max(offsets[tp], position)
+            # The answers acknowledged before the offsets join the transaction: the
+            # broker checks each produce against the transaction, and one that meets
+            # the offsets' join in progress is refused (NOT_ENOUGH_REPLICAS) and
+            # retried only after the producer's backoff.
             await asyncio.gather(*sends)
+            await output.consumed(offsets)
             if any(o.answer and o.answer.command == "SubmitPlan" for o in outcomes):
                 # Test hook: a submit's changes and answer sent, not yet committed.
                 self.handlers.checkpoint("before_commit")
@@ -332,6 +383,7 @@ class PlanProcessor:
         self.loaded.set()
 
     async def _forget(self, revoked: set[TopicPartition]) -> None:
+        self._drop_waiting(set(revoked))
         self.book.forget_partitions({tp.partition for tp in revoked})
 
     async def load(self, partitions: set[int]) -> None:

@@ -225,6 +225,7 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
         rebuild: Callable[[set[TopicPartition]], Awaitable[None]] | None = None,
         forget: Callable[[set[TopicPartition]], Awaitable[None]] | None = None,
         on_abort: Callable[[], None] = lambda: None,
+        on_rewound: Callable[[set[TopicPartition]], None] = lambda _: None,
         backoff: tuple[float, ...] = RECOVERY_BACKOFF_SECONDS,
         **producer_options: Any,
     ) -> None:
@@ -237,6 +238,10 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
         self.rebuild = rebuild
         self.forget = forget
         self.on_abort = on_abort
+        # Called right after a rewind's seeks, before any other task runs: a service
+        # that holds records it fetched but has not handled drops those of these
+        # partitions (they are read again from the committed offsets).
+        self.on_rewound = on_rewound
         self.backoff = backoff
         self._options = producer_options
         self.outputs: dict[str, TransactionalOutput] = {}
@@ -293,7 +298,7 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
                 # Only now, with every previous owner fenced and its last transaction
                 # complete, are the committed offsets final: the positions the consumer
                 # fetched before may be older.
-                await rewind(self.consumer, self.assigned)
+                await self._seek_committed(self.assigned)
                 if self.rebuild is not None and new:
                     await self.rebuild(new)
 
@@ -416,11 +421,16 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _rewind(self, partitions: set[TopicPartition]) -> None:
         await retry_while_outage(
-            lambda: rewind(self.consumer, partitions),
+            lambda: self._seek_committed(partitions),
             output=self.name,
             event="rewind_failed",
             backoff=self.backoff,
         )
+
+    async def _seek_committed(self, partitions: set[TopicPartition]) -> None:
+        partitions = set(partitions)
+        await rewind(self.consumer, partitions)
+        self.on_rewound(partitions)
 
     async def _recover(self) -> None:
         fenced = False
@@ -438,7 +448,7 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
             else:
                 if self.rebuild is not None and self.assigned:
                     await self.rebuild(set(self.assigned))
-            await rewind(self.consumer, self.assigned)
+            await self._seek_committed(self.assigned)
 
         attempts = await retry_while_outage(
             renew,
@@ -456,13 +466,17 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 async def rewind(consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]) -> None:
-    """Back to the last committed offsets: what was read after them is read again."""
-    for tp in set(partitions):
-        committed = await consumer.committed(tp)
-        if committed is None:
-            await consumer.seek_to_beginning(tp)
-        else:
-            consumer.seek(tp, committed)
+    """Back to the last committed offsets: what was read after them is read again.
+
+    The committed offsets are looked up first and the seeks done together after, with no
+    wait between them: a caller that acts right after the rewind sees every partition
+    rewound, and no record fetched in between from a partition already rewound."""
+    offsets = {tp: await consumer.committed(tp) for tp in set(partitions)}
+    fresh = [tp for tp, offset in offsets.items() if offset is None]
+    if fresh:
+        offsets.update(await consumer.beginning_offsets(fresh))
+    for tp, offset in offsets.items():
+        consumer.seek(tp, offset)
 
 
 def next_offsets(records: Iterable[Record]) -> dict[TopicPartition, int]:
