@@ -179,3 +179,53 @@ async def test_what_is_not_an_outage_is_raised_at_once() -> None:
 
     with pytest.raises(ValueError, match="a bug"):
         await transactions.retry_while_outage(step, output="t", event="t", backoff=(0.5,))
+
+
+class _LoggingConsumer:
+    """Answers the offset look-ups a rewind makes and notes each call in order; a
+    look-up yields to the loop, as a real one does."""
+
+    def __init__(self, committed: dict[TopicPartition, int | None]) -> None:
+        self._committed = committed
+        self.calls: list[str] = []
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        await asyncio.sleep(0)
+        self.calls.append(f"committed {tp.partition}")
+        return self._committed[tp]
+
+    async def beginning_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        await asyncio.sleep(0)
+        self.calls.append(f"beginning {sorted(tp.partition for tp in tps)}")
+        return {tp: 7 for tp in tps}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.calls.append(f"seek {tp.partition} {offset}")
+
+
+async def test_a_rewind_seeks_every_partition_at_once_then_tells_the_service() -> None:
+    # A service holding fetched records drops those of the rewound partitions when told:
+    # a seek that came earlier, before another look-up's wait, would let records read
+    # again in that wait be dropped too, and never be handled.
+    tps = {TopicPartition("t", 0): 5, TopicPartition("t", 1): None, TopicPartition("t", 2): 9}
+    consumer = _LoggingConsumer(tps)
+    told: list[set[TopicPartition]] = []
+
+    def on_rewound(rewound: set[TopicPartition]) -> None:
+        told.append(rewound)
+        consumer.calls.append("told")
+
+    outputs = PartitionOutputs(
+        Settings(),
+        "tx",
+        name="t",
+        group_id="g",
+        consumer=consumer,
+        on_rewound=on_rewound,
+    )
+    await outputs._rewind(set(tps))
+    lookups, seeks, last = consumer.calls[:4], consumer.calls[4:7], consumer.calls[7:]
+    assert sorted(lookups) == ["beginning [1]", "committed 0", "committed 1", "committed 2"]
+    assert sorted(seeks) == ["seek 0 5", "seek 1 7", "seek 2 9"]
+    assert last == ["told"]
+    assert told == [set(tps)]
