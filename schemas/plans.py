@@ -107,6 +107,21 @@ class PlanDraft(StrictModel):
     campaign_id: Identifier | None = None
 
 
+# The most shards a plan's recipients are split into (one per delivery input partition).
+MAX_SHARDS = 256
+ShardIndex = Annotated[int, Field(ge=0, lt=MAX_SHARDS)]
+ShardCount = Annotated[int, Field(ge=1, le=MAX_SHARDS)]
+
+
+class ShardReport(StrictModel):
+    """What one shard of a plan's recipients counted."""
+
+    shard: ShardIndex
+    recipients: NonNegativeInt
+    sent: NonNegativeInt
+    suppressed: dict[Label, NonNegativeInt] = Field(default_factory=dict)
+
+
 class Plan(PlanDraft):
     """A plan as the processor keeps it: the draft plus its lifecycle."""
 
@@ -127,6 +142,9 @@ class Plan(PlanDraft):
     recipients: NonNegativeInt | None = None
     sent: NonNegativeInt | None = None
     suppressed: dict[Label, NonNegativeInt] | None = None
+    # A sharded fan-out's shards that reported so far (while sending): the plan completes
+    # when every shard has, with their counts summed once. None: no shard reported.
+    shards_reported: list[ShardReport] | None = None
 
 
 # --- commands: crm.plan-commands, key seller_id -------------------------------------
@@ -175,12 +193,21 @@ class CancelPlan(_PlanCommand):
 
 
 class CompletePlan(_PlanCommand):
-    """Delivery handled every recipient of a sending plan."""
+    """Delivery handled every recipient of a sending plan, or (`shard_count` > 1) every
+    recipient of one shard of it: the counts are that shard's."""
 
     event_type: Literal["CompletePlan"] = "CompletePlan"
     recipients: NonNegativeInt
     sent: NonNegativeInt
     suppressed: dict[Label, NonNegativeInt] = Field(default_factory=dict)
+    shard: ShardIndex = 0
+    shard_count: ShardCount = 1
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> Self:
+        if self.shard >= self.shard_count:
+            raise field_error("shard", "shard_out_of_range", "must be below shard_count")
+        return self
 
 
 # --- events: crm.plan-events, key seller_id ------------------------------------------
@@ -249,6 +276,13 @@ class PlanCompleted(_PlanEvent):
     event_type: Literal["PlanCompleted"] = "PlanCompleted"
 
 
+class PlanShardCompleted(_PlanEvent):
+    """One shard of a sending plan's recipients was handled (`plan.shards_reported`); the
+    plan completes with its last shard."""
+
+    event_type: Literal["PlanShardCompleted"] = "PlanShardCompleted"
+
+
 class PlanCancelled(_PlanEvent):
     """Cancelled by the seller or the system; `plan.reason` says which."""
 
@@ -305,7 +339,9 @@ __all__ = [
     "PlanEnded",
     "PlanRejected",
     "PlanScheduled",
+    "PlanShardCompleted",
     "PlanStarted",
+    "ShardReport",
     "SubmitPlan",
     "Trigger",
 ]

@@ -17,7 +17,7 @@ from schemas.customer import (
     ShopUnfollowed,
 )
 from schemas.dead_letter import DeadLetter, DeadLetterRedriven
-from schemas.delivery import DeliveryProgressed
+from schemas.delivery import DeliveryProgressed, PlanShardAssigned
 from schemas.engagement import (
     MessageClicked,
     MessageDelivered,
@@ -44,6 +44,7 @@ from schemas.plans import (
     PlanEnded,
     PlanRejected,
     PlanScheduled,
+    PlanShardCompleted,
     PlanStarted,
     SubmitPlan,
 )
@@ -130,6 +131,7 @@ PlanEvent = Annotated[
     | PlanStarted
     | PlanEnded
     | PlanCompleted
+    | PlanShardCompleted
     | PlanCancelled
     | PlanRejected,
     _D,
@@ -142,6 +144,7 @@ SegmentEvent = Annotated[SegmentDefined | SegmentDeleted, _D]
 PlanFiringEvent = Annotated[AutomatedPlanFired, _D]
 OutboundMessageEvent = Annotated[OutboundMessage, _D]
 DeliveryProgressEvent = Annotated[DeliveryProgressed, _D]
+DeliveryShardEvent = Annotated[PlanShardAssigned, _D]
 DeadLetterEvent = Annotated[DeadLetter, _D]
 RedriveEvent = Annotated[DeadLetterRedriven, _D]
 
@@ -183,6 +186,7 @@ AnyEvent = Annotated[
     | PlanStarted
     | PlanEnded
     | PlanCompleted
+    | PlanShardCompleted
     | PlanCancelled
     | PlanRejected
     | PlanCommandAnswered
@@ -195,6 +199,7 @@ AnyEvent = Annotated[
     | AutomatedPlanFired
     | OutboundMessage
     | DeliveryProgressed
+    | PlanShardAssigned
     | DeadLetter
     | DeadLetterRedriven,
     _D,
@@ -220,6 +225,7 @@ _UNIONS: dict[str, Any] = {
     "crm.plan-firings": PlanFiringEvent,
     "crm.outbound-messages": OutboundMessageEvent,
     "crm.delivery-progress": DeliveryProgressEvent,
+    "crm.delivery-shards": DeliveryShardEvent,
     "crm.dead-letters": DeadLetterEvent,
     "crm.dead-letter-redrives": RedriveEvent,
 }
@@ -278,7 +284,15 @@ EVENT_TOPICS: tuple[TopicSpec, ...] = (
     # Not in SPEC section 6: each plan's fan-out checkpoint and counts, written by
     # delivery in the transactions that send its messages. Compacted: the latest
     # record of a plan is all of it.
-    _spec("crm.delivery-progress", "internal", key_field="plan_id", cleanup_policy="compact"),
+    # Records of a sharded plan are keyed "<plan_id>/<shard>" (its `progress_key`) so
+    # compaction keeps each shard's latest, and all go to plan_id's partition.
+    _spec(
+        "crm.delivery-progress", "internal", key_field="progress_key", cleanup_policy="compact"
+    ),
+    # Not in SPEC section 6: a big dispatched plan's recipients split into shards, shard i
+    # on partition i (key plan_id), written with the dispatch's offset; each shard is
+    # fanned out by its partition's delivery process. As many partitions as plan-events.
+    _spec("crm.delivery-shards", "internal", key_field="plan_id"),
     _spec(
         "crm.dead-letters",
         "out",

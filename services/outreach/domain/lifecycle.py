@@ -23,6 +23,7 @@ from schemas.plans import (
     ReplyOutcome,
 )
 from schemas.seller import Access
+from services.outreach.domain import shard_completion
 
 SellerAction = Literal["view", "edit", "delete", "submit", "cancel"]
 
@@ -46,6 +47,7 @@ EventName = Literal[
     "PlanStarted",
     "PlanEnded",
     "PlanCompleted",
+    "PlanShardCompleted",
     "PlanCancelled",
     "PlanRejected",
 ]
@@ -198,8 +200,12 @@ def cancel(plan: Plan, now: datetime, reason: str = "seller_cancelled") -> Decis
 
 
 def complete(plan: Plan, command: CompletePlan, now: datetime) -> Decision:
+    """The whole fan-out's counts, or (`shard_count` > 1) one shard's: the plan records
+    the shard's report and completes with the last one, their counts summed once."""
     if plan.status != "sending":
         return Refusal("forbidden_action", f"only a sending plan completes, not a {plan.status}")
+    if command.shard_count > 1:
+        return _complete_shard(plan, command, now)
     return Change(
         "PlanCompleted",
         _evolve(
@@ -210,6 +216,32 @@ def complete(plan: Plan, command: CompletePlan, now: datetime) -> Decision:
             recipients=command.recipients,
             sent=command.sent,
             suppressed=dict(command.suppressed),
+        ),
+    )
+
+
+def _complete_shard(plan: Plan, command: CompletePlan, now: datetime) -> Decision:
+    reports = shard_completion.with_report(
+        plan.shards_reported or [], shard_completion.report_of(command)
+    )
+    if reports is None:
+        return Refusal(
+            "forbidden_action", f"shard {command.shard} of {plan.plan_id} already reported"
+        )
+    if not shard_completion.all_reported(reports, command.shard_count):
+        return Change("PlanShardCompleted", _evolve(plan, now, shards_reported=reports))
+    totals = shard_completion.summed(reports)
+    return Change(
+        "PlanCompleted",
+        _evolve(
+            plan,
+            now,
+            status="completed",
+            completed_at=now,
+            recipients=totals.recipients,
+            sent=totals.sent,
+            suppressed=totals.suppressed,
+            shards_reported=reports,
         ),
     )
 
