@@ -286,9 +286,7 @@ EVENT_TOPICS: tuple[TopicSpec, ...] = (
     # record of a plan is all of it.
     # Records of a sharded plan are keyed "<plan_id>/<shard>" (its `progress_key`) so
     # compaction keeps each shard's latest, and all go to plan_id's partition.
-    _spec(
-        "crm.delivery-progress", "internal", key_field="progress_key", cleanup_policy="compact"
-    ),
+    _spec("crm.delivery-progress", "internal", key_field="progress_key", cleanup_policy="compact"),
     # Not in SPEC section 6: a big dispatched plan's recipients split into shards, shard i
     # on partition i (key plan_id), written with the dispatch's offset; each shard is
     # fanned out by its partition's delivery process. As many partitions as plan-events.

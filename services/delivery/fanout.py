@@ -13,6 +13,12 @@ How exactly once holds:
   the last chunk's transaction carries the dispatch's offset (and CompletePlan), so a
   crash anywhere leaves the dispatch to be read again, and the restart goes on after
   the last committed chunk.
+- A big dispatched plan (more members than `delivery_shard_threshold`) is split into
+  shards by a stable hash of the customer id: the dispatch's owner writes one
+  PlanShardAssigned per partition of crm.delivery-shards (shard i on partition i) in one
+  transaction with the dispatch's offset, and each shard is fanned out as above by its
+  partition's owner, with its own checkpoint (DeliveryProgressed per shard) and its own
+  CompletePlan; the plan processor completes the plan when every shard has reported.
 - A firing is handled with its batch in one transaction. "Already messaged" is a mark
   per (plan, customer) naming the firing record that sent it, written before the
   commit: the same record read again after an abort is a retry and sends, a second
@@ -25,16 +31,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from schemas.delivery import DeliveryProgressed
+from schemas.delivery import DeliveryProgressed, PlanShardAssigned
 from schemas.envelope import Event
 from schemas.plans import Plan, PlanDispatched
 from schemas.segments import AutomatedPlanFired
@@ -43,10 +51,17 @@ from services.delivery import metrics
 from services.delivery.blocks import BlockList
 from services.delivery.catalog import AutomatedPlans
 from services.delivery.domain.progress import newer
-from services.delivery.domain.recipients import chunked, still_to_handle
+from services.delivery.domain.recipients import chunked, in_shard, still_to_handle
 from services.delivery.keys import DeliveryKeys, delivery_prefix
 from services.delivery.message_batches import MessageBatches, Packed
-from services.delivery.progress_records import completion, count, progress_record, tally_of
+from services.delivery.progress_records import (
+    ProgressKey,
+    Shard,
+    completion,
+    count,
+    progress_record,
+    tally_of,
+)
 from services.delivery.recipient_judge import Decided, RecipientJudge
 from services.delivery.rendering import PlanRenderer
 from services.delivery.shops import ShopNames
@@ -60,6 +75,7 @@ from services.shared.consumer import Record
 from services.shared.crash import Checkpoint
 from services.shared.failure_policy import RetryPolicy, settle
 from services.shared.kafka import new_consumer, new_producer
+from services.shared.partitioning import partition_of
 from services.shared.projection_guard import ProjectionGate
 from services.shared.rejection import Rejected
 from services.shared.settings import Settings
@@ -73,12 +89,14 @@ from services.shared.transactions import (
 log = structlog.get_logger(__name__)
 
 SERVICE = "delivery"
-INPUTS = ("crm.plan-events", "crm.plan-firings")
+INPUTS = ("crm.plan-events", "crm.plan-firings", "crm.delivery-shards")
 CHUNK_SIZE = 10_000
 # Chunks decided ahead of the one committing, so Redis (the cap), Kafka and encoding
 # overlap (1 ahead: 44k/s, 2: 58k/s on 200k recipients here); each holds its messages
 # in memory until committed.
 DECIDE_AHEAD = 2
+# Shard records' ids derive from (plan, shard, count): a split written twice is one split.
+_SHARD_NAMESPACE = uuid.UUID("0b6f2c1e-5a7d-4e39-9c1a-6f0d2e8b4a17")
 # Why the transactions are sized so: a chunk's transaction costs ~30 ms on this broker
 # whatever its size, and a crash redoes at most one chunk.
 
@@ -144,11 +162,13 @@ class FanOut:
         self.rule = Plausibility.of(settings)
         self.policy = RetryPolicy.of(settings)
         self.group_id = groups.delivery(settings)
-        self.progress: dict[str, DeliveryProgressed] = {}
+        # The latest progress of each (plan, shard); an unsharded plan is shard 0 of 1.
+        self.progress: dict[ProgressKey, DeliveryProgressed] = {}
         self.plans = AutomatedPlans(settings)
         self._progress_reader = TopicFollower(settings, "crm.delivery-progress")
         self._outbound = settings.topic("crm.outbound-messages")
         self._progress_topic = settings.topic("crm.delivery-progress")
+        self._shards_topic = settings.topic("crm.delivery-shards")
         self._commands = settings.topic("crm.plan-commands")
         self._letters = settings.topic("crm.dead-letters")
         # A revocation waits for the batch in flight. The rebalance timeout stays the
@@ -175,9 +195,12 @@ class FanOut:
         # What each input event does to the batch's pending transaction.
         self._handlers: dict[type[Event], OnInput] = {
             PlanDispatched: self._on_dispatched,
+            PlanShardAssigned: self._on_shard,
             AutomatedPlanFired: self._on_fired,
         }
         self._outbound_partitions: list[int] = []
+        self._progress_partitions = 1
+        self._shard_partitions = 1
         self._ready = False
 
     @property
@@ -220,13 +243,15 @@ class FanOut:
         await probe.start()
         try:
             self._outbound_partitions = sorted(await probe.partitions_for(self._outbound))
+            self._progress_partitions = len(await probe.partitions_for(self._progress_topic))
+            self._shard_partitions = len(await probe.partitions_for(self._shards_topic))
         finally:
             await probe.stop()
         await self.consumer.start()
         self._ready = True
         log.info(
             "delivery_ready",
-            plans_in_progress=sum(1 for p in self.progress.values() if not p.done),
+            plans_in_progress=len({k[0] for k, p in self.progress.items() if not p.done}),
             seconds=round(time.perf_counter() - started, 3),
         )
 
@@ -265,7 +290,8 @@ class FanOut:
             log.error("progress_unreadable", offset=record.offset, error=exc.reason)
             return
         assert isinstance(event, DeliveryProgressed)
-        self.progress[event.plan_id] = newer(self.progress.get(event.plan_id), event)
+        key = (event.plan_id, event.shard)
+        self.progress[key] = newer(self.progress.get(key), event)
 
     # --- one batch of input -------------------------------------------------------------
 
@@ -290,9 +316,22 @@ class FanOut:
         """A dispatch goes in its own transactions: what is pending commits first."""
         await self._commit_pending(pending)
         here = {TopicPartition(record.topic, record.partition): record.offset + 1}
-        reason = await settle(lambda: self._fan_out(event.plan, here), self.policy)
+        reason = await settle(lambda: self._dispatch(event.plan, here), self.policy)
         if reason is not None:
             # Its offset goes with the letter: the dispatch is settled, not lost.
+            letter = letter_for(record, reason, service=SERVICE)
+            await self._commit_pending(_Pending(letters=[letter], offsets=here))
+        return _Pending()
+
+    async def _on_shard(
+        self, record: Record, event: PlanShardAssigned, pending: _Pending
+    ) -> _Pending:
+        """A shard of a big plan: fanned out like a whole plan, in its own transactions."""
+        await self._commit_pending(pending)
+        here = {TopicPartition(record.topic, record.partition): record.offset + 1}
+        shard = Shard(event.shard, event.shard_count, event.as_of)
+        reason = await settle(lambda: self._fan_out(event.plan, here, shard), self.policy)
+        if reason is not None:
             letter = letter_for(record, reason, service=SERVICE)
             await self._commit_pending(_Pending(letters=[letter], offsets=here))
         return _Pending()
@@ -307,12 +346,70 @@ class FanOut:
 
     # --- a dispatched plan --------------------------------------------------------------
 
-    async def _fan_out(self, plan: Plan, offsets: dict[TopicPartition, int]) -> None:
-        progress = self.progress.get(plan.plan_id)
+    async def _dispatch(self, plan: Plan, offsets: dict[TopicPartition, int]) -> None:
+        """Fan the plan out here, or split it into shards for the shard partitions'
+        owners. A plan this process began whole (a checkpoint of shard 0 of 1) goes on
+        whole: the split is decided once, at the plan's start."""
+        begun = self.progress.get((plan.plan_id, 0))
+        if begun is not None and begun.shard_count > 1:
+            await self._commit_pending(_Pending(offsets=offsets))  # split already
+            return
+        if plan.type == "automated" or begun is not None:
+            await self._fan_out(plan, offsets)
+            return
+        as_of = await self.store.latest_as_of(plan.seller_id)
+        size = 0
+        if as_of is not None:
+            sized_as_of, sizes = await self.store.sizes(plan.seller_id)
+            size = sizes.get(plan.segment_id, 0) if sized_as_of == as_of else 0
+        count = self.settings.delivery_shards or self._shard_partitions
+        count = min(count, self._shard_partitions)
+        if count < 2 or size <= self.settings.delivery_shard_threshold:
+            await self._fan_out(plan, offsets)
+            return
+        await self._split(plan, as_of, count, offsets)
+
+    async def _split(
+        self, plan: Plan, as_of: date | None, count: int, offsets: dict[TopicPartition, int]
+    ) -> None:
+        """One PlanShardAssigned per shard, shard i on partition i, with the dispatch's
+        offset: the dispatch is split once and for all, or not at all."""
+        now = self.clock()
+        shards = [
+            PlanShardAssigned(
+                event_id=uuid.uuid5(_SHARD_NAMESPACE, f"{plan.plan_id}/{n}/{count}"),
+                occurred_at=now,
+                seller_id=plan.seller_id,
+                plan_id=plan.plan_id,
+                plan=plan,
+                as_of=as_of,
+                shard=n,
+                shard_count=count,
+            )
+            for n in range(count)
+        ]
+        await self._still_whole()
+        async with self.output.transaction():
+            sends = [
+                await self.producer.send(
+                    self._shards_topic, encode(s), key=plan.plan_id.encode(), partition=s.shard
+                )
+                for s in shards
+            ]
+            await self.output.consumed(offsets)
+            await asyncio.gather(*sends)
+            self.checkpoint("shards_sent")
+        log.info("fan_out_split", plan_id=plan.plan_id, shards=count, as_of=str(as_of))
+
+    async def _fan_out(
+        self, plan: Plan, offsets: dict[TopicPartition, int], shard: Shard | None = None
+    ) -> None:
+        shard = shard or Shard.WHOLE
+        progress = self.progress.get((plan.plan_id, shard.index))
         if plan.type == "automated" or (progress is not None and progress.done):
             await self._commit_pending(_Pending(offsets=offsets))  # a dispatch read again
             return
-        as_of = progress.as_of if progress else None
+        as_of = progress.as_of if progress else shard.as_of
         if as_of is None or not await self.store.has_day(plan.seller_id, as_of):
             # A plan's start, or the day it pinned was lost with Redis (a healed customers
             # projection is recomputed as of today only): the latest day.
@@ -326,6 +423,8 @@ class FanOut:
                 for c in page
             ]
         )
+        if shard.count > 1:
+            members = in_shard(members, shard.index, shard.count)
         last = progress.last_customer_id if progress else None
         todo = still_to_handle(members, last)
         del members
@@ -339,6 +438,7 @@ class FanOut:
             seller_id=plan.seller_id,
             segment_id=plan.segment_id,
             as_of=str(as_of),
+            shard=f"{shard.index}/{shard.count}",
             resumed_after=tally.recipients,
             to_handle=len(todo),
         )
@@ -366,9 +466,11 @@ class FanOut:
                 decided, packed = await deciding.popleft()
                 tally = tally.add(decided.outcomes)
                 last = chunk[-1] if chunk else last
-                record = progress_record(plan, as_of, last, tally, done=final, at=self.clock())
+                record = progress_record(
+                    plan, as_of, last, tally, done=final, at=self.clock(), shard=shard
+                )
                 await self._commit_chunk(plan, packed, record, offsets if final else None)
-                self.progress[plan.plan_id] = record
+                self.progress[plan.plan_id, shard.index] = record
                 count(plan, decided.outcomes)
                 metrics.FANOUT_HANDLED.set(tally.recipients)
                 metrics.CHUNK_SECONDS.observe(time.perf_counter() - chunk_started)
@@ -383,6 +485,7 @@ class FanOut:
         log.info(
             "fan_out_completed",
             plan_id=plan.plan_id,
+            shard=f"{shard.index}/{shard.count}",
             recipients=tally.recipients,
             sent=tally.sent,
             suppressed=dict(tally.suppressed),
@@ -409,7 +512,7 @@ class FanOut:
         await self._still_whole()
         async with self.output.transaction():
             await packed.send(self.producer, self._outbound)
-            sends = [await self._send(self._progress_topic, record, plan.plan_id)]
+            sends = [await self._send_progress(record)]
             if completing is not None:
                 command = completion(plan, record, self.clock())
                 sends.append(await self._send(self._commands, command, plan.seller_id))
@@ -437,7 +540,7 @@ class FanOut:
         records: list[DeliveryProgressed] = []
         now = self.clock()
         for plan, outcome in decided:
-            tally = tally_of(self.progress.get(plan.plan_id)).add(outcome.outcomes)
+            tally = tally_of(self.progress.get((plan.plan_id, 0))).add(outcome.outcomes)
             records.append(progress_record(plan, None, None, tally, done=False, at=now))
         await self._still_whole()
         async with self.output.transaction():
@@ -446,14 +549,14 @@ class FanOut:
                 for key, value in outcome.messages:
                     await batches.add(key, value)
             await batches.flush()
-            sends = [await self._send(self._progress_topic, r, r.plan_id) for r in records]
+            sends = [await self._send_progress(r) for r in records]
             sends += [await self._send(self._letters, letter, None) for letter in pending.letters]
             await self.output.consumed(pending.offsets)
             await asyncio.gather(*sends)
             if decided:
                 self.checkpoint("firings_sent")
         for record in records:
-            self.progress[record.plan_id] = record
+            self.progress[record.plan_id, 0] = record
         for plan, outcome in decided:
             count(plan, outcome.outcomes)
 
@@ -472,6 +575,17 @@ class FanOut:
     async def _still_whole(self) -> None:
         if self.gate is not None:
             await self.gate.unchanged(self._generations)
+
+    async def _send_progress(self, record: DeliveryProgressed) -> asyncio.Future[object]:
+        """Keyed by (plan, shard) for compaction, on the plan's partition: one reader of
+        the topic (the performance projection) sees all of a plan's records, in order."""
+        sent: asyncio.Future[object] = await self.producer.send(
+            self._progress_topic,
+            encode(record),
+            key=record.progress_key.encode(),
+            partition=partition_of(record.plan_id, self._progress_partitions),
+        )
+        return sent
 
     async def _send(self, topic: str, event: Event, key: str | None) -> asyncio.Future[object]:
         sent: asyncio.Future[object] = await self.producer.send(

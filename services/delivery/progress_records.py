@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import ClassVar
 
 from schemas.delivery import DeliveryProgressed
 from schemas.plans import CompletePlan, Plan
@@ -15,6 +17,23 @@ from services.delivery.domain.suppression import Outcome, Tally
 _COMPLETION_NAMESPACE = uuid.UUID("7d3c9e51-0a4f-4c2b-8e6d-2b1f5a9c7e30")
 ACCOUNT = "delivery"
 
+ProgressKey = tuple[str, int]  # (plan_id, shard)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Which part of a plan's members a fan-out handles: shard `index` of `count` (by
+    customer-id hash), as of the day its split pinned (None: the plan's own start)."""
+
+    index: int
+    count: int
+    as_of: date | None = None
+
+    WHOLE: ClassVar[Shard]
+
+
+Shard.WHOLE = Shard(0, 1)
+
 
 def tally_of(progress: DeliveryProgressed | None) -> Tally:
     if progress is None:
@@ -23,7 +42,14 @@ def tally_of(progress: DeliveryProgressed | None) -> Tally:
 
 
 def progress_record(
-    plan: Plan, as_of: date | None, last: str | None, tally: Tally, *, done: bool, at: datetime
+    plan: Plan,
+    as_of: date | None,
+    last: str | None,
+    tally: Tally,
+    *,
+    done: bool,
+    at: datetime,
+    shard: Shard = Shard.WHOLE,
 ) -> DeliveryProgressed:
     return DeliveryProgressed(
         event_id=uuid.uuid4(),
@@ -38,11 +64,14 @@ def progress_record(
         sent=tally.sent,
         suppressed=dict(tally.suppressed),
         done=done,
+        shard=shard.index,
+        shard_count=shard.count,
     )
 
 
 def completion(plan: Plan, done: DeliveryProgressed, at: datetime) -> CompletePlan:
-    correlation = uuid.uuid5(_COMPLETION_NAMESPACE, plan.plan_id)
+    name = plan.plan_id if done.shard_count == 1 else f"{plan.plan_id}/{done.shard}"
+    correlation = uuid.uuid5(_COMPLETION_NAMESPACE, name)
     return CompletePlan(
         event_id=correlation,
         occurred_at=at,
@@ -53,6 +82,8 @@ def completion(plan: Plan, done: DeliveryProgressed, at: datetime) -> CompletePl
         recipients=done.recipients,
         sent=done.sent,
         suppressed={str(k): v for k, v in done.suppressed.items()},
+        shard=done.shard,
+        shard_count=done.shard_count,
     )
 
 

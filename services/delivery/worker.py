@@ -47,6 +47,7 @@ WORKER_TOPICS = (
     "crm.plan-firings",
     "crm.outbound-messages",
     "crm.delivery-progress",
+    "crm.delivery-shards",
     "crm.plan-commands",
     "crm.shop-blocks",
     "crm.chat-engagement",

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # Recipients per delivery transaction: a crash redoes at most one chunk, and each
     # transaction costs ~30 ms however large it is.
     delivery_chunk_size: int = 10_000
+    # A dispatched plan with more members than this is split into shards (one per
+    # partition of crm.delivery-shards, at most `delivery_shards` when set), fanned out
+    # side by side by the partitions' owners; smaller plans go out whole, saving the
+    # shards' transactions and the extra completions.
+    delivery_shard_threshold: int = 50_000
+    delivery_shards: int = 0
     # Bad input (README "Bad input and dead letters"): times before the floor, or more
     # than the tolerance after their record's Kafka timestamp, are dead-lettered.
     time_floor: date = date(2000, 1, 1)

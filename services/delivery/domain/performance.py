@@ -164,6 +164,39 @@ def progress_fields(event: DeliveryProgressed, offset: int) -> dict[str, str]:
     return fields
 
 
+def shard_prefix(event: DeliveryProgressed) -> str:
+    """Where a record's figures go in the plan's hash: the plan's own fields for a whole
+    fan-out, "shard<i>:"-prefixed ones for shard i of a sharded one."""
+    return "" if event.shard_count == 1 else f"shard{event.shard}:"
+
+
+def shard_fields(event: DeliveryProgressed, offset: int) -> dict[str, str]:
+    """The fields a sharded plan's record sets: its shard's figures and mark."""
+    prefix = shard_prefix(event)
+    return {
+        f"{prefix}{name}": value
+        for name, value in progress_fields(event, offset).items()
+        if name not in ("segment_id", "plan_type")
+    }
+
+
+def sharded_totals(fields: Mapping[str, str], shard_count: int) -> dict[str, str]:
+    """A sharded plan's figures: the sum over its shards of each one's latest record
+    (`fields`: the plan's hash with the shard fields), done once every shard is."""
+    totals = dict.fromkeys(PROGRESS_FIGURES, 0)
+    done = True
+    for n in range(shard_count):
+        prefix = f"shard{n}:"
+        done = done and fields.get(f"{prefix}done") == "1"
+        for name in PROGRESS_FIGURES:
+            totals[name] += int(fields.get(f"{prefix}{name}", 0))
+    return {**{k: str(v) for k, v in totals.items()}, "done": "1" if done else "0"}
+
+
+def totals_day_fields(plan_id: str, totals: Mapping[str, str]) -> dict[str, str]:
+    return {day_field(plan_id, name): totals[name] for name in PROGRESS_FIGURES}
+
+
 def progress_day_fields(event: DeliveryProgressed) -> dict[str, str]:
     """The day-bucket fields a DeliveryProgressed sets: the plan's cumulative counts."""
     counts = {

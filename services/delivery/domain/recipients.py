@@ -6,6 +6,7 @@ restart skips every id up to it, whatever order Redis returns the set in.
 
 from __future__ import annotations
 
+import zlib
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from itertools import chain
@@ -26,3 +27,13 @@ def still_to_handle(members: Iterable[str], after: str | None) -> list[str]:
 def chunked(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def shard_of(customer_id: str, count: int) -> int:
+    """The shard a customer belongs to: stable across processes and restarts (crc32, not
+    Python's salted hash), and cheap for a million ids."""
+    return zlib.crc32(customer_id.encode()) % count
+
+
+def in_shard(members: Iterable[str], shard: int, count: int) -> list[str]:
+    return [m for m in members if zlib.crc32(m.encode()) % count == shard]

@@ -51,7 +51,11 @@ from services.delivery.domain.performance import (
     order_tally,
     progress_day_fields,
     progress_fields,
+    shard_fields,
+    shard_prefix,
+    sharded_totals,
     supersedes,
+    totals_day_fields,
 )
 from services.delivery.performance.metrics import (
     ATTRIBUTIONS,
@@ -81,7 +85,8 @@ Activity = OrderPlaced | CouponClaimed
 @dataclass
 class _Batch:
     segments: dict[tuple[str, str], str] = field(default_factory=dict)
-    progress: dict[tuple[str, str], tuple[ProgressMark, DeliveryProgressed]] = field(
+    # (seller, plan, shard prefix) → the latest record of the plan (or of its shard).
+    progress: dict[tuple[str, str, str], tuple[ProgressMark, DeliveryProgressed]] = field(
         default_factory=dict
     )
     delivered: list[MessageDelivered] = field(default_factory=list)
@@ -91,7 +96,7 @@ class _Batch:
     def sellers(self) -> set[str]:
         events: list[Event] = [*self.delivered, *self.engaged, *self.activity]
         sellers = {e.seller_id for e in events if hasattr(e, "seller_id")}
-        return sellers | {seller for seller, _ in self.progress}
+        return sellers | {seller for seller, _, _ in self.progress}
 
 
 class PerformanceFold:
@@ -124,16 +129,16 @@ class PerformanceFold:
     def _progressed(self, event: DeliveryProgressed, record: Record | None, offset: int) -> None:
         if record is not None:
             key = record.key.decode(errors="replace") if record.key is not None else None
-            if key != event.plan_id:
+            if key != event.progress_key:
                 # Offsets order a plan's records only within one partition.
-                raise Rejected(f"key: must be the plan_id {event.plan_id!r}, got {key!r}")
+                raise Rejected(f"key: must be {event.progress_key!r}, got {key!r}")
             offset = record.offset
-        plan = (event.seller_id, event.plan_id)
+        unit = (event.seller_id, event.plan_id, shard_prefix(event))
         mark = ProgressMark(event.recipients, offset)
-        kept = self._batch.progress.get(plan)
+        kept = self._batch.progress.get(unit)
         if kept is None or supersedes(mark, kept[0]):
-            self._batch.progress[plan] = (mark, event)
-        self._batch.segments[plan] = event.segment_id
+            self._batch.progress[unit] = (mark, event)
+        self._batch.segments[(event.seller_id, event.plan_id)] = event.segment_id
 
     async def flush(self) -> None:
         batch, self._batch = self._batch, _Batch()
@@ -159,26 +164,42 @@ class PerformanceFold:
 
     async def _save_progress(
         self,
-        progress: dict[tuple[str, str], tuple[ProgressMark, DeliveryProgressed]],
+        progress: dict[tuple[str, str, str], tuple[ProgressMark, DeliveryProgressed]],
         markets: dict[str, str | None],
     ) -> None:
         if not progress:
             return
         stored = await self.store.progress_marks(list(progress))
         superseding = {
-            plan: (mark, event)
-            for plan, (mark, event) in progress.items()
-            if supersedes(mark, stored[plan])
+            unit: (mark, event)
+            for unit, (mark, event) in progress.items()
+            if supersedes(mark, stored[unit])
         }
-        writes = {plan: progress_fields(e, mark.offset) for plan, (mark, e) in superseding.items()}
+        writes: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
         # The counts also go to the bucket of the record's market-local day, where a
         # segment's daily snapshot finds them.
         days: dict[tuple[str, date], dict[str, str]] = defaultdict(dict)
-        for (seller_id, _), (_, event) in superseding.items():
+        sharded: dict[tuple[str, str], DeliveryProgressed] = {}
+        for (seller_id, plan_id, _), (mark, event) in superseding.items():
+            if event.shard_count > 1:
+                writes[(seller_id, plan_id)].update(shard_fields(event, mark.offset))
+                latest = sharded.get((seller_id, plan_id))
+                if latest is None or event.occurred_at > latest.occurred_at:
+                    sharded[(seller_id, plan_id)] = event
+                continue
+            writes[(seller_id, plan_id)] = progress_fields(event, mark.offset)
             day = local_day(event.occurred_at, markets.get(seller_id))
             days[(seller_id, day)].update(progress_day_fields(event))
-        PROGRESS_APPLIED.labels("applied").inc(len(writes))
-        PROGRESS_APPLIED.labels("superseded").inc(len(progress) - len(writes))
+        # A sharded plan's figures are the sum of its shards' latest (all of a plan's
+        # records are on one partition, so this fold is their only writer).
+        hashes = await self.store.plan_hashes(list(sharded))
+        for plan, event in sharded.items():
+            totals = sharded_totals({**hashes[plan], **writes[plan]}, event.shard_count)
+            writes[plan].update(totals, segment_id=event.segment_id, plan_type=event.plan_type)
+            day = local_day(event.occurred_at, markets.get(plan[0]))
+            days[(plan[0], day)].update(totals_day_fields(event.plan_id, totals))
+        PROGRESS_APPLIED.labels("applied").inc(len(superseding))
+        PROGRESS_APPLIED.labels("superseded").inc(len(progress) - len(superseding))
         await self.store.save_progress(writes, days)
 
     async def _remember_receipts(self, delivered: list[MessageDelivered]) -> None:

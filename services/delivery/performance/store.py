@@ -6,7 +6,9 @@ keys share a cluster slot and every script touches one slot):
     P:{seller}:plan:<plan>             hash  the plan's figures: recipients, sent,
                                              suppressed:<reason>, delivered, read, clicked,
                                              failed, orders, gmv, coupons_claimed, and
-                                             segment_id, plan_type, done, progress_offset
+                                             segment_id, plan_type, done, progress_offset;
+                                             a sharded plan's shards' own figures as
+                                             shard<i>:<figure> beside their sums
     P:{seller}:plan:<plan>:messages    hash  customer_id → bits already counted (1 delivered,
                                              2 read, 4 clicked, 8 failed); expires 120 days
                                              after its last write
@@ -159,16 +161,28 @@ class PerformanceStore:
         return _texts(await self.redis.hgetall(self.plans_key(seller_id)))
 
     async def progress_marks(
-        self, plans: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], ProgressMark | None]:
+        self, plans: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], ProgressMark | None]:
+        """(seller, plan, shard prefix) → the mark of the record its figures are from."""
         pipe = self.redis.pipeline(transaction=False)
-        for seller_id, plan_id in plans:
-            pipe.hmget(self.plan_key(seller_id, plan_id), ["recipients", "progress_offset"])
-        marks: dict[tuple[str, str], ProgressMark | None] = {}
+        for seller_id, plan_id, prefix in plans:
+            fields = [f"{prefix}recipients", f"{prefix}progress_offset"]
+            pipe.hmget(self.plan_key(seller_id, plan_id), fields)
+        marks: dict[tuple[str, str, str], ProgressMark | None] = {}
         for plan, (recipients, offset) in zip(plans, await pipe.execute(), strict=True):
             known = recipients is not None and offset is not None
             marks[plan] = ProgressMark(int(recipients), int(offset)) if known else None
         return marks
+
+    async def plan_hashes(
+        self, plans: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, str]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for seller_id, plan_id in plans:
+            pipe.hgetall(self.plan_key(seller_id, plan_id))
+        return {
+            plan: _texts(found) for plan, found in zip(plans, await pipe.execute(), strict=True)
+        }
 
     async def save_progress(
         self,
