@@ -143,6 +143,7 @@ async def _progress_watch(
     await consumer.start()
 
     async def completed(plan_id: str) -> None:
+        done: set[int] = set()  # a sharded plan is done when each of its shards is
         while True:
             for records in (await consumer.getmany(timeout_ms=100)).values():
                 for record in records:
@@ -150,7 +151,9 @@ async def _progress_watch(
                     if not isinstance(progress, DeliveryProgressed):
                         continue
                     if progress.done and progress.plan_id == plan_id:
-                        return
+                        done.add(progress.shard)
+                        if len(done) == progress.shard_count:
+                            return
 
     try:
         yield completed

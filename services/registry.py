@@ -35,7 +35,7 @@ OPS_PORTS = {name: DEFAULT_OPS_PORT_BASE + offset for name, offset in OPS_PORT_O
 # `crm demo`'s chapters after the basics: each module has `async def run(settings, out) -> None`.
 DEMO_CHAPTERS = ("eligibility", "quota", "outreach", "customers", "delivery")
 # `crm bench`'s entries after the baselines: each module has `BENCHMARKS: dict[str, Benchmark]`.
-BENCH_MODULES = ("eligibility", "quota", "outreach", "customers", "delivery")
+BENCH_MODULES = ("eligibility", "quota", "outreach", "customers", "delivery", "delivery_sharded")
 # Commands of the tools outside services/ (`crm demo`, `crm chat simulate`, `crm bench`,
 # `crm soak`): each module has `register(app)`, as a service's cli.py does.
 TOOL_CLIS = ("demo.cli", "demo.chat_cli", "bench.cli", "soak.cli")

@@ -293,8 +293,15 @@ class PartitionOutputs(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._close_unowned()
 
             async def take_over() -> None:
-                for tp in sorted(self.assigned):
-                    await self._open(self.id_of(tp))
+                # Side by side: a service reading 18 partitions would otherwise hold the
+                # group's rebalance for 18 producer starts in a row.
+                opened = await asyncio.gather(
+                    *(self._open(self.id_of(tp)) for tp in sorted(self.assigned)),
+                    return_exceptions=True,
+                )
+                for failure in opened:
+                    if isinstance(failure, BaseException):
+                        raise failure
                 # Only now, with every previous owner fenced and its last transaction
                 # complete, are the committed offsets final: the positions the consumer
                 # fetched before may be older.
