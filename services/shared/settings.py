@@ -42,9 +42,9 @@ class Settings(BaseSettings):
     delivery_chunk_size: int = 10_000
     # A dispatched plan with more members than this is split into shards (one per
     # partition of crm.delivery-shards, at most `delivery_shards` when set), fanned out
-    # side by side by the partitions' owners; smaller plans go out whole, saving the
-    # shards' transactions and the extra completions.
-    delivery_shard_threshold: int = 50_000
+    # side by side by the partitions' owners; smaller plans (about 2 s of one process's
+    # fan-out) go out whole, saving the shards' transactions and completions.
+    delivery_shard_threshold: int = 100_000
     delivery_shards: int = 0
     # Bad input (README "Bad input and dead letters"): times before the floor, or more
     # than the tolerance after their record's Kafka timestamp, are dead-lettered.

@@ -131,7 +131,8 @@ class PerformanceFold:
             key = record.key.decode(errors="replace") if record.key is not None else None
             if key != event.progress_key:
                 # Offsets order a plan's records only within one partition.
-                raise Rejected(f"key: must be {event.progress_key!r}, got {key!r}")
+                name = "plan_id" if event.shard_count == 1 else "plan_id/shard"
+                raise Rejected(f"key: must be the {name} {event.progress_key!r}, got {key!r}")
             offset = record.offset
         unit = (event.seller_id, event.plan_id, shard_prefix(event))
         mark = ProgressMark(event.recipients, offset)

@@ -1,6 +1,8 @@
 """kill -9 `crm worker delivery` in the middle of a 200,000-recipient fan-out, restart it,
 and again at other points: a read_committed consumer of crm.outbound-messages sees each
-(plan, customer) exactly once and none missing, and the plan completes once."""
+(plan, customer) exactly once and none missing, and the plan completes once. The plan
+goes out whole here (the shard threshold above it): the chunks and checkpoints every
+shard of a big plan goes through (test_fan_out_sharded.py kills a sharded one)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.integration
 
 Topics = Callable[..., Awaitable[list[str]]]
 RECIPIENTS = 200_000
+WHOLE = {"CRM_DELIVERY_SHARD_THRESHOLD": str(RECIPIENTS)}
 
 
 async def test_three_kills_in_one_fan_out_lose_and_duplicate_nothing(
@@ -48,16 +51,18 @@ async def test_three_kills_in_one_fan_out_lose_and_duplicate_nothing(
         # 2. just after the 5th chunk of the next run committed, before anything else;
         # 3. at a random moment later on, from outside.
         for point in ("chunk_sent@3", "chunk_committed@5"):
-            worker = WorkerProcess("delivery", settings, log, CRM_DELIVERY_CRASH_POINT=point)
+            worker = WorkerProcess(
+                "delivery", settings, log, CRM_DELIVERY_CRASH_POINT=point, **WHOLE
+            )
             worker.start()
             assert await _exits(worker), f"{point} never reached:\n{worker.log()[-2000:]!r}"
-        worker = WorkerProcess("delivery", settings, log)
+        worker = WorkerProcess("delivery", settings, log, **WHOLE)
         worker.start()
         port = await worker.wait_ready()
         target = random.randint(90_000, 170_000)
         killed_at = await when_handled(port, target)
         worker.kill9()
-        worker = WorkerProcess("delivery", settings, log)
+        worker = WorkerProcess("delivery", settings, log, **WHOLE)
         worker.start()
         try:
             done = await completion(settings, "big")
