@@ -17,6 +17,7 @@ import pytest
 from schemas.delivery import DeliveryProgressed, PlanShardAssigned
 from schemas.plans import CompletePlan
 from services.delivery.domain.recipients import shard_of
+from services.delivery.performance.store import PerformanceStore, performance_prefix
 from services.outreach.domain import lifecycle
 from services.outreach.domain.lifecycle import Change
 from services.shared.codec import decode
@@ -32,6 +33,7 @@ from tests.integration.delivery.support import (
 )
 from tests.integration.delivery.test_fan_out_crash import Topics, _outbound_pairs
 from tests.integration.delivery.test_fan_out_scaled import _handled
+from tests.integration.outreach.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -78,6 +80,14 @@ async def test_a_big_plan_is_sharded_over_three_processes_and_survives_a_kill(
             commands = await committed(
                 settings, "crm.plan-commands", expected=SHARDS + 1, wait_s=240
             )
+            # The performance projection (in the workers) sums the shards' latest counts.
+            figures = PerformanceStore(store.redis, performance_prefix(settings), store.store)
+
+            async def whole() -> dict[str, str] | None:
+                [found] = await figures.plan_figures("s1", [big.plan_id])
+                return found if found.get("done") == "1" else None
+
+            performance = await eventually(whole, timeout=60)
         finally:
             for worker in workers:
                 worker.stop()
@@ -105,6 +115,9 @@ async def test_a_big_plan_is_sharded_over_three_processes_and_survives_a_kill(
             plan, events = decision.plan, [*events, decision.event]
     assert events.count("PlanCompleted") == 1
     assert (plan.status, plan.recipients, plan.sent) == ("completed", BIG, BIG)
+
+    assert performance is not None
+    assert (performance["recipients"], performance["sent"]) == (str(BIG), str(BIG))
 
     # Exactly once on the output: every (plan, customer), none twice, none missing.
     total = BIG + SMALL
