@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -193,3 +194,43 @@ async def test_suspension_cancels_scheduled_and_ongoing_plans_and_blocks_submits
         assert plan.reason == "seller_suspended"
     rejected = await outreach.plan(SubmitPlan, seller, "later")
     assert (rejected.status, rejected.reason) == ("rejected", "not_eligible")
+
+
+async def test_a_sharded_plan_completes_once_when_every_shard_reported(
+    outreach: Outreach, test_id: str
+) -> None:
+    """Delivery's shards report one by one, one twice; the plan completes with the last,
+    its counts the shards' summed once, and the unit stays spent (issue 16)."""
+    seller = f"s{test_id}"
+    await outreach.set_status(sample_status(seller, weekly_quota=3))
+    await outreach.plan(CreatePlan, seller, "p1", draft=one_time_draft(timedelta(seconds=2)))
+    scheduled = await outreach.plan(SubmitPlan, seller, "p1")
+    await _until(outreach, seller, "p1", "sending")
+
+    def shard(n: int, recipients: int) -> dict[str, Any]:
+        blocked = {"blocked": 1} if n == 1 else {}
+        sent = recipients - len(blocked)
+        return {"recipients": recipients, "sent": sent, "suppressed": blocked}
+
+    first = await outreach.plan(CompletePlan, seller, "p1", shard=2, shard_count=3, **shard(2, 7))
+    assert (first.status, [r.shard for r in first.shards_reported or []]) == ("sending", [2])
+    again = await outreach.send(CompletePlan, seller, "p1", shard=2, shard_count=3, **shard(2, 7))
+    assert again.outcome == "forbidden_action"
+    assert "already reported" in (again.detail or "")
+    await outreach.plan(CompletePlan, seller, "p1", shard=0, shard_count=3, **shard(0, 5))
+    done = await outreach.plan(CompletePlan, seller, "p1", shard=1, shard_count=3, **shard(1, 4))
+    assert (done.status, done.recipients, done.sent, done.suppressed) == (
+        "completed",
+        16,
+        15,
+        {"blocked": 1},
+    )
+    late = await outreach.send(CompletePlan, seller, "p1", shard=0, shard_count=3, **shard(0, 5))
+    assert late.outcome == "forbidden_action"
+
+    records = await read_until_idle(outreach.settings, "crm.plan-events", idle_ms=1500)
+    kinds = [decode("crm.plan-events", r.value).event_type for r in records]
+    assert kinds[-3:] == ["PlanShardCompleted", "PlanShardCompleted", "PlanCompleted"]
+    assert kinds.count("PlanCompleted") == 1
+    assert scheduled.send_at is not None
+    assert (await outreach.quota.usage(seller, scheduled.send_at)).used == 1
