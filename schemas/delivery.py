@@ -7,9 +7,9 @@ performance projection reads the counts from it.
 """
 
 from datetime import date
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import model_validator
+from pydantic import SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from schemas.envelope import Event
 from schemas.outbound import PlanType
@@ -56,6 +56,11 @@ class DeliveryProgressed(Event):
             raise field_error("shard", "shard_out_of_range", "must be below shard_count")
         return self
 
+    @model_serializer(mode="wrap")
+    def _whole_plan_written_as_before(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A whole plan's record reads back exactly as records from before shards.
+        return without_whole_shard(handler(self))
+
     @property
     def progress_key(self) -> str:
         """Its Kafka key: compaction keeps the latest record of each (plan, shard)."""
@@ -81,3 +86,11 @@ class PlanShardAssigned(Event):
         if self.shard >= self.shard_count:
             raise field_error("shard", "shard_out_of_range", "must be below shard_count")
         return self
+
+
+def without_whole_shard(dumped: Any) -> Any:
+    """A dump without `shard` and `shard_count` when they say "the whole plan"."""
+    if isinstance(dumped, dict) and dumped.get("shard_count") == 1:
+        dumped.pop("shard", None)
+        dumped.pop("shard_count", None)
+    return dumped

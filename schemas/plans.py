@@ -7,10 +7,16 @@ model, delivery) needs no other lookup and the processor rebuilds its state by
 keeping the latest plan of each id.
 """
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from schemas.envelope import Event, StrictModel
 from schemas.outbound import MAX_PRODUCTS, TEXT_MAX_LENGTH, Button, PlanType
@@ -208,6 +214,15 @@ class CompletePlan(_PlanCommand):
         if self.shard >= self.shard_count:
             raise field_error("shard", "shard_out_of_range", "must be below shard_count")
         return self
+
+    @model_serializer(mode="wrap")
+    def _whole_plan_written_as_before(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A whole plan's completion reads back exactly as those from before shards.
+        dumped = handler(self)
+        if isinstance(dumped, dict) and dumped.get("shard_count") == 1:
+            dumped.pop("shard", None)
+            dumped.pop("shard_count", None)
+        return dumped
 
 
 # --- events: crm.plan-events, key seller_id ------------------------------------------

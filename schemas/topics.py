@@ -284,9 +284,9 @@ EVENT_TOPICS: tuple[TopicSpec, ...] = (
     # Not in SPEC section 6: each plan's fan-out checkpoint and counts, written by
     # delivery in the transactions that send its messages. Compacted: the latest
     # record of a plan is all of it.
-    # Records of a sharded plan are keyed "<plan_id>/<shard>" (its `progress_key`) so
+    # A sharded plan's records are keyed "<plan_id>/<shard>" (`record_key`), so that
     # compaction keeps each shard's latest, and all go to plan_id's partition.
-    _spec("crm.delivery-progress", "internal", key_field="progress_key", cleanup_policy="compact"),
+    _spec("crm.delivery-progress", "internal", key_field="plan_id", cleanup_policy="compact"),
     # Not in SPEC section 6: a big dispatched plan's recipients split into shards, shard i
     # on partition i (key plan_id), written with the dispatch's offset; each shard is
     # fanned out by its partition's delivery process. As many partitions as plan-events.
@@ -361,12 +361,20 @@ def adapter_for(topic_name: str) -> TypeAdapter[Event]:
         raise KeyError(f"topic {topic_name!r} has no event schemas yet") from None
 
 
+def record_key(event: Event, key_field: str) -> object:
+    """The key a record of the event carries: its key field's value, but for one shard
+    of a sharded plan's progress, "<plan_id>/<shard>" (`DeliveryProgressed.progress_key`)."""
+    if isinstance(event, DeliveryProgressed):
+        return event.progress_key
+    return getattr(event, key_field, None)
+
+
 def key_of(event: Event) -> str | None:
     """The Kafka key of an event: the value of its topic's key field."""
     key_field = topic_of(event.event_type).key_field
     if key_field is None:
         return None
-    value = getattr(event, key_field)
+    value = record_key(event, key_field)
     if not isinstance(value, str):
         raise TypeError(f"key field {key_field} of {event.event_type} is not a string")
     return value

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaProducer
 
 from schemas.dead_letter import DeadLetter, DeadLetterRedriven
-from schemas.topics import ALL_TOPICS
+from schemas.topics import ALL_TOPICS, record_key
 from schemas.topics import topic as registry_topic
 from services.shared.codec import DecodeError, decode, encode
 from services.shared.dead_letter_reasons import letter_reason
@@ -109,7 +109,7 @@ def judge(letter: DeadLetter, settings: Settings, done: set[str]) -> Verdict:
     except KeyError as exc:
         return Verdict(letter, "invalid", str(exc))
     key_field = registry_topic(logical).key_field
-    if key_field is not None and letter.key != getattr(event, key_field, None):
+    if key_field is not None and letter.key != record_key(event, key_field):
         return Verdict(letter, "invalid", f"key {letter.key!r} is not its {key_field}")
     return Verdict(letter, "redrive", "passes validation now")
 

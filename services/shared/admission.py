@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 
 from schemas.envelope import Event
+from schemas.topics import record_key
 from schemas.topics import topic as registry_topic
 from services.shared.codec import DecodeError, decode
 from services.shared.settings import Settings
@@ -105,7 +106,7 @@ def wrong_key(topic: str, event: Event, key: bytes | None) -> str | None:
     field = _key_field(topic, type(event))
     if field is None:
         return None
-    expected = getattr(event, field)
+    expected = record_key(event, field)
     if not isinstance(expected, str):
         return None  # the event has no such field: its schema is the registry's business
     got = None if key is None else key.decode("utf-8", errors="replace")

@@ -63,7 +63,10 @@ def test_each_shard_is_kept_under_its_own_key_and_an_unsharded_plan_under_its_id
 
 def test_a_record_from_before_shards_reads_as_the_whole_plan() -> None:
     old = _progress(0, 1, 5).model_dump(mode="json")
-    del old["shard"], old["shard_count"]
+    # A whole plan's record is written as before shards: without the two fields.
+    assert "shard" not in old
+    assert "shard_count" not in old
+    assert _progress(1, 2, 5).model_dump(mode="json")["shard_count"] == 2
     record = decode("crm.delivery-progress", orjson.dumps(old))
     assert isinstance(record, DeliveryProgressed)
     assert (record.shard, record.shard_count, record.progress_key) == (0, 1, record.plan_id)

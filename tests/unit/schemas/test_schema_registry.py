@@ -67,6 +67,7 @@ EXTRA_TOPICS = {
     "crm.segments": ("internal", "seller_id"),
     "crm.plan-firings": ("internal", "seller_id"),
     "crm.delivery-progress": ("internal", "plan_id"),
+    "crm.delivery-shards": ("internal", "plan_id"),
     "crm.dead-letter-redrives": ("internal", "dead_letter_id"),
 }
 # The eligibility worker's own topics: its per-partition commands and its state changelog.
