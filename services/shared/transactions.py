@@ -29,7 +29,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import IllegalOperation, KafkaError, ProducerFenced
 
 from schemas.envelope import Event
 from services.shared.admission import Plausibility, admit
@@ -87,6 +87,12 @@ async def retry_while_outage(
 
 class Fenced(ProducerFenced):  # type: ignore[misc]
     """Another process took this transactional id over: this one must stop writing."""
+
+
+class TransactionBroken(KafkaError):  # type: ignore[misc]
+    """A send found its transaction already failed: a produce of it was refused by the
+    broker, and aiokafka then refuses further sends with IllegalOperation, a plain
+    Exception, instead of that error. An outage like the refusal: the batch is redone."""
 
 
 class TransactionalOutput:
@@ -151,6 +157,8 @@ class TransactionalOutput:
         except ProducerFenced as exc:
             log.error("transactional_output_fenced", output=self.name, id=self.transactional_id)
             raise Fenced(str(exc)) from exc
+        except IllegalOperation as exc:
+            raise TransactionBroken(str(exc)) from exc
 
     async def consumed(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit these input offsets with the current transaction."""

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import IllegalOperation
 from aiokafka.structs import ConsumerRecord
 
 from schemas.dead_letter import DeadLetter
 from services.shared import transactions
 from services.shared.admission import Plausibility
 from services.shared.consumer import Record
+from services.shared.failure_policy import is_outage
 from services.shared.settings import Settings
 from services.shared.transactions import PartitionOutputs, admit_or_letter, next_offsets
 from tests.malformed import metrics
@@ -229,3 +233,20 @@ async def test_a_rewind_seeks_every_partition_at_once_then_tells_the_service() -
     assert sorted(seeks) == ["seek 0 5", "seek 1 7", "seek 2 9"]
     assert last == ["told"]
     assert told == [set(tps)]
+
+
+async def test_a_send_into_a_failed_transaction_is_an_outage_not_a_bug() -> None:
+    """aiokafka refuses sends into a transaction a broker error already failed with a plain
+    IllegalOperation; the batch must be redone like after that error, not stop the loop."""
+
+    class FailedTransactionProducer:
+        @asynccontextmanager
+        async def transaction(self) -> AsyncIterator[None]:
+            yield
+
+    output = transactions.TransactionalOutput(Settings(), "t-0", name="t")
+    output._producer = FailedTransactionProducer()  # type: ignore[assignment]
+    with pytest.raises(transactions.TransactionBroken) as raised:
+        async with output.transaction():
+            raise IllegalOperation("Can't send messages while not in transaction")
+    assert is_outage(raised.value)
