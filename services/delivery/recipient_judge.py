@@ -16,7 +16,7 @@ from services.customers.port import CustomerStore
 from services.delivery.blocks import BlockList
 from services.delivery.domain.suppression import Outcome, before_cap
 from services.delivery.keys import DeliveryKeys
-from services.delivery.rendering import PlanRenderer, fast_message_id
+from services.delivery.rendering import PlanRenderer, message_ids
 from services.delivery.shops import ShopNames
 from services.quota.port import QuotaPort
 from services.shared.clock import Clock
@@ -87,9 +87,6 @@ class RecipientJudge:
             return Decided([], [])
         active = await self._seller_active(plan.seller_id)
         blocked = await self.blocks.blocked(plan.seller_id, customers) if active else []
-        outcomes: list[Outcome] = []
-        asking: list[tuple[int, str, str]] = []
-        prefix = plan.plan_id.encode() + b"/"
         # The rule has four possible inputs per page: each is asked once, not per recipient.
         reasons = {
             (b, m): before_cap(seller_active=active, blocked=b, already_messaged=m)
@@ -98,26 +95,37 @@ class RecipientJudge:
         }
         blocked_flags = blocked if active else [False] * len(customers)
         messaged_flags = already_messaged or [False] * len(customers)
-        for n, (customer_id, is_blocked, was_messaged) in enumerate(
-            zip(customers, blocked_flags, messaged_flags, strict=True)
-        ):
-            reason = reasons[is_blocked, bool(was_messaged)]
-            outcomes.append(reason or "sent")
-            if reason is None:
-                asking.append((n, customer_id, fast_message_id(prefix, customer_id)))
+        outcomes: list[Outcome]
+        positions: Sequence[int]
+        if reasons[False, False] is None and not any(blocked_flags) and not any(messaged_flags):
+            # Most pages: nobody blocks the shop, nobody was messaged by the plan.
+            outcomes, positions, asking = (
+                ["sent"] * len(customers),
+                range(len(customers)),
+                customers,
+            )
+        else:
+            outcomes = [
+                reasons[b, bool(m)] or "sent"
+                for b, m in zip(blocked_flags, messaged_flags, strict=True)
+            ]
+            positions = [n for n, outcome in enumerate(outcomes) if outcome == "sent"]
+            asking = [customers[n] for n in positions]
+        mids = message_ids(plan.plan_id.encode() + b"/", asking)
         # The cap is asked last (asking records the message) and the profiles are read
         # meanwhile: one round trip's wait instead of two.
         decisions, profiles = await asyncio.gather(
-            self.quota.may_send_many(plan.seller_id, [(c, m) for _, c, m in asking], self.clock()),
-            self._profiles(renderer, [c for _, c, _ in asking]),
+            self.quota.may_send_many(
+                plan.seller_id, list(zip(asking, mids, strict=True)), self.clock()
+            ),
+            self._profiles(renderer, asking),
         )
         messages: list[tuple[bytes, bytes]] = []
-        for (n, customer_id, mid), decision in zip(asking, decisions, strict=True):
+        default, render = (renderer.default, None), renderer.render
+        for n, customer_id, mid, decision in zip(positions, asking, mids, decisions, strict=True):
             if decision.allowed:
-                language, name = profiles.get(customer_id, (renderer.default, None))
-                messages.append(
-                    (customer_id.encode(), renderer.render(customer_id, mid, language, name))
-                )
+                language, name = profiles.get(customer_id, default)
+                messages.append((customer_id.encode(), render(customer_id, mid, language, name)))
             else:
                 outcomes[n] = "frequency_capped"
         return Decided(outcomes, messages)
@@ -127,7 +135,7 @@ class RecipientJudge:
         return status is not None and status.access == "active"
 
     async def _profiles(
-        self, renderer: PlanRenderer, customers: list[str]
+        self, renderer: PlanRenderer, customers: Sequence[str]
     ) -> dict[str, tuple[str, str | None]]:
         """Each customer's text language and name; profiles are read only when the plan
         has a language to choose or a name to fill in."""

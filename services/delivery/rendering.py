@@ -9,6 +9,7 @@ them back through the schema and compare with `reference_message`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 
 import orjson
@@ -27,9 +28,23 @@ _VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 def fast_message_id(plan_prefix: bytes, customer_id: str) -> str:
     """`str(message_id(plan_id, customer_id))` without building UUID objects;
     `plan_prefix` is `plan_id.encode() + b"/"`."""
-    h = _sha1(_NAMESPACE_BYTES + plan_prefix + customer_id.encode()).hexdigest()
-    # Hex digit 12 is the version (5); digit 16 carries the RFC 4122 variant bits.
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+    return message_ids(plan_prefix, [customer_id])[0]
+
+
+def message_ids(plan_prefix: bytes, customer_ids: Iterable[str]) -> list[str]:
+    """`fast_message_id` of each customer: the hash of the namespace and plan is taken
+    once and copied, each customer adds only its id."""
+    plan_hash = _sha1(_NAMESPACE_BYTES + plan_prefix)
+    copy, variant = plan_hash.copy, _VARIANT
+    ids: list[str] = []
+    append = ids.append
+    for customer_id in customer_ids:
+        h = copy()
+        h.update(customer_id.encode())
+        d = h.hexdigest()
+        # Hex digit 12 is the version (5); digit 16 carries the RFC 4122 variant bits.
+        append(f"{d[:8]}-{d[8:12]}-5{d[13:16]}-{variant[d[16]]}{d[17:20]}-{d[20:32]}")
+    return ids
 
 
 def plan_values(plan: Plan, shop_name: str | None) -> dict[str, str | None]:

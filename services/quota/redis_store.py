@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -380,9 +381,7 @@ class RedisQuotaStore:
         keys, head = self._cap_call(seller_id, at, policy, now)
         calls: list[ScriptCall] = []
         for start in range(0, len(messages), CAP_BATCH):
-            args: list[int | str] = list(head)
-            for pair in messages[start : start + CAP_BATCH]:
-                args += pair
+            args = [*head, *chain.from_iterable(messages[start : start + CAP_BATCH])]
             calls.append((self._may_send_many, keys, args))
         decisions = _cap_decisions(policy)
         answers: list[CapDecision] = []
