@@ -5,14 +5,13 @@ and the profiles' languages and names. It reads Redis; the rules are in services
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 
 import redis.asyncio as aioredis
 
 from schemas.plans import Plan
-from services.customers.port import CustomerStore
+from services.customers.port import CustomerStore, MessageProfile
 from services.delivery.blocks import BlockList
 from services.delivery.domain.suppression import Outcome, before_cap
 from services.delivery.keys import DeliveryKeys
@@ -120,14 +119,15 @@ class RecipientJudge:
             ),
             self._profiles(renderer, asking),
         )
-        messages: list[tuple[bytes, bytes]] = []
-        default, render = (renderer.default, None), renderer.render
+        allowed: list[str] = []
+        allowed_ids: list[str] = []
         for n, customer_id, mid, decision in zip(positions, asking, mids, decisions, strict=True):
             if decision.allowed:
-                language, name = profiles.get(customer_id, default)
-                messages.append((customer_id.encode(), render(customer_id, mid, language, name)))
+                allowed.append(customer_id)
+                allowed_ids.append(mid)
             else:
                 outcomes[n] = "frequency_capped"
+        messages = renderer.render_page(allowed, allowed_ids, profiles)
         return Decided(outcomes, messages)
 
     async def _seller_active(self, seller_id: str) -> bool:
@@ -136,14 +136,9 @@ class RecipientJudge:
 
     async def _profiles(
         self, renderer: PlanRenderer, customers: Sequence[str]
-    ) -> dict[str, tuple[str, str | None]]:
-        """Each customer's text language and name; profiles are read only when the plan
+    ) -> Mapping[str, MessageProfile]:
+        """Each customer's app language and name; profiles are read only when the plan
         has a language to choose or a name to fill in."""
         if not customers or not (renderer.has_choice or renderer.addresses_customers):
             return {}
-        found = await self.store.message_profiles(customers)
-        language = cache(renderer.language)  # a page holds few app languages
-        return {
-            customer_id: (language(profile.language), profile.name)
-            for customer_id, profile in found.items()
-        }
+        return await self.store.message_profiles(customers)

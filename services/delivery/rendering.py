@@ -9,7 +9,7 @@ them back through the schema and compare with `reference_message`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import orjson
@@ -146,17 +146,49 @@ class PlanRenderer:
     def language(self, app_language: str | None) -> str:
         return language_for(self.plan.content, app_language)
 
+    def render_page(
+        self,
+        customer_ids: Sequence[str],
+        ids: Sequence[str],
+        profiles: Mapping[str, tuple[str | None, str | None]],
+    ) -> list[tuple[bytes, bytes]]:
+        """(key, message) of each customer (`ids`: their `message_ids`), in the language
+        and with the name of their profile, (app language, name), if any: `render` for a
+        page, with each step it shares looked up once (a fan-out renders a million)."""
+        head, tails, dumps = self._head, self._tails, orjson.dumps
+        default = self.default
+        languages: dict[str | None, str] = {}  # a page holds few app languages
+        rendered: list[tuple[bytes, bytes]] = []
+        append = rendered.append
+        for customer_id, message_text_id in zip(customer_ids, ids, strict=True):
+            profile = profiles.get(customer_id)
+            if profile is None:
+                language, name = default, None
+            else:
+                app_language, name = profile
+                language = languages.get(app_language) or languages.setdefault(
+                    app_language, self.language(app_language)
+                )
+            mid = message_text_id.encode()
+            tail = tails.get(language) or self._tail(language, name)
+            value = b"".join(
+                (head, mid, b'","message_id":"', mid, b'","customer_id":', dumps(customer_id), tail)
+            )
+            append((customer_id.encode(), value))
+        return rendered
+
+    def _tail(self, language: str, customer_name: str | None) -> bytes:
+        """The fields from the text on, for a text that names the customer."""
+        before, after = self._around[language]
+        return before + orjson.dumps(self._texts[language].fill(customer_name)) + after
+
     def render(
         self, customer_id: str, message_id: str, language: str, customer_name: str | None = None
     ) -> bytes:
         """The message to this customer in `language` (one of `language()`'s answers);
         `message_id` is `fast_message_id` of the plan and customer."""
         mid = message_id.encode()
-        tail = self._tails.get(language)
-        if tail is None:
-            before, after = self._around[language]
-            text = self._texts[language].fill(customer_name)
-            tail = before + orjson.dumps(text) + after
+        tail = self._tails.get(language) or self._tail(language, customer_name)
         return b"".join(
             (
                 self._head,
