@@ -102,7 +102,20 @@ local function judge(history, message)
   return 'a'
 end
 
+-- An entry's head ('s' or 'r', the time, the id's length) is formatted once per kind
+-- and length: a page's ids mostly share one length.
 local at_ms = string.format('%d', at)
+local heads = { s = {}, r = {} }
+local function entry(kind, message)
+  local length = #message
+  local head = heads[kind][length]
+  if head == nil then
+    head = kind .. at_ms .. ':' .. string.format('%d', length) .. ':'
+    heads[kind][length] = head
+  end
+  return head .. message
+end
+
 local answers, written, changed = {}, {}, false
 for i = 1, count do
   local c, message = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
@@ -115,13 +128,11 @@ for i = 1, count do
     answer = judge((before or '') .. (own_before or ''), message)
   end
   if answer == 'a' or answer == 'c' then
-    local kind = answer == 'a' and 's' or 'r'
-    local entry = kind .. at_ms .. ':' .. string.format('%d', #message) .. ':' .. message
     if written[c] == nil then
       written[#written + 1] = c
       written[c] = true
     end
-    mine[c] = (own_before or '') .. entry
+    mine[c] = (own_before or '') .. entry(answer == 'a' and 's' or 'r', message)
     changed = true
   end
   answers[i] = answer
