@@ -246,6 +246,40 @@ async def a_page_with_an_invalid_id_decides_nothing(
     assert [(d.outcome, d.repeated) for d in again] == [("allowed", False), ("allowed", False)]
 
 
+async def the_cap_counts_across_weeks_and_takes_any_message_id(
+    quota: QuotaPort, set_status: SetStatus, seller: str
+) -> None:
+    """A window spanning the Thursday (UTC) where one period of kept decisions ends and
+    the next begins; ids holding the characters a stored decision is written with."""
+    await set_status(sample_status(seller))
+    customer = "cust:1:s"
+    day = timedelta(days=1)
+    first = await quota.may_send(seller, customer, "m:1:x", MID_WEEK)
+    second = await quota.may_send(seller, customer, "s5:2:ab", MID_WEEK + day)
+    third = await quota.may_send(seller, customer, "m 2", MID_WEEK + 2 * day)
+    week_later = await quota.may_send_many(
+        seller,
+        [
+            (customer, "m:1:x"),
+            (customer, "m 2"),
+            (customer, "ünï"),
+            (customer, "m3"),
+            (customer, "m4"),
+        ],
+        MID_WEEK + 8.5 * day,
+    )
+
+    assert [first.outcome, second.outcome] == ["allowed", "allowed"]
+    assert (third.outcome, third.repeated) == ("frequency_capped", False)
+    assert [(d.outcome, d.repeated) for d in week_later] == [
+        ("allowed", True),
+        ("frequency_capped", True),
+        ("allowed", False),
+        ("allowed", False),
+        ("frequency_capped", False),
+    ]
+
+
 SCENARIOS = [
     an_invalid_id_is_refused_before_anything_is_taken,
     reserves_until_the_limit_then_refuses,
@@ -258,4 +292,5 @@ SCENARIOS = [
     the_frequency_cap_allows_two_messages_in_seven_days,
     a_page_of_cap_decisions_equals_asking_one_at_a_time,
     a_page_with_an_invalid_id_decides_nothing,
+    the_cap_counts_across_weeks_and_takes_any_message_id,
 ]

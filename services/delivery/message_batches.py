@@ -104,8 +104,9 @@ class Packed:
     ) -> Packed:
         packed = cls()
         open_batches: dict[int, Any] = {}
+        count = len(partitions)
         for n, (key, value) in enumerate(messages, 1):
-            partition = partition_of(key, partitions)
+            partition = partitions[(murmur2(key) & 0x7FFFFFFF) % count]  # partition_of, inlined
             batch = open_batches.get(partition)
             if batch is None:
                 batch = open_batches[partition] = producer.create_batch()

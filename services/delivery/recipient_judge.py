@@ -5,18 +5,17 @@ and the profiles' languages and names. It reads Redis; the rules are in services
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 
 import redis.asyncio as aioredis
 
 from schemas.plans import Plan
-from services.customers.port import CustomerStore
+from services.customers.port import CustomerStore, MessageProfile
 from services.delivery.blocks import BlockList
 from services.delivery.domain.suppression import Outcome, before_cap
 from services.delivery.keys import DeliveryKeys
-from services.delivery.rendering import PlanRenderer, fast_message_id
+from services.delivery.rendering import PlanRenderer, message_ids
 from services.delivery.shops import ShopNames
 from services.quota.port import QuotaPort
 from services.shared.clock import Clock
@@ -87,9 +86,6 @@ class RecipientJudge:
             return Decided([], [])
         active = await self._seller_active(plan.seller_id)
         blocked = await self.blocks.blocked(plan.seller_id, customers) if active else []
-        outcomes: list[Outcome] = []
-        asking: list[tuple[int, str, str]] = []
-        prefix = plan.plan_id.encode() + b"/"
         # The rule has four possible inputs per page: each is asked once, not per recipient.
         reasons = {
             (b, m): before_cap(seller_active=active, blocked=b, already_messaged=m)
@@ -98,28 +94,40 @@ class RecipientJudge:
         }
         blocked_flags = blocked if active else [False] * len(customers)
         messaged_flags = already_messaged or [False] * len(customers)
-        for n, (customer_id, is_blocked, was_messaged) in enumerate(
-            zip(customers, blocked_flags, messaged_flags, strict=True)
-        ):
-            reason = reasons[is_blocked, bool(was_messaged)]
-            outcomes.append(reason or "sent")
-            if reason is None:
-                asking.append((n, customer_id, fast_message_id(prefix, customer_id)))
+        outcomes: list[Outcome]
+        positions: Sequence[int]
+        if reasons[False, False] is None and not any(blocked_flags) and not any(messaged_flags):
+            # Most pages: nobody blocks the shop, nobody was messaged by the plan.
+            outcomes, positions, asking = (
+                ["sent"] * len(customers),
+                range(len(customers)),
+                customers,
+            )
+        else:
+            outcomes = [
+                reasons[b, bool(m)] or "sent"
+                for b, m in zip(blocked_flags, messaged_flags, strict=True)
+            ]
+            positions = [n for n, outcome in enumerate(outcomes) if outcome == "sent"]
+            asking = [customers[n] for n in positions]
+        mids = message_ids(plan.plan_id.encode() + b"/", asking)
         # The cap is asked last (asking records the message) and the profiles are read
         # meanwhile: one round trip's wait instead of two.
         decisions, profiles = await asyncio.gather(
-            self.quota.may_send_many(plan.seller_id, [(c, m) for _, c, m in asking], self.clock()),
-            self._profiles(renderer, [c for _, c, _ in asking]),
+            self.quota.may_send_many(
+                plan.seller_id, list(zip(asking, mids, strict=True)), self.clock()
+            ),
+            self._profiles(renderer, asking),
         )
-        messages: list[tuple[bytes, bytes]] = []
-        for (n, customer_id, mid), decision in zip(asking, decisions, strict=True):
+        allowed: list[str] = []
+        allowed_ids: list[str] = []
+        for n, customer_id, mid, decision in zip(positions, asking, mids, decisions, strict=True):
             if decision.allowed:
-                language, name = profiles.get(customer_id, (renderer.default, None))
-                messages.append(
-                    (customer_id.encode(), renderer.render(customer_id, mid, language, name))
-                )
+                allowed.append(customer_id)
+                allowed_ids.append(mid)
             else:
                 outcomes[n] = "frequency_capped"
+        messages = renderer.render_page(allowed, allowed_ids, profiles)
         return Decided(outcomes, messages)
 
     async def _seller_active(self, seller_id: str) -> bool:
@@ -127,15 +135,10 @@ class RecipientJudge:
         return status is not None and status.access == "active"
 
     async def _profiles(
-        self, renderer: PlanRenderer, customers: list[str]
-    ) -> dict[str, tuple[str, str | None]]:
-        """Each customer's text language and name; profiles are read only when the plan
+        self, renderer: PlanRenderer, customers: Sequence[str]
+    ) -> Mapping[str, MessageProfile]:
+        """Each customer's app language and name; profiles are read only when the plan
         has a language to choose or a name to fill in."""
         if not customers or not (renderer.has_choice or renderer.addresses_customers):
             return {}
-        found = await self.store.message_profiles(customers)
-        language = cache(renderer.language)  # a page holds few app languages
-        return {
-            customer_id: (language(profile.language), profile.name)
-            for customer_id, profile in found.items()
-        }
+        return await self.store.message_profiles(customers)

@@ -7,6 +7,7 @@ CRM_OPS_PORT."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -143,6 +144,11 @@ def _guarded(
 
 
 async def run(settings: Settings, stopping: asyncio.Event) -> None:
+    # A fan-out allocates millions of short-lived tuples and strings beside what was
+    # imported at start: collect young garbage less often, and keep what lives as long
+    # as the process (modules, schemas) out of full collections' walk. With the defaults
+    # the collector took ~15 % of the worker's CPU in a 300,000-recipient fan-out (py-spy).
+    gc.set_threshold(100_000, 50, 100)
     await ensure_topics(settings, WORKER_TOPICS, service=SERVICE)
     async with delivery_parts(
         settings, checkpoint=crash_checkpoint(CRASH_POINT_ENV), healing=True
@@ -152,6 +158,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
             parts.redis,
             customers=customers_guard(settings, parts.redis, utc_now),
         )
+        gc.freeze()
         async with (
             serving_ops(
                 SERVICE,

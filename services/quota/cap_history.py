@@ -1,4 +1,4 @@
-"""The frequency cap's history (`cap:<customer>` sorted sets) refolded from
+"""The frequency cap's history (the `caps:<period>` hashes, scripts/may_send_many.lua) refolded from
 crm.outbound-messages after Redis lost it: every message that went out is a message
 the cap allowed, at the moment it was rendered. Refusals are not in the topic and need
 not be: a refused message was refused because the window was full, which the refolded
@@ -19,7 +19,7 @@ from schemas.outbound import OutboundMessage
 from services.policy import PolicyBook, policy_of
 from services.quota.domain.frequency_cap import frequency_cap_for
 from services.quota.keys import quota_keys
-from services.quota.redis_store import RedisQuotaStore, quota_redis
+from services.quota.redis_store import RedisQuotaStore, cap_kept_until, cap_periods, quota_redis
 from services.shared.clock import Clock
 from services.shared.projection_guard import ProjectionGuard
 from services.shared.replay import Progress
@@ -27,14 +27,34 @@ from services.shared.settings import Settings
 
 SENT = ("crm.outbound-messages",)
 
-# KEYS[1] the customer's sent set. ARGV: ms sent, message_id, keep until (ms).
+# KEYS[1] a period of the seller's decisions. ARGV: keep until (ms), then customer_id,
+# ms sent, message_id of each message: remembered as sent unless it is there already.
 _REMEMBER = """
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-if redis.call('PEXPIRETIME', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+for i = 2, #ARGV, 3 do
+  local customer, ms, message = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local history = redis.call('HGET', KEYS[1], customer) or ''
+  local pos, n, known = 1, #history, false
+  while pos <= n do
+    local colon = string.find(history, ':', pos + 1, true)
+    local after = string.find(history, ':', colon + 1, true)
+    local length = tonumber(string.sub(history, colon + 1, after - 1))
+    if string.sub(history, after + 1, after + length) == message then
+      known = true
+    end
+    pos = after + length + 1
+  end
+  if not known then
+    redis.call('HSET', KEYS[1], customer,
+      history .. 's' .. ms .. ':' .. string.format('%d', #message) .. ':' .. message)
+  end
+end
+if redis.call('PEXPIRETIME', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 end
 return 1
 """
+# Messages remembered per script.
+_PER_SCRIPT = 1000
 
 
 class CapHistory:
@@ -45,20 +65,27 @@ class CapHistory:
 
     async def fold(self, events: Sequence[tuple[int, Event]], now: datetime) -> None:
         """Remember each message still inside two windows of `now` (as the cap keeps them)."""
-        pipe = self.store.redis.pipeline(transaction=False)
         markets: dict[str, str | None] = {}
+        periods: dict[tuple[str, int], tuple[int, list[str]]] = {}
         for _, event in events:
             if not isinstance(event, OutboundMessage):
                 continue
             if event.seller_id not in markets:
                 markets[event.seller_id] = await self.store.seller_market(event.seller_id)
             window = frequency_cap_for(self.book, markets[event.seller_id]).window
-            keep_until = event.occurred_at + 2 * window
-            if keep_until <= now:
+            if event.occurred_at + 2 * window <= now:
                 continue
-            key = self.store.keys.cap_sent(event.seller_id, event.customer_id)
-            args: list[int | str] = [_ms(event.occurred_at), event.message_id, _ms(keep_until)]
-            await self._remember(keys=[key], args=args, client=pipe)
+            sent, window_ms = _ms(event.occurred_at), int(window.total_seconds() * 1000)
+            _, period, _ = cap_periods(sent, window_ms)
+            kept_until = cap_kept_until(period, window_ms, _ms(now))
+            held = periods.setdefault((event.seller_id, period), (kept_until, []))
+            held[1].extend((event.customer_id, str(sent), event.message_id))
+        pipe = self.store.redis.pipeline(transaction=False)
+        for (seller_id, period), (kept_until, triples) in periods.items():
+            key = self.store.keys.cap_period(seller_id, period)
+            for start in range(0, len(triples), 3 * _PER_SCRIPT):
+                args: list[int | str] = [kept_until, *triples[start : start + 3 * _PER_SCRIPT]]
+                await self._remember(keys=[key], args=args, client=pipe)
         await pipe.execute()
 
 

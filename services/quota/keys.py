@@ -12,7 +12,6 @@ sharing one Redis never see each other's keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -56,21 +55,10 @@ class QuotaKeys:
         """Hash: ledger facts taken in Redis and not yet acknowledged by Kafka."""
         return f"{self.prefix}:{{{seller_id}}}:pending"
 
-    def cap_sent(self, seller_id: str, customer_id: str) -> str:
-        """Sorted set: messages allowed to the customer, scored by send time (ms)."""
-        return self.cap_keys(seller_id, [customer_id])[0]
-
-    def cap_refused(self, seller_id: str, customer_id: str) -> str:
-        """Hash: messages refused by the frequency cap -> when they were asked (ms)."""
-        return self.cap_keys(seller_id, [customer_id])[1]
-
-    def cap_keys(self, seller_id: str, customer_ids: Iterable[str]) -> list[str]:
-        """cap_sent and cap_refused of each customer, in turn (built once per page)."""
-        tag = f"{self.prefix}:{{{seller_id}}}:"
-        keys: list[str] = []
-        for customer_id in customer_ids:
-            keys += (f"{tag}cap:{customer_id}", f"{tag}cap-refused:{customer_id}")
-        return keys
+    def cap_period(self, seller_id: str, period: int) -> str:
+        """Hash: the frequency cap's decisions of one period (`CAP_PERIOD` long, counted
+        from the epoch), customer -> their decisions asked in it (scripts/may_send_many.lua)."""
+        return f"{self.prefix}:{{{seller_id}}}:caps:{period}"
 
     def restored(self, seller_id: str) -> str:
         """String: the generation marker of the seller's slot (absent: data lost)."""

@@ -12,8 +12,9 @@ import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -49,7 +50,7 @@ _SLOTS_PER_PIPELINE = 2048
 # holds Redis for long (about a millisecond each); they share one round trip.
 CAP_BATCH = 1000
 
-Prelude = Literal["week_prelude", "cap_prelude"]
+Prelude = Literal["week_prelude"]
 
 
 def _lua(name: str, prelude: Prelude | None = None) -> str:
@@ -133,8 +134,7 @@ class RedisQuotaStore:
         self._restore = self._register("restore")
         self._promote = self._register("promote")
         self._put_status = self._register("put_status")
-        self._may_send = self._register("may_send", "cap_prelude")
-        self._may_send_many = self._register("may_send_many", "cap_prelude")
+        self._may_send_many = self._register("may_send_many")
         self._pipelined = AutoPipeline(redis)
 
     def _register(self, name: str, prelude: Prelude | None = None) -> AsyncScript:
@@ -360,9 +360,8 @@ class RedisQuotaStore:
         policy: FrequencyCapPolicy,
         now: datetime,
     ) -> CapDecision:
-        keys = self.keys.cap_keys(seller_id, [customer_id])
-        args: list[Any] = [message_id, _ms(at), *_cap_args(policy, now)]
-        code = await self._pipelined(self._may_send, keys, args)
+        keys, head = self._cap_call(seller_id, at, policy, now)
+        code = await self._pipelined(self._may_send_many, keys, [*head, customer_id, message_id])
         return _cap_decisions(policy)[code]
 
     async def may_send_many(
@@ -379,12 +378,11 @@ class RedisQuotaStore:
         one fails, the error is raised, and the decisions already taken stay taken:
         a retry of the page gets them again (each message is decided once).
         """
-        head = [_ms(at), *_cap_args(policy, now)]
+        keys, head = self._cap_call(seller_id, at, policy, now)
         calls: list[ScriptCall] = []
         for start in range(0, len(messages), CAP_BATCH):
-            batch = messages[start : start + CAP_BATCH]
-            keys = self.keys.cap_keys(seller_id, [customer_id for customer_id, _ in batch])
-            calls.append((self._may_send_many, keys, head + [m for _, m in batch]))
+            args = [*head, *chain.from_iterable(messages[start : start + CAP_BATCH])]
+            calls.append((self._may_send_many, keys, args))
         decisions = _cap_decisions(policy)
         answers: list[CapDecision] = []
         for reply in await run_scripts(self.redis, calls):
@@ -393,15 +391,44 @@ class RedisQuotaStore:
             answers += [decisions[code] for code in reply]
         return answers
 
+    def _cap_call(
+        self, seller_id: str, at: datetime, policy: FrequencyCapPolicy, now: datetime
+    ) -> tuple[list[str], list[int | str]]:
+        """The cap script's keys (the periods it reads) and its arguments before the messages."""
+        at_ms, window = _ms(at), _ms_of(policy.window)
+        first, own, last = cap_periods(at_ms, window)
+        keys = [self.keys.cap_period(seller_id, p) for p in range(first, last + 1)]
+        kept_until = cap_kept_until(own, window, _ms(now))
+        return keys, [at_ms, window, policy.max_messages, own - first + 1, kept_until]
 
-def _cap_args(policy: FrequencyCapPolicy, now: datetime) -> list[int]:
-    """window (ms), max_messages, now (ms): the cap scripts' arguments after `at`."""
-    return [int(policy.window.total_seconds() * 1000), policy.max_messages, _ms(now)]
+
+# The cap's decisions are kept in periods of a week (scripts/may_send_many.lua): a script
+# reads the periods two windows either side of `at` (five for a 7-day window).
+CAP_PERIOD_MS = 7 * 24 * 3600 * 1000
+
+
+def cap_periods(at_ms: int, window_ms: int) -> tuple[int, int, int]:
+    """The first period a decision at `at` reads, the period it writes, the last it reads:
+    every decision within two windows of `at`, the cap's memory."""
+    return (
+        (at_ms - 2 * window_ms) // CAP_PERIOD_MS,
+        at_ms // CAP_PERIOD_MS,
+        (at_ms + 2 * window_ms) // CAP_PERIOD_MS,
+    )
+
+
+def cap_kept_until(period: int, window_ms: int, now_ms: int) -> int:
+    """A period's decisions are kept two windows after the later of its end and now."""
+    return max((period + 1) * CAP_PERIOD_MS, now_ms) + 2 * window_ms
+
+
+def _ms_of(duration: timedelta) -> int:
+    return int(duration.total_seconds() * 1000)
 
 
 @cache
 def _cap_decisions(policy: FrequencyCapPolicy) -> Mapping[str, CapDecision]:
-    """The decision each one-character answer of the cap scripts stands for."""
+    """The decision each one-character answer of the cap script stands for."""
     return {
         "a": CapDecision("allowed", False, policy.version),
         "A": CapDecision("allowed", True, policy.version),

@@ -18,7 +18,12 @@ from services.delivery.domain.messages import language_for, message_id
 from services.delivery.domain.progress import newer
 from services.delivery.domain.recipients import chunked, still_to_handle
 from services.delivery.domain.suppression import Tally, before_cap
-from services.delivery.rendering import PlanRenderer, fast_message_id, reference_message
+from services.delivery.rendering import (
+    PlanRenderer,
+    fast_message_id,
+    message_ids,
+    reference_message,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -148,3 +153,31 @@ def test_a_plan_without_coupon_or_button_encodes_nulls() -> None:
     message = OutboundMessage.model_validate_json(encoded)
     assert (message.coupon_id, message.button, message.product_ids) == (None, None, [])
     assert message.text == "Sale"
+
+
+@given(
+    st.lists(
+        st.tuples(
+            IDS,
+            st.none() | st.tuples(st.sampled_from(["th", "en", "id", None]), st.none() | IDS),
+        ),
+        max_size=8,
+    )
+)
+def test_a_rendered_page_is_each_customers_schema_message(
+    recipients: list[tuple[str, tuple[str | None, str | None] | None]],
+) -> None:
+    """Ids and profiles (app language, name) of a page, some without a profile; one text
+    names the customer."""
+    plan = _plan(texts={"th": "สวัสดี {customer_name}", "en": "Sale"}, coupon_id="cp-1")
+    at = datetime(2024, 7, 3, 12, 0, 1, tzinfo=UTC)
+    customers = [c for c, _ in recipients]
+    profiles = {c: p for c, p in recipients if p is not None}
+    ids = message_ids(b"plan-7/", customers)
+    page = PlanRenderer(plan, at).render_page(customers, ids, profiles)
+    assert [key for key, _ in page] == [c.encode() for c in customers]
+    for customer, (_, encoded) in zip(customers, page, strict=True):
+        app_language, name = profiles.get(customer, (None, None))
+        assert OutboundMessage.model_validate_json(encoded) == reference_message(
+            plan, customer, app_language, at, customer_name=name
+        )
