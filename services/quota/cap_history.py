@@ -107,6 +107,9 @@ def cap_history_guard(settings: Settings, store: RedisQuotaStore, clock: Clock) 
         topics=SENT,
         fold=fold,
         since=lambda: clock() - 2 * widest,
+        # 2: decisions by seller and period (1 was a sorted set per customer): a Redis
+        # upgraded from 1 refolds the window into the periods at the first start.
+        layout=2,
     )
 
 

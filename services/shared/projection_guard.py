@@ -158,12 +158,15 @@ class ProjectionGuard:
         needs: Sequence[ProjectionGuard] = (),
         since: Callable[[], datetime] | None = None,
         split: Split | None = None,
+        layout: int = 1,
     ) -> None:
         """`needs`: projections the fold reads (performance reads the customers'
         markets), waited for before the refold starts. `since`: the refold starts at
         the records of that time instead of the beginning (a history that keeps only
         a window, such as the frequency cap's). `split`: a large topic refolded by
-        several processes (the customers' 1,000,000 relationships)."""
+        several processes (the customers' 1,000,000 relationships). `layout`: raised
+        when the projection's keys change shape; a Redis holding the old shape has no
+        marker of the new one, so the first start refolds into the new keys by itself."""
         self.settings = settings
         self.redis = redis
         self.name = name
@@ -175,7 +178,7 @@ class ProjectionGuard:
         self.since = since
         self.split = split
         tag = f"{settings.topic_prefix}projection:{{{name}}}"
-        self.marker_key = f"{tag}:generation"
+        self.marker_key = f"{tag}:generation" if layout == 1 else f"{tag}:v{layout}:generation"
         self.lock_key = f"{tag}:rebuild-lock"
         self._in_process = asyncio.Lock()
         self.last_rebuild_seconds: float | None = None
