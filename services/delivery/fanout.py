@@ -367,10 +367,19 @@ class FanOut:
             size = sizes.get(plan.segment_id, 0) if sized_as_of == as_of else 0
         count = self.settings.delivery_shards or self._shard_partitions
         count = min(count, self._shard_partitions)
-        if count < 2 or size <= self.settings.delivery_shard_threshold:
+        if count < 2 or size <= self.settings.delivery_shard_threshold or self._alone():
             await self._fan_out(plan, offsets)
             return
         await self._split(plan, as_of, count, offsets)
+
+    def _alone(self) -> bool:
+        """This process owns every shard partition: no other process is in the group to
+        share a split plan, which would only cost the split. Unless shards are asked for
+        by count (`delivery_shards`)."""
+        if self.settings.delivery_shards:
+            return False
+        owned = {tp.partition for tp in self.outputs.assigned if tp.topic == self._shards_topic}
+        return len(owned) >= self._shard_partitions
 
     async def _split(
         self, plan: Plan, as_of: date | None, count: int, offsets: dict[TopicPartition, int]
