@@ -206,9 +206,16 @@ async def _drafts(
 
     async def one(i: int) -> None:
         seller = sellers[i % len(sellers)]
-        async with gate, http.post("/v1/plans", json=body, headers=headers[seller]) as response:
-            response.raise_for_status()
-            made.append((seller, (await response.json())["plan_id"]))
+        for _ in range(30):
+            async with gate, http.post("/v1/plans", json=body, headers=headers[seller]) as r:
+                if r.status == 503:  # busy (a rebuild, a stall): as a client would, later
+                    retry_after = float(r.headers.get("Retry-After", "1"))
+                else:
+                    r.raise_for_status()
+                    made.append((seller, (await r.json())["plan_id"]))
+                    return
+            await asyncio.sleep(retry_after)
+        raise RuntimeError("the API answered 503 to a draft for 30 tries")
 
     await asyncio.gather(*(one(i) for i in range(count)))
     return made

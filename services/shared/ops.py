@@ -26,8 +26,21 @@ class Health:
     checks: dict[str, Check] = field(default_factory=dict)
     check_timeout: float = 2.0
 
+    _refreshing: asyncio.Task[dict[str, bool]] | None = field(default=None, init=False)
+    _refreshed: bool = field(default=False, init=False)
+
     def add_check(self, name: str, check: Check) -> None:
         self.checks[name] = check
+
+    async def refresh(self) -> None:
+        """Run the checks for their gauges: the first time awaited, later in the
+        background unless a run is already under way."""
+        if self._refreshing is not None and not self._refreshing.done():
+            return
+        self._refreshing = asyncio.create_task(self.readiness())
+        if not self._refreshed:
+            self._refreshed = True
+            await self._refreshing
 
     async def readiness(self) -> dict[str, bool]:
         async def run(check: Check) -> bool:
@@ -65,7 +78,11 @@ def ops_app(health: Health, registry: CollectorRegistry = REGISTRY) -> web.Appli
         return web.json_response(body, status=200 if ready else 503)
 
     async def metrics(_: web.Request) -> web.Response:
-        await health.readiness()  # refreshes crm_worker_ready and crm_worker_check_up
+        # crm_worker_ready and crm_worker_check_up are refreshed by the checks: awaited
+        # at the first scrape, then run beside the scrapes (one run at a time), so a
+        # scrape never waits for a slow check (an admin client listing topics, a 2 s
+        # timeout) and keeps the gauges one scrape old at most.
+        await health.refresh()
         return web.Response(
             body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
