@@ -206,6 +206,17 @@ def complete(plan: Plan, command: CompletePlan, now: datetime) -> Decision:
         return Refusal("forbidden_action", f"only a sending plan completes, not a {plan.status}")
     if command.shard_count > 1:
         return _complete_shard(plan, command, now)
+    return _completed(plan, now, command.recipients, command.sent, dict(command.suppressed))
+
+
+def _completed(
+    plan: Plan,
+    now: datetime,
+    recipients: int,
+    sent: int,
+    suppressed: dict[str, int],
+    **fields: object,
+) -> Decision:
     return Change(
         "PlanCompleted",
         _evolve(
@@ -213,9 +224,10 @@ def complete(plan: Plan, command: CompletePlan, now: datetime) -> Decision:
             now,
             status="completed",
             completed_at=now,
-            recipients=command.recipients,
-            sent=command.sent,
-            suppressed=dict(command.suppressed),
+            recipients=recipients,
+            sent=sent,
+            suppressed=suppressed,
+            **fields,
         ),
     )
 
@@ -231,18 +243,13 @@ def _complete_shard(plan: Plan, command: CompletePlan, now: datetime) -> Decisio
     if not shard_completion.all_reported(reports, command.shard_count):
         return Change("PlanShardCompleted", _evolve(plan, now, shards_reported=reports))
     totals = shard_completion.summed(reports)
-    return Change(
-        "PlanCompleted",
-        _evolve(
-            plan,
-            now,
-            status="completed",
-            completed_at=now,
-            recipients=totals.recipients,
-            sent=totals.sent,
-            suppressed=totals.suppressed,
-            shards_reported=reports,
-        ),
+    return _completed(
+        plan,
+        now,
+        totals.recipients,
+        totals.sent,
+        totals.suppressed,
+        shards_reported=reports,
     )
 
 
