@@ -203,9 +203,11 @@ async def test_a_sharded_plan_completes_once_when_every_shard_reported(
     its counts the shards' summed once, and the unit stays spent (issue 16)."""
     seller = f"s{test_id}"
     await outreach.set_status(sample_status(seller, weekly_quota=3))
-    await outreach.plan(CreatePlan, seller, "p1", draft=one_time_draft(timedelta(seconds=2)))
+    # Due a few seconds ahead: a loaded machine must not let the send time pass before
+    # the submit is judged (a past send time is rejected as invalid).
+    await outreach.plan(CreatePlan, seller, "p1", draft=one_time_draft(timedelta(seconds=6)))
     scheduled = await outreach.plan(SubmitPlan, seller, "p1")
-    await _until(outreach, seller, "p1", "sending")
+    await _until(outreach, seller, "p1", "sending", timeout=30)
 
     def shard(n: int, recipients: int) -> dict[str, Any]:
         blocked = {"blocked": 1} if n == 1 else {}
