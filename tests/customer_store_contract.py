@@ -120,14 +120,20 @@ async def a_day_of_memberships_becomes_the_latest_and_never_moves_back(
     assert await members("new_customers") == {"c3"}
 
 
-async def members_come_in_pages_without_repeats(store: CustomerStore, seller: str) -> None:
+async def members_come_in_pages_in_id_order_without_repeats(
+    store: CustomerStore, seller: str
+) -> None:
     many = [f"c{n:05d}" for n in range(12_000)]
-    await store.write_memberships(seller, D, {"followers": many})
+    # Any id the events accept: commas, quotes, inner line breaks, any script.
+    odd = ['c"1', "c,2", "c\n3", "c 4", "ลูกค้า-5", "c\\6"]
+    given = [*reversed(many), *odd, *many[:100]]  # out of order, with repeats
+    sizes = await store.write_memberships(seller, D, {"followers": given})
 
     pages = [page async for page in store.members(seller, "followers")]
     seen = [c for page in pages for c in page]
     assert len(pages) > 1
-    assert sorted(seen) == many
+    assert seen == sorted([*many, *odd])
+    assert sizes == {"followers": len(many) + len(odd)}
 
 
 async def a_preview_counts_the_customers_meeting_every_condition(
@@ -212,7 +218,7 @@ SCENARIOS = [
     markets_are_known_per_seller,
     nothing_is_there_before_the_first_recompute,
     a_day_of_memberships_becomes_the_latest_and_never_moves_back,
-    members_come_in_pages_without_repeats,
+    members_come_in_pages_in_id_order_without_repeats,
     a_preview_counts_the_customers_meeting_every_condition,
     a_segment_definition_is_versioned_by_its_offset,
 ]

@@ -102,7 +102,7 @@ class InMemoryCustomerStore:
         members: Mapping[str, Iterable[str]],
         high_value_threshold: float | None = None,
     ) -> dict[str, int]:
-        listed = {segment_id: list(customers) for segment_id, customers in members.items()}
+        listed = {segment_id: sorted(set(customers)) for segment_id, customers in members.items()}
         sizes = {segment_id: len(customers) for segment_id, customers in listed.items()}
         self.days[(seller_id, as_of)] = _Day(listed, sizes, high_value_threshold)
         latest = self.as_of.get(seller_id)
@@ -132,8 +132,7 @@ class InMemoryCustomerStore:
         day = None if on is None else self.days.get((seller_id, on))
         if day is None:
             return
-        unique = list(dict.fromkeys(day.members.get(segment_id, [])))
-        for chunk in _pages(unique, SCAN_PAGE):
+        for chunk in _pages(day.members.get(segment_id, []), SCAN_PAGE):
             yield chunk
 
     async def high_value_threshold(self, seller_id: str) -> float | None:

@@ -130,7 +130,8 @@ class CustomerStore(Protocol):
     def members(
         self, seller_id: str, segment_id: str, as_of: date | None = None
     ) -> AsyncIterator[list[str]]:
-        """The segment's members as of `as_of` (default: the latest day), in pages."""
+        """The segment's members as of `as_of` (default: the latest day), in pages, in id
+        order, each once."""
         ...
 
     async def high_value_threshold(self, seller_id: str) -> float | None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from aiokafka import AIOKafkaProducer
 
 _M = 0x5BD1E995
@@ -47,6 +49,51 @@ def murmur2(data: bytes) -> int:
 def partition_of(key: bytes, partitions: Sequence[int]) -> int:
     """The partition Kafka's default partitioner picks for a key (partitions sorted)."""
     return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+
+
+_M32 = np.uint32(_M)
+
+
+def murmur2_many(keys: Sequence[bytes]) -> np.ndarray[Any, np.dtype[np.uint32]]:
+    """`murmur2` of each key, the keys of one length hashed together as arrays: a
+    fan-out hashes a million keys, and a key at a time in Python cost ~10 % of its CPU."""
+    hashes = np.empty(len(keys), dtype=np.uint32)
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for n, key in enumerate(keys):
+        by_length[len(key)].append(n)
+    with np.errstate(over="ignore"):  # uint32 arithmetic wraps, as the & _MASK above
+        for length, at in by_length.items():
+            rows = np.frombuffer(b"".join([keys[n] for n in at]), dtype=np.uint8)
+            rows = rows.reshape(len(at), length)
+            h = np.full(len(at), 0x9747B28C ^ length, dtype=np.uint32)
+            words = length >> 2
+            if words:
+                packed = np.ascontiguousarray(rows[:, : words * 4]).view("<u4")
+                for w in range(words):
+                    k = packed[:, w] * _M32
+                    k ^= k >> np.uint32(24)
+                    k *= _M32
+                    h *= _M32
+                    h ^= k
+            tail, end = length & 3, words << 2
+            if tail == 3:
+                h ^= rows[:, end + 2].astype(np.uint32) << np.uint32(16)
+            if tail >= 2:
+                h ^= rows[:, end + 1].astype(np.uint32) << np.uint32(8)
+            if tail:
+                h ^= rows[:, end].astype(np.uint32)
+                h *= _M32
+            h ^= h >> np.uint32(13)
+            h *= _M32
+            h ^= h >> np.uint32(15)
+            hashes[at] = h
+    return hashes
+
+
+def partitions_of(keys: Sequence[bytes], partitions: Sequence[int]) -> list[int]:
+    """`partition_of` each key, hashed with `murmur2_many`."""
+    chosen = (murmur2_many(keys) & np.uint32(0x7FFFFFFF)) % np.uint32(len(partitions))
+    return [partitions[i] for i in chosen.tolist()]
 
 
 class MessageBatches:
@@ -104,9 +151,8 @@ class Packed:
     ) -> Packed:
         packed = cls()
         open_batches: dict[int, Any] = {}
-        count = len(partitions)
-        for n, (key, value) in enumerate(messages, 1):
-            partition = partitions[(murmur2(key) & 0x7FFFFFFF) % count]  # partition_of, inlined
+        chosen = partitions_of([key for key, _ in messages], partitions)
+        for n, ((key, value), partition) in enumerate(zip(messages, chosen, strict=True), 1):
             batch = open_batches.get(partition)
             if batch is None:
                 batch = open_batches[partition] = producer.create_batch()

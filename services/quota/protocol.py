@@ -10,9 +10,12 @@ Other services import all of it from port.py, quota's one public module.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
+from operator import itemgetter
 from typing import Generic, Protocol, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -71,10 +74,27 @@ def check_ids(**ids: str) -> None:
             raise ValueError(f"{name}: {exc.errors()[0]['msg']}") from None
 
 
+_WHITESPACE = re.compile(r"\s")
+
+
 def check_message_ids(messages: Iterable[tuple[str, str]]) -> None:
     """check_ids for each (customer_id, message_id), all before anything is decided, at
-    a fraction of its cost for ids that pass (a fan-out checks millions)."""
-    for customer_id, message_id in messages:
+    a fraction of its cost for ids that pass (a fan-out checks millions): the page's
+    lengths, first and last characters are looked at in C-level passes, and only a page
+    that may hold a bad id is checked id by id."""
+    pairs = messages if isinstance(messages, list) else list(messages)
+    ids = list(chain.from_iterable(pairs))
+    try:
+        suspect = bool(ids) and (
+            max(map(len, ids)) > IDENTIFIER_MAX_LENGTH
+            or _WHITESPACE.search("".join(map(itemgetter(0), ids))) is not None
+            or _WHITESPACE.search("".join(map(itemgetter(-1), ids))) is not None
+        )
+    except (TypeError, IndexError):  # not text, or an empty id
+        suspect = True
+    if not suspect:
+        return
+    for customer_id, message_id in pairs:
         if not (_is_identifier(customer_id) and _is_identifier(message_id)):
             check_ids(customer_id=customer_id, message_id=message_id)
 
