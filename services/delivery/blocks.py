@@ -46,9 +46,21 @@ class BlockList:
         await pipe.execute()
 
     async def blocked(self, seller_id: str, customer_ids: Sequence[str]) -> list[bool]:
+        """Whether each customer blocks the shop. A seller's block list is small beside a
+        fan-out's page (most customers never block): its size is asked first, and a list
+        no longer than the page is read whole and looked up here, rather than sending
+        Redis every id of the page."""
         if not customer_ids:
             return []
-        found = await self.redis.smismember(self.keys.blocked(seller_id), list(customer_ids))
+        key = self.keys.blocked(seller_id)
+        size = await self.redis.scard(key)
+        if size == 0:
+            return [False] * len(customer_ids)
+        if size <= len(customer_ids):
+            stored = await self.redis.smembers(key)
+            blocking = {m.decode() if isinstance(m, bytes) else m for m in stored}
+            return [c in blocking for c in customer_ids]
+        found = await self.redis.smismember(key, list(customer_ids))
         return [bool(f) for f in found]
 
 
