@@ -90,12 +90,13 @@ log = structlog.get_logger(__name__)
 
 SERVICE = "delivery"
 INPUTS = ("crm.plan-events", "crm.plan-firings", "crm.delivery-shards")
-CHUNK_SIZE = 10_000
+CHUNK_SIZE = 20_000
 # Chunks decided ahead of the one committing, so Redis (the cap), Kafka and encoding
-# overlap (1 ahead: 44k/s, 2: 58k/s on 200k recipients here; on 1M, after the member
-# pages: 2 ahead 45-46 % of raw, 4 ahead 51-60 %, 6 ahead 44-45 %); each holds its
-# messages (~3 MB) in memory until committed.
-DECIDE_AHEAD = 4
+# overlap (1 ahead: 44k/s, 2: 58k/s on 200k recipients here). On 1M recipients (3 runs
+# each, `crm bench --only delivery_fan_out`): 10,000 x 2 ahead 8.8-9.3 s, 10,000 x 4
+# ahead 7.2-8.4 s, 10,000 x 6 ahead 8.6-10.5 s, 20,000 x 3 ahead 7.2-8.0 s (fewer
+# transactions and round trips). Each chunk holds its messages (~6 MB) until committed.
+DECIDE_AHEAD = 3
 # How long a sharded plan's membership read for one shard serves the next ones here.
 MEMBERS_KEPT_SECONDS = 60.0
 # Shard records' ids derive from (plan, shard, count): a split written twice is one split.
