@@ -90,13 +90,14 @@ log = structlog.get_logger(__name__)
 
 SERVICE = "delivery"
 INPUTS = ("crm.plan-events", "crm.plan-firings", "crm.delivery-shards")
-CHUNK_SIZE = 20_000
+CHUNK_SIZE = 40_000
 # Chunks decided ahead of the one committing, so Redis (the cap), Kafka and encoding
-# overlap (1 ahead: 44k/s, 2: 58k/s on 200k recipients here). On 1M recipients (3 runs
-# each, `crm bench --only delivery_fan_out`): 10,000 x 2 ahead 8.8-9.3 s, 10,000 x 4
-# ahead 7.2-8.4 s, 10,000 x 6 ahead 8.6-10.5 s, 20,000 x 3 ahead 7.2-8.0 s (fewer
-# transactions and round trips). Each chunk holds its messages (~6 MB) until committed.
-DECIDE_AHEAD = 3
+# overlap (1 ahead: 44k/s, 2: 58k/s on 200k recipients here). On 1M recipients
+# (`crm bench --only delivery_fan_out`, 2-3 runs each): chunks of 10,000 with 2 ahead
+# 8.8-9.3 s, with 4 ahead 7.2-8.4 s; 20,000 x 3 ahead 7.1-7.5 s; 40,000 x 2 or 3 ahead
+# 6.5-7.1 s (fewer transactions and Redis round trips). Each chunk holds its messages
+# (~20 MB at 40,000) in memory until committed.
+DECIDE_AHEAD = 2
 # How long a sharded plan's membership read for one shard serves the next ones here.
 MEMBERS_KEPT_SECONDS = 60.0
 # Shard records' ids derive from (plan, shard, count): a split written twice is one split.

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     ops_host: str = "127.0.0.1"
     # Recipients per delivery transaction: a crash redoes at most one chunk, and each
     # transaction costs ~30 ms however large it is.
-    delivery_chunk_size: int = 10_000
+    delivery_chunk_size: int = 40_000
     # A dispatched plan with more members than this is split into shards (one per
     # partition of crm.delivery-shards, at most `delivery_shards` when set), fanned out
     # side by side by the partitions' owners; smaller plans (about 2 s of one process's
