@@ -7,6 +7,10 @@
   plan processor (`crm worker outreach`, a Kafka transaction per batch) and the Redis
   quota adapter, open loop at `SUBMIT_RATE` requests per second. Reports p50/p99 and
   the ratio of its p99 to the baseline's.
+- `outreach_submit_100`, `outreach_submit_150`: the same at 100 and 150 requests per
+  second: where the latency comes from queueing for the machine's two cores (API,
+  processor, broker, Redis and this load generator share them) rather than from the
+  path itself.
 """
 
 from __future__ import annotations
@@ -48,13 +52,15 @@ TOPICS = [
 ]
 
 
-def _summary(latencies: list[float], elapsed: float, errors: int) -> dict[str, Any]:
+def _summary(
+    latencies: list[float], elapsed: float, errors: int, rate: float = SUBMIT_RATE
+) -> dict[str, Any]:
     latencies.sort()
     return {
         "count": len(latencies),
         "seconds": round(elapsed, 3),
         "per_second": round(len(latencies) / elapsed, 1),
-        "rate_offered": SUBMIT_RATE,
+        "rate_offered": rate,
         "errors": errors,
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
@@ -62,8 +68,10 @@ def _summary(latencies: list[float], elapsed: float, errors: int) -> dict[str, A
     }
 
 
-async def _open_loop(count: int, one: Any) -> tuple[list[float], float, int]:
-    """Start request i at i / SUBMIT_RATE seconds, whether or not earlier ones finished."""
+async def _open_loop(
+    count: int, one: Any, rate: float = SUBMIT_RATE
+) -> tuple[list[float], float, int]:
+    """Start request i at i / rate seconds, whether or not earlier ones finished."""
     latencies: list[float] = []
     errors = 0
 
@@ -79,7 +87,7 @@ async def _open_loop(count: int, one: Any) -> tuple[list[float], float, int]:
         latencies.append(time.perf_counter() - started)
 
     start = time.perf_counter()
-    await asyncio.gather(*(timed(i, start + i / SUBMIT_RATE) for i in range(count)))
+    await asyncio.gather(*(timed(i, start + i / rate) for i in range(count)))
     return latencies, time.perf_counter() - start, errors
 
 
@@ -139,6 +147,18 @@ async def _wait_assigned(*consumers: AIOKafkaConsumer) -> None:
 
 
 async def outreach_submit(ctx: BenchContext) -> dict[str, Any]:
+    return await _submit_at(ctx, SUBMIT_RATE)
+
+
+async def outreach_submit_100(ctx: BenchContext) -> dict[str, Any]:
+    return await _submit_at(ctx, 100.0)
+
+
+async def outreach_submit_150(ctx: BenchContext) -> dict[str, Any]:
+    return await _submit_at(ctx, 150.0)
+
+
+async def _submit_at(ctx: BenchContext, rate: float) -> dict[str, Any]:
     settings = ctx.settings
     await create_topics(settings, TOPICS)
     logs = Path(os.environ.get("CRM_STATE_DIR", "/tmp")) / f"bench-{ctx.run_id}"
@@ -146,7 +166,7 @@ async def outreach_submit(ctx: BenchContext) -> dict[str, Any]:
     api_port = free_port()
     worker = WorkerProcess("outreach", settings, logs / "outreach.log", CRM_LOG_LEVEL="WARNING")
     api = _ApiProcess(settings, logs / "api.log", api_port)
-    count = int(SUBMIT_RATE * ctx.seconds)
+    count = int(rate * ctx.seconds)
     try:
         async with open_quota(settings) as quota:
             sellers = [f"bench-{ctx.run_id}-{n}" for n in range(SELLERS)]
@@ -176,12 +196,12 @@ async def outreach_submit(ctx: BenchContext) -> dict[str, Any]:
                 if response.status != 200 or body["status"] != "scheduled":
                     raise RuntimeError(str(body))
 
-            latencies, elapsed, errors = await _open_loop(count, submit)
+            latencies, elapsed, errors = await _open_loop(count, submit, rate)
     finally:
         api.stop()
         worker.stop()
         await delete_topics(settings, TOPICS)
-    result = _summary(latencies, elapsed, errors)
+    result = _summary(latencies, elapsed, errors, rate)
     raw = ctx.results.get(BASELINE, {}).get("p99_ms")
     if raw:
         # Lower is better here: the ratio is how many raw round trips a submit's p99 is.
@@ -244,4 +264,6 @@ class _ApiProcess(WorkerProcess):
 BENCHMARKS: dict[str, Benchmark] = {
     "kafka_request_reply": kafka_request_reply,
     "outreach_submit": outreach_submit,
+    "outreach_submit_100": outreach_submit_100,
+    "outreach_submit_150": outreach_submit_150,
 }
