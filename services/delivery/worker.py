@@ -7,7 +7,6 @@ CRM_OPS_PORT."""
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from services.shared import groups
 from services.shared.clock import Clock, utc_now
 from services.shared.consumer import DeadLetteringConsumer
 from services.shared.crash import Checkpoint, crash_checkpoint
+from services.shared.heap import collect_young_garbage_less_often, freeze_what_lives_forever
 from services.shared.kafka import ensure_topics
 from services.shared.projection_guard import ProjectionGuard, guarded
 from services.shared.redis_packing import bytes_redis
@@ -148,7 +148,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
     # imported at start: collect young garbage less often, and keep what lives as long
     # as the process (modules, schemas) out of full collections' walk. With the defaults
     # the collector took ~15 % of the worker's CPU in a 300,000-recipient fan-out (py-spy).
-    gc.set_threshold(100_000, 50, 100)
+    collect_young_garbage_less_often()
     await ensure_topics(settings, WORKER_TOPICS, service=SERVICE)
     async with delivery_parts(
         settings, checkpoint=crash_checkpoint(CRASH_POINT_ENV), healing=True
@@ -158,7 +158,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
             parts.redis,
             customers=customers_guard(settings, parts.redis, utc_now),
         )
-        gc.freeze()
+        freeze_what_lives_forever()
         async with (
             serving_ops(
                 SERVICE,

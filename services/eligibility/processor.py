@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import time
 from collections import Counter, defaultdict
@@ -68,6 +67,7 @@ from services.shared.codec import DecodeError, encode
 from services.shared.crash import failure_hook
 from services.shared.dead_letters import dead_letter_for
 from services.shared.failure_policy import RetryPolicy, failure_reason, is_outage
+from services.shared.heap import freeze_what_lives_forever
 from services.shared.kafka import new_consumer, new_producer
 from services.shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from services.shared.rejection import Rejected
@@ -182,7 +182,7 @@ class Processor:
             self.restoring = False
         # What was read back lives as long as the partition: out of the collector's
         # sight, so that full collections do not walk it again and again.
-        gc.freeze()
+        freeze_what_lives_forever()
         log.info("partitions_assigned", partitions=sorted(self.owned))
 
     async def _take(self, partition: int) -> Owned:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 
 import structlog
@@ -18,6 +17,7 @@ from services.policy import policy_of
 from services.shared.checks import kafka_check
 from services.shared.clock import utc_now
 from services.shared.codec import encode
+from services.shared.heap import collect_young_garbage_less_often
 from services.shared.kafka import ensure_topics, new_producer
 from services.shared.ops import Health, start_ops_server
 from services.shared.settings import Settings
@@ -66,7 +66,7 @@ async def serve(settings: Settings, stopping: asyncio.Event) -> None:
     # The state is millions of small objects that live as long as the process: collect
     # young garbage less often (a full collection walks all of it), measured ~15 % of a
     # batch's time with the default thresholds.
-    gc.set_threshold(100_000, 50, 100)
+    collect_young_garbage_less_often()
     await ensure_topics(settings, TOPICS, service=SERVICE)
     # aiokafka's own line when the consumer subscribes: the log shows it came after the
     # topics were ready (a topic created later is seen only at the next metadata refresh).

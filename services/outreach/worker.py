@@ -24,6 +24,7 @@ from services.outreach.segment_ids import live_segment_ids
 from services.quota.port import open_quota
 from services.shared import groups
 from services.shared.clock import utc_now
+from services.shared.heap import collect_young_garbage_less_often, freeze_what_lives_forever
 from services.shared.kafka import ensure_topics
 from services.shared.serving import serving_ops
 from services.shared.settings import Settings
@@ -63,6 +64,7 @@ def _crash_at(point: str | None) -> Callable[[str], None]:
 
 
 async def run(settings: Settings, stopping: asyncio.Event) -> None:
+    collect_young_garbage_less_often()
     await ensure_topics(settings, TOPICS, service=SERVICE)
     async with open_quota(settings) as quota:
         redis = quota.store.redis
@@ -90,6 +92,7 @@ async def run(settings: Settings, stopping: asyncio.Event) -> None:
             appeals_consumer(settings, redis, groups.outreach_appeals(settings)), guards[1]
         )
         campaigns = campaigns_consumer(settings, redis, groups.outreach_campaigns(settings))
+        freeze_what_lives_forever()
 
         async with (
             serving_ops(

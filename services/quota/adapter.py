@@ -26,7 +26,7 @@ from services.quota.domain.counters import CampaignLimit, counted_campaign
 from services.quota.domain.frequency_cap import CapDecision, frequency_cap_for
 from services.quota.domain.limits import counts_against_quota
 from services.quota.domain.week import week_of
-from services.quota.keys import quota_keys
+from services.quota.keys import build_slot_tags, quota_keys
 from services.quota.ledger_topic import LedgerWriter
 from services.quota.metrics import CAP_DECISIONS, REFUSALS, RELEASES, RESERVATIONS
 from services.quota.protocol import (
@@ -283,6 +283,7 @@ async def open_quota(settings: Settings, clock: Clock = utc_now) -> AsyncIterato
     await producer.start()
     try:
         store = RedisQuotaStore(redis, quota_keys(settings))
+        build_slot_tags()
         await store.load_scripts()
         ledger = LedgerWriter(settings, producer)
         quota = RedisQuota(

@@ -94,3 +94,10 @@ SLOTS = range(REDIS_CLUSTER_HASH_SLOTS)
 
 def quota_keys(settings: Settings) -> QuotaKeys:
     return QuotaKeys(f"{settings.topic_prefix}quota")
+
+
+def build_slot_tags() -> None:
+    """Build the slot tags now, at a process's start: built on first use, they held
+    the event loop ~150 ms in the middle of the first submit, and every request behind it
+    waited (the first ~30 answers of a 200/s load, 1.5 % of a 10 s bench)."""
+    _slot_tags()

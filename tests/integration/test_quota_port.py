@@ -11,6 +11,7 @@ import pytest
 
 from demo.sample_status import sample_status
 from services.quota.domain.week import KEYS_OUTLIVE_WEEK_BY, week_of
+from services.quota.keys import _slot_tags
 from services.shared.settings import Settings
 from tests import quota_contract
 from tests.integration.quota_support import (
@@ -99,3 +100,12 @@ async def test_a_counter_read_by_its_label_holds_what_usage_answers(
         assert usage.week is not None
         assert await quota.counter_used(seller, usage.week) == usage.used == 2
         assert await quota.counter_used(seller, "2000-W01") == 0
+
+
+async def test_the_slot_tags_are_built_when_the_adapter_opens(
+    settings: Settings, topics, redis_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    # Built on first use they held the event loop ~150 ms inside the first submit.
+    _slot_tags.cache_clear()
+    async with redis_quota(settings, redis_url):
+        assert _slot_tags.cache_info().currsize == 1

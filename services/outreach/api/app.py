@@ -33,6 +33,7 @@ from services.outreach.api.problems import (
 from services.outreach.api.runtime import Runtime, open_runtime
 from services.outreach.api.segments import router as segments_router
 from services.outreach.api.throttling import rate_limited
+from services.shared.heap import collect_young_garbage_less_often, freeze_what_lives_forever
 from services.shared.kafka import ensure_topics
 from services.shared.settings import Settings
 
@@ -141,6 +142,10 @@ def served_app(settings: Settings) -> FastAPI:
         await ensure_topics(settings, API_TOPICS, service="api")
         async with open_runtime(settings, limits=limits) as runtime:
             app.state.runtime = runtime
+            # Requests make many short-lived objects: with the defaults, full
+            # collections walked the whole app again and again, pausing requests.
+            collect_young_garbage_less_often()
+            freeze_what_lives_forever()
             yield
 
     return _assemble(limits, lifespan)
