@@ -56,8 +56,6 @@ group.initial.rebalance.delay.ms=0
 group.consumer.session.timeout.ms=10000
 group.consumer.min.session.timeout.ms=1000
 log.retention.check.interval.ms=300000
-num.network.threads=${CRM_KAFKA_NETWORK_THREADS:-3}
-num.io.threads=${CRM_KAFKA_IO_THREADS:-8}
 PROPS
 }
 
